@@ -1,0 +1,323 @@
+"""Melodies as token sequences: MIDI <-> tokens <-> 2-bar clips.
+
+Token ids: 0-127 onset of that MIDI pitch, 128 hold (continue the sounding note), 129 rest.
+Time runs in sixteenth-note steps: 4 per quarter note, 16 per bar of 4/4, 32 per clip.
+Every conversion here has its inverse beside it (``midi_to_tokens`` / ``tokens_to_midi``,
+``split_clips`` / ``join_clips``).
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pretty_midi
+
+N_PITCHES = 128
+HOLD = 128
+REST = 129
+N_STATES = 130
+STEPS_PER_QUARTER = 4
+STEPS_PER_BAR = 16  # one bar of 4/4
+CLIP_STEPS = 32  # 2 bars x 16 steps
+DEFAULT_BPM = 120.0
+MAX_BARS = 512  # longest song accepted (256 clips); longer input is refused, not truncated
+
+# Bars of these many steps tile a 32-step clip exactly (2/4, 4/4, 2/2, 4/2 ...).
+_NATIVE_BAR_STEPS = (8, 16, 32)
+
+
+class MeterWarning(UserWarning):
+    """The song's meter does not tile 2-bar 4/4 clips; it is still cut every 32 steps."""
+
+
+@dataclass
+class Melody:
+    """A melody read from MIDI, with what the reader noticed on the way.
+
+    Attributes:
+        tokens: int64 array (T,) of token ids, T a multiple of 16 (whole bars of 4/4).
+        bpm: tempo of the source at its first beat, in quarter notes per minute.
+        meter: time signature of most of the song, e.g. "4/4".
+        instrument: index into ``instruments`` of the track that was read.
+        instruments: a description of every track of the file (name, program, notes, drum).
+        warnings: messages to show the user (for example a non-duple meter).
+    """
+
+    tokens: np.ndarray
+    bpm: float = DEFAULT_BPM
+    meter: str = "4/4"
+    instrument: int = 0
+    instruments: list[dict] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+# ----------------------------------------------------------------------------- validation
+
+
+def check_tokens(tokens: np.ndarray, *, name: str = "tokens") -> np.ndarray:
+    """Return ``tokens`` as an int64 array, or raise ``ValueError`` if any id is not a state."""
+    arr = np.asarray(tokens)
+    if arr.size and not np.issubdtype(arr.dtype, np.integer):
+        raise ValueError(f"{name} must be integer token ids, got dtype {arr.dtype}")
+    arr = arr.astype(np.int64)
+    if arr.size and (arr.min() < 0 or arr.max() >= N_STATES):
+        raise ValueError(f"{name} must lie in 0..{N_STATES - 1} (0-127 pitch, 128 hold, 129 rest)")
+    return arr
+
+
+def check_clips(clips: np.ndarray) -> np.ndarray:
+    """Return ``clips`` as an int64 array (N, 32), or raise ``ValueError`` with what is wrong."""
+    arr = check_tokens(clips, name="clips")
+    if arr.ndim == 1:
+        arr = arr[None]
+    if arr.ndim != 2 or arr.shape[1] != CLIP_STEPS:
+        raise ValueError(f"expected clips of shape (N, {CLIP_STEPS}), got {tuple(arr.shape)}")
+    return arr
+
+
+# ----------------------------------------------------------------------------- notes <-> tokens
+
+
+def notes_to_tokens(notes: Iterable[tuple[int, int, int]], n_steps: int | None = None) -> np.ndarray:
+    """Reduce notes on the step grid to one monophonic token line.
+
+    At each onset the highest pitch wins (chords become their top note); a note sounds until it
+    ends or the next onset, whichever comes first.
+
+    Args:
+        notes: (start_step, end_step, pitch) triples; pitch 0-127, end > start after quantizing
+            (a note that quantizes to zero length still gets one step).
+        n_steps: length of the result; default: up to the end of the last note.
+
+    Returns:
+        int64 array (n_steps,) of token ids.
+    """
+    top: dict[int, tuple[int, int]] = {}
+    for start, end, pitch in notes:
+        start, end, pitch = int(start), int(end), int(pitch)
+        if not 0 <= pitch < N_PITCHES:
+            raise ValueError(f"pitch {pitch} is outside MIDI range 0-127")
+        if start < 0:
+            continue
+        end = max(end, start + 1)
+        if start not in top or pitch > top[start][0] or (pitch == top[start][0] and end > top[start][1]):
+            top[start] = (pitch, end)
+    last = max((end for _, end in top.values()), default=0)
+    n_steps = last if n_steps is None else n_steps
+    tokens = np.full(n_steps, REST, dtype=np.int64)
+    onsets = sorted(top)
+    for i, start in enumerate(onsets):
+        if start >= n_steps:
+            break
+        pitch, end = top[start]
+        stop = min(end, onsets[i + 1] if i + 1 < len(onsets) else end, n_steps)
+        tokens[start] = pitch
+        tokens[start + 1 : stop] = HOLD
+    return tokens
+
+
+def tokens_to_notes(tokens: np.ndarray) -> list[tuple[int, int, int]]:
+    """Inverse of :func:`notes_to_tokens`: (start_step, end_step, pitch) of every note.
+
+    A hold that follows a rest (or starts the sequence) continues nothing and is read as rest.
+    """
+    tokens = check_tokens(tokens)
+    notes: list[tuple[int, int, int]] = []
+    current: list[int] | None = None
+    for step, tok in enumerate(tokens.tolist()):
+        if tok < N_PITCHES:
+            if current:
+                notes.append((current[0], step, current[1]))
+            current = [step, tok]
+        elif tok == REST and current:
+            notes.append((current[0], step, current[1]))
+            current = None
+    if current:
+        notes.append((current[0], len(tokens), current[1]))
+    return notes
+
+
+def normalize_tokens(tokens: np.ndarray) -> np.ndarray:
+    """Replace holds that continue no note (after a rest or at the start) with rests."""
+    return notes_to_tokens(tokens_to_notes(tokens), n_steps=len(tokens))
+
+
+# ----------------------------------------------------------------------------- MIDI -> tokens
+
+
+def _open_midi(source) -> pretty_midi.PrettyMIDI:
+    if isinstance(source, pretty_midi.PrettyMIDI):
+        return source
+    try:
+        if isinstance(source, (bytes, bytearray)):
+            return pretty_midi.PrettyMIDI(io.BytesIO(source))
+        path = Path(source)
+        if not path.is_file():
+            raise ValueError(f"no such MIDI file: {path}")
+        if path.stat().st_size == 0:
+            raise ValueError(f"{path.name} is empty (0 bytes); choose a Standard MIDI File (.mid)")
+        return pretty_midi.PrettyMIDI(str(path))
+    except ValueError as err:
+        if "MIDI" in str(err) or "empty" in str(err):
+            raise
+        raise ValueError(f"could not read this file as MIDI ({err}); is it a Standard MIDI File (.mid)?") from err
+    except Exception as err:  # mido raises many kinds of errors on damaged files
+        raise ValueError(f"could not read this file as MIDI ({type(err).__name__}: {err}); "
+                         "is it a Standard MIDI File (.mid)?") from err
+
+
+def describe_instruments(pm: pretty_midi.PrettyMIDI) -> list[dict]:
+    """One dict per track: index, name, program, number of notes, whether it is drums."""
+    out = []
+    for i, inst in enumerate(pm.instruments):
+        name = inst.name.strip() or pretty_midi.program_to_instrument_name(inst.program)
+        out.append({"index": i, "name": name, "program": inst.program,
+                    "notes": len(inst.notes), "is_drum": inst.is_drum})
+    return out
+
+
+def _meter_spans(pm: pretty_midi.PrettyMIDI, ticks_per_step: float, end_step: int) -> list[tuple[int, int, int, str]]:
+    """(start_step, end_step, bar_steps, "n/d") for each time signature in force."""
+    sigs = sorted(pm.time_signature_changes, key=lambda ts: ts.time)
+    if not sigs:
+        return [(0, end_step, STEPS_PER_BAR, "4/4")]
+    spans = []
+    for i, ts in enumerate(sigs):
+        start = round(pm.time_to_tick(ts.time) / ticks_per_step)
+        stop = round(pm.time_to_tick(sigs[i + 1].time) / ticks_per_step) if i + 1 < len(sigs) else end_step
+        bar = max(1, round(ts.numerator * STEPS_PER_QUARTER * 4 / ts.denominator))
+        spans.append((start, max(stop, start), bar, f"{ts.numerator}/{ts.denominator}"))
+    if spans[0][0] > 0:
+        spans.insert(0, (0, spans[0][0], STEPS_PER_BAR, "4/4"))
+    return spans
+
+
+def load_melody(source, instrument: int | None = None) -> Melody:
+    """Read the melody of a MIDI file onto the 16th-note grid.
+
+    Args:
+        source: a path, the file's bytes, or a ``pretty_midi.PrettyMIDI``.
+        instrument: index of the track to read; default: the non-drum track with most notes.
+
+    Returns:
+        A :class:`Melody` whose tokens start on a bar line: a pickup is padded with rests so
+        that the first full bar starts on a multiple of 16 steps.
+
+    Raises:
+        ValueError: the file is not readable MIDI, has no melodic notes, the track index is
+            wrong, or the song is longer than ``MAX_BARS`` bars.
+    """
+    pm = _open_midi(source)
+    tracks = describe_instruments(pm)
+    if not tracks or not any(t["notes"] for t in tracks):
+        raise ValueError("this MIDI file has no notes; choose a file with a melody in it")
+    melodic = [t for t in tracks if not t["is_drum"] and t["notes"]]
+    if not melodic:
+        raise ValueError("this MIDI file has only drum tracks; a melody needs a pitched instrument")
+    if instrument is None:
+        instrument = max(melodic, key=lambda t: t["notes"])["index"]
+    if not 0 <= instrument < len(tracks):
+        raise ValueError(f"track {instrument} does not exist; this file has tracks 0-{len(tracks) - 1}")
+    if tracks[instrument]["is_drum"] or not tracks[instrument]["notes"]:
+        raise ValueError(f"track {instrument} ({tracks[instrument]['name']}) has no pitched notes; "
+                         "pick another track")
+
+    # Quarter-note ticks are the file's own beat grid; tempo changes only move them in seconds.
+    ticks_per_step = pm.resolution / STEPS_PER_QUARTER
+    notes = [(round(pm.time_to_tick(n.start) / ticks_per_step), round(pm.time_to_tick(n.end) / ticks_per_step),
+              n.pitch) for n in pm.instruments[instrument].notes]
+    first_onset = min(s for s, _, _ in notes)
+    end_step = max(e for _, e, _ in notes)
+    if end_step - first_onset > MAX_BARS * STEPS_PER_BAR:
+        raise ValueError(f"this melody is {(end_step - first_onset) // STEPS_PER_BAR} bars long; "
+                         f"the limit is {MAX_BARS} bars. Cut it shorter and try again")
+
+    spans = _meter_spans(pm, ticks_per_step, end_step)
+    main = max(spans, key=lambda s: s[1] - s[0])
+    # First downbeat of a full bar in the main meter; bar lines run every bar_steps from it.
+    downbeat, bar_steps = main[0], main[2]
+    start = downbeat - bar_steps * int(np.ceil((downbeat - first_onset) / bar_steps))
+    notes = [(s - start, e - start, p) for s, e, p in notes]
+    n_steps = int(np.ceil((end_step - start) / STEPS_PER_BAR)) * STEPS_PER_BAR
+    tokens = notes_to_tokens(notes, n_steps=n_steps)
+
+    messages = []
+    if bar_steps not in _NATIVE_BAR_STEPS:
+        messages.append(f"This song is in {main[3]}, not a duple meter: it is still cut into 2-bar 4/4 clips "
+                        "of 32 sixteenths, so clips will not line up with its bars.")
+    tempi = pm.get_tempo_changes()[1]
+    bpm = float(tempi[0]) if len(tempi) else DEFAULT_BPM
+    return Melody(tokens=tokens, bpm=bpm, meter=main[3], instrument=instrument,
+                  instruments=tracks, warnings=messages)
+
+
+def midi_to_tokens(source, instrument: int | None = None) -> np.ndarray:
+    """Tokens (T,) of a MIDI file's melody; see :func:`load_melody`.
+
+    A non-duple meter is reported with a :class:`MeterWarning`.
+    """
+    melody = load_melody(source, instrument)
+    for message in melody.warnings:
+        warnings.warn(message, MeterWarning, stacklevel=2)
+    return melody.tokens
+
+
+# ----------------------------------------------------------------------------- tokens -> MIDI
+
+
+def tokens_to_midi(tokens: np.ndarray, bpm: float = DEFAULT_BPM, program: int = 0,
+                   velocity: int = 100) -> pretty_midi.PrettyMIDI:
+    """A one-track PrettyMIDI of ``tokens`` (T,) at ``bpm`` quarter notes per minute, in 4/4."""
+    if not bpm > 0:
+        raise ValueError(f"tempo must be positive, got {bpm} bpm")
+    step = 60.0 / bpm / STEPS_PER_QUARTER
+    pm = pretty_midi.PrettyMIDI(initial_tempo=float(bpm))
+    pm.time_signature_changes.append(pretty_midi.TimeSignature(4, 4, 0.0))
+    inst = pretty_midi.Instrument(program=program, name="melody")
+    for start, end, pitch in tokens_to_notes(np.ravel(tokens)):
+        inst.notes.append(pretty_midi.Note(velocity=velocity, pitch=pitch, start=start * step, end=end * step))
+    pm.instruments.append(inst)
+    return pm
+
+
+# ----------------------------------------------------------------------------- song <-> clips
+
+
+def split_clips(tokens: np.ndarray) -> np.ndarray:
+    """Cut a song (T,) into 2-bar clips (N, 32).
+
+    The last clip is padded with rests. A note tied over a cut is struck again at the start of
+    the next clip, so no clip starts with a hold.
+    """
+    tokens = check_tokens(tokens)
+    if tokens.ndim != 1:
+        raise ValueError(f"expected a song of shape (T,), got {tuple(tokens.shape)}")
+    if tokens.size == 0:
+        raise ValueError("the song is empty")
+    tokens = normalize_tokens(tokens)
+    n = -(-len(tokens) // CLIP_STEPS)
+    padded = np.full(n * CLIP_STEPS, REST, dtype=np.int64)
+    padded[: len(tokens)] = tokens
+    clips = padded.reshape(n, CLIP_STEPS)
+    for i in range(1, n):
+        if clips[i, 0] == HOLD:
+            prev = padded[: i * CLIP_STEPS]
+            onset = prev[prev < N_PITCHES][-1]
+            clips[i, 0] = onset
+    return clips
+
+
+def join_clips(clips: np.ndarray) -> np.ndarray:
+    """Concatenate clips (N, 32) into one song (32*N,); the inverse of :func:`split_clips`."""
+    return check_clips(clips).reshape(-1)
+
+
+def clip_is_valid(clips: np.ndarray) -> np.ndarray:
+    """bool (N,): clips with at least 2 onsets and not all rest (what training keeps)."""
+    clips = check_clips(clips)
+    return (clips < N_PITCHES).sum(axis=1) >= 2
