@@ -251,7 +251,7 @@ def load_melody(source, instrument: int | None = None) -> Melody:
         messages.append(f"This song is in {main[3]}, not a duple meter: it is still cut into 2-bar 4/4 clips "
                         "of 32 sixteenths, so clips will not line up with its bars.")
     tempi = pm.get_tempo_changes()[1]
-    bpm = float(tempi[0]) if len(tempi) else DEFAULT_BPM
+    bpm = round(float(tempi[0]), 2) if len(tempi) else DEFAULT_BPM
     return Melody(tokens=tokens, bpm=bpm, meter=main[3], instrument=instrument,
                   instruments=tracks, warnings=messages)
 

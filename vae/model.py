@@ -25,7 +25,7 @@ class VAEConfig:
     dec_layers: int = 1  # decoder GRU layers
     dropout: float = 0.0  # between stacked GRU layers
     beta: float = 0.1  # weight of the KL term (paper: 0.1)
-    kl_norm: str = "mean"  # "mean": NLL and KL both averaged per element (EC2-VAE); "sum": per-clip ELBO
+    kl_norm: str = "sum"  # "sum": per-clip ELBO (KL summed over z) / 32; "mean": KL averaged over z (EC2-VAE)
 
     def __post_init__(self):
         if self.kl_norm not in ("mean", "sum"):
@@ -184,7 +184,8 @@ class MusicVAE(nn.Module, PyTorchModelHubMixin, library_name="melody-knobs", tag
         if self.config.kl_norm == "mean":
             loss = nll + self.config.beta * kl_el.mean()
         else:
-            loss = nll * self.config.seq_len + self.config.beta * kl_el.sum(-1).mean()
+            # The per-clip ELBO divided by 32 steps, so the loss is on the per-token NLL's scale.
+            loss = nll + self.config.beta * kl_el.sum(-1).mean() / self.config.seq_len
         return {"loss": loss, "nll": nll, "kl": kl_el.sum(-1).mean(), "logits": logits, "mu": mu, "logvar": logvar}
 
     @torch.no_grad()

@@ -1,0 +1,40 @@
+# make demo: set up and run the app on the bundled weights.  make test: set up and run the tests.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+SYSTEM_PACKAGES := libfluidsynth3 chromium
+
+.PHONY: demo test lint system setup train clean
+
+demo: setup
+	$(BIN)/python app.py
+
+test: setup
+	$(BIN)/python -m pytest -q tests
+
+lint: setup
+	$(BIN)/ruff check .
+
+# System packages (FluidSynth for audio, Chromium for the browser test), where we may install them.
+system:
+	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -z "$$missing" ]; then echo "system packages present"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
+	else echo "please install: $$missing (audio falls back to a sine synth without libfluidsynth3)"; fi
+
+setup: system $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt requirements-train.txt requirements-dev.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -r requirements-dev.txt
+	touch $@
+
+train: setup
+	$(BIN)/python training/prepare_data.py --out data/clips.npz
+	$(BIN)/python training/train.py --data data/clips.npz --preset small --minutes 60 --run runs/small
+	$(BIN)/python training/evaluate.py --model runs/small/model --data data/clips.npz
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,73 @@
+import pytest
+import torch
+
+from vae.model import PRESETS, MusicVAE, VAEConfig, set_seed
+
+
+def test_shapes(tiny_model):
+    x = torch.randint(0, 130, (5, 32))
+    mu, logvar = tiny_model.encode(x)
+    assert mu.shape == logvar.shape == (5, 16)
+    assert tiny_model.decode(mu).shape == (5, 32)
+    out = tiny_model(x)
+    assert out["logits"].shape == (5, 32, 130) and out["loss"].dim() == 0
+
+
+def test_bad_input_is_refused(tiny_model):
+    with pytest.raises(ValueError, match=r"\(B, 32\)"):
+        tiny_model.encode(torch.zeros(2, 30, dtype=torch.long))
+    with pytest.raises(ValueError, match="0..129"):
+        tiny_model.encode(torch.full((1, 32), 130))
+    with pytest.raises(ValueError, match="latent_dim|z of shape"):
+        tiny_model.decode(torch.zeros(1, 7))
+    with pytest.raises(ValueError, match="kl_norm"):
+        VAEConfig(kl_norm="max")
+
+
+def test_sampling_is_reproducible_and_differs_from_greedy(tiny_model):
+    z = torch.randn(4, 16, generator=torch.Generator().manual_seed(1)) * 3
+    a = tiny_model.decode(z, temperature=1.5, generator=torch.Generator().manual_seed(0))
+    b = tiny_model.decode(z, temperature=1.5, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(a, b)
+    assert not torch.equal(a, tiny_model.decode(z))
+
+
+@pytest.mark.parametrize("kl_norm", ["sum", "mean"])
+def test_tiny_model_overfits_eight_clips(kl_norm):
+    set_seed(0)
+    model = MusicVAE(VAEConfig(latent_dim=16, enc_hidden=64, dec_hidden=128, kl_norm=kl_norm))
+    gen = torch.Generator().manual_seed(0)
+    clips = torch.randint(0, 130, (8, 32), generator=gen)
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    for _ in range(300):
+        model.train()
+        loss = model(clips)["loss"]
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    model.eval()
+    assert torch.equal(model.reconstruct(clips), clips)
+
+
+def test_scheduled_sampling_changes_the_inputs_not_the_targets(tiny_model):
+    tiny_model.train()
+    x = torch.randint(0, 130, (4, 32))
+    set_seed(0)
+    a = tiny_model(x, sample_prob=0.0)["loss"]
+    set_seed(0)
+    b = tiny_model(x, sample_prob=1.0)["loss"]
+    assert torch.isfinite(a) and torch.isfinite(b) and not torch.isclose(a, b)
+
+
+def test_presets_build():
+    assert set(PRESETS) == {"tiny", "small", "paper"}
+    n_small = sum(p.numel() for p in MusicVAE(PRESETS["small"]).parameters())
+    assert n_small * 4 < 20e6  # float32 weights under 20 MB
+
+
+def test_save_load_round_trip(tmp_path, tiny_model):
+    tiny_model.save_pretrained(tmp_path)
+    loaded = MusicVAE.from_pretrained(tmp_path, strict=True)
+    assert loaded.config == tiny_model.config
+    x = torch.randint(0, 130, (3, 32))
+    assert torch.allclose(loaded.encode(x)[0], tiny_model.encode(x)[0])
