@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from vae.augment import split_notes, transpose, transposable, two_whole_notes
+from vae.augment import split_notes, transposable, transpose, two_whole_notes
 from vae.melody import HOLD, N_PITCHES, REST, notes_to_tokens
 
 

@@ -6,8 +6,18 @@ import pretty_midi
 import pytest
 
 from vae.melody import (
-    CLIP_STEPS, HOLD, REST, MeterWarning, join_clips, load_melody, midi_to_tokens, normalize_tokens,
-    notes_to_tokens, split_clips, tokens_to_midi, tokens_to_notes,
+    CLIP_STEPS,
+    HOLD,
+    REST,
+    MeterWarning,
+    join_clips,
+    load_melody,
+    midi_to_tokens,
+    normalize_tokens,
+    notes_to_tokens,
+    split_clips,
+    tokens_to_midi,
+    tokens_to_notes,
 )
 
 

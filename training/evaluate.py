@@ -20,9 +20,9 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from vae.analysis import reconstruction_accuracy  # noqa: E402
-from vae.hub import load_model  # noqa: E402
-from vae.melody import load_melody, split_clips  # noqa: E402
+from vae.analysis import reconstruction_accuracy
+from vae.hub import load_model
+from vae.melody import load_melody, split_clips
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTTINGHAM = ROOT.parent / "shared" / "eval" / "nottingham"

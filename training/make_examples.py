@@ -19,7 +19,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from vae.melody import HOLD, STEPS_PER_QUARTER, tokens_to_midi  # noqa: E402
+from vae.melody import HOLD, STEPS_PER_QUARTER, tokens_to_midi
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "assets" / "examples"
 TWINKLE_BPM = 100.0

@@ -22,8 +22,14 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from vae.melody import (  # noqa: E402
-    CLIP_STEPS, HOLD, N_PITCHES, STEPS_PER_BAR, STEPS_PER_QUARTER, load_melody, notes_to_tokens,
+from vae.melody import (
+    CLIP_STEPS,
+    HOLD,
+    N_PITCHES,
+    STEPS_PER_BAR,
+    STEPS_PER_QUARTER,
+    load_melody,
+    notes_to_tokens,
 )
 
 COLLECTIONS = ("essenFolksong", "oneills1850", "ryansMammoth")

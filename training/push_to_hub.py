@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from vae.hub import (  # noqa: E402
+from vae.hub import (
     CONFIG_FILE,
     DEFAULT_COMMIT_MESSAGE,
     ENV_MODEL,
@@ -59,8 +59,12 @@ def main(argv: list[str] | None = None) -> None:
     if args.dry_run:
         return
 
-    result = push_model(args.folder, args.repo_id, revision=args.revision, token=args.token, private=args.private,
-                        commit_message=args.message)
+    try:
+        result = push_model(args.folder, args.repo_id, revision=args.revision, token=args.token,
+                            private=args.private, commit_message=args.message)
+    except (OSError, ValueError) as err:  # the Hub's HTTP errors are OSErrors
+        print(f"error: pushing to {args.repo_id} failed: {err}", file=sys.stderr)
+        sys.exit(1)
     print(f"pushed {args.repo_id} @ {result.revision}: commit {result.commit}")
     print(f"  {result.commit_url}")
     print(f"  use it: {ENV_MODEL}={args.repo_id} {ENV_REVISION}={result.commit} python app.py")

@@ -24,9 +24,9 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from vae.analysis import reconstruction_accuracy  # noqa: E402
-from vae.melody import N_PITCHES  # noqa: E402
-from vae.model import PRESETS, MusicVAE, VAEConfig, set_seed  # noqa: E402
+from vae.analysis import reconstruction_accuracy
+from vae.melody import N_PITCHES
+from vae.model import PRESETS, MusicVAE, VAEConfig, set_seed
 
 PITCH_FLOOR, PITCH_CEIL = 21, 108  # transposition keeps notes on the piano's keys
 
@@ -44,9 +44,10 @@ def random_transpose(clips: torch.Tensor, max_shift: int, gen: torch.Generator) 
     return torch.where(pitched, clips + shift[:, None], clips)
 
 
-def lr_at(step: int, total: int, lr: float, lr_min: float) -> float:
-    """Exponential decay from lr to lr_min over ``total`` steps."""
-    return lr * (lr_min / lr) ** min(1.0, step / max(1, total))
+def lr_at(step: int, total: int, lr: float, lr_min: float, decay_start: float = 0.5) -> float:
+    """Constant lr for the first ``decay_start`` share of ``total`` steps, then exponential decay to lr_min."""
+    begin = decay_start * total
+    return lr * (lr_min / lr) ** min(1.0, max(0.0, step - begin) / max(1.0, total - begin))
 
 
 def main() -> None:
@@ -66,6 +67,8 @@ def main() -> None:
     ap.add_argument("--lr-min", type=float, default=1e-5)
     ap.add_argument("--clip-grad", type=float, default=1.0)
     ap.add_argument("--sample-max", type=float, default=0.2, help="final scheduled-sampling probability")
+    ap.add_argument("--input-dropout", type=float, default=0.25, help="word dropout on decoder inputs")
+    ap.add_argument("--decay-start", type=float, default=0.5, help="share of the run at constant lr before decay")
     ap.add_argument("--transpose", type=int, default=6, help="random transposition range in semitones")
     ap.add_argument("--val-clips", type=int, default=2000, help="validation clips scored each epoch")
     ap.add_argument("--eval-every", type=float, default=10.0, help="also validate/checkpoint every N minutes")
@@ -146,9 +149,9 @@ def main() -> None:
                       f"({total_steps / steps_per_epoch:.1f} epochs) for {args.minutes} min", flush=True)
             plan = total_steps or 10**9
             for group in opt.param_groups:
-                group["lr"] = lr_at(step, plan, args.lr, args.lr_min)
+                group["lr"] = lr_at(step, plan, args.lr, args.lr_min, args.decay_start)
             sample_prob = args.sample_max * min(1.0, step / plan)
-            out = model(x, sample_prob=sample_prob)
+            out = model(x, sample_prob=sample_prob, input_dropout=args.input_dropout)
             opt.zero_grad(set_to_none=True)
             out["loss"].backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), args.clip_grad)

@@ -327,17 +327,40 @@ def reconstruction_accuracy(model, clips: np.ndarray, teacher_forced: bool = Fal
 # ----------------------------------------------------------------------------- knobs
 
 
+def control_dims(dims_info: dict, seed: int = 0) -> tuple[Tensor, Tensor]:
+    """The random control's stand-ins for the pitch dims and the rhythm dims (paper figs 6b/7b).
+
+    Returns:
+        (pitch_ctrl, rhythm_ctrl): LongTensors of the lengths of the pitch and rhythm dims, all
+        distinct and outside pitch ∪ rhythm; the same seed gives the same dims.
+    """
+    info = dims_from_json(dims_info)
+    p, r = info["pitch_dims"], info["rhythm_dims"]
+    ctrl = latent.random_control_dims(info["latent_dim"], torch.cat([p, r]).unique(), len(p) + len(r), seed)
+    return ctrl[:len(p)], ctrl[len(p):]
+
+
 def knob_directions(dims_info: dict, control: bool = False, seed: int = 0) -> dict[str, Tensor]:
     """The direction (D,) of each knob; with ``control`` the pitch and rhythm knobs are replaced by
     moves of the same components onto distinct random dims outside pitch ∪ rhythm (seeded)."""
     info = dims_from_json(dims_info)
     dirs = {k: info[f"{k}_direction"] for k in KNOBS}
     if control:
-        p, r = info["pitch_dims"], info["rhythm_dims"]
-        ctrl = latent.random_control_dims(info["latent_dim"], torch.cat([p, r]).unique(), len(p) + len(r), seed)
-        dirs["pitch"] = latent.random_control_move(dirs["pitch"], p, ctrl[:len(p)])
-        dirs["rhythm"] = latent.random_control_move(dirs["rhythm"], r, ctrl[len(p):])
+        p_ctrl, r_ctrl = control_dims(info, seed)
+        dirs["pitch"] = latent.random_control_move(dirs["pitch"], info["pitch_dims"], p_ctrl)
+        dirs["rhythm"] = latent.random_control_move(dirs["rhythm"], info["rhythm_dims"], r_ctrl)
     return dirs
+
+
+def _control_offset(dims_info: dict, offset: Tensor, seed: int) -> Tensor:
+    """``offset`` with its pitch-dim and rhythm-dim components moved onto the control dims."""
+    info = dims_from_json(dims_info)
+    p, r = info["pitch_dims"], info["rhythm_dims"]
+    p_ctrl, r_ctrl = control_dims(info, seed)
+    out = offset.clone()
+    out[torch.cat([p, r])] = 0
+    out[p_ctrl], out[r_ctrl] = offset[p], offset[r]
+    return out
 
 
 def _bar_rows(n_clips: int, bars: tuple[int, int] | None) -> Tensor:
@@ -354,7 +377,7 @@ def _bar_rows(n_clips: int, bars: tuple[int, int] | None) -> Tensor:
 
 def modulate(model, source: Tensor | np.ndarray, dims_info: dict, *, pitch: float = 0.0, rhythm: float = 0.0,
              residual: float = 0.0, control: bool = False, bars: tuple[int, int] | None = None, seed: int = 0,
-             n_steps: int | None = None, batch_size: int = BATCH_SIZE) -> np.ndarray:
+             n_steps: int | None = None, offset: Tensor | None = None, batch_size: int = BATCH_SIZE) -> np.ndarray:
     """Turn the knobs on a song: move each clip's z and decode all clips in one batch.
 
     Args:
@@ -368,6 +391,9 @@ def modulate(model, source: Tensor | np.ndarray, dims_info: dict, *, pitch: floa
             (whole clips: 2 bars each). None moves every clip.
         seed: seeds the control dims.
         n_steps: length of the result; default: the song's length, or 32·N for latents.
+        offset: optional FloatTensor (D,), a raw latent move added to the knobs' move (the app's
+            per-dimension sliders); with ``control`` its pitch-dim and rhythm-dim components are
+            moved onto the control dims like the knobs.
 
     Returns:
         int64 array (n_steps,) of token ids; clips outside ``bars`` are decoded unmoved.
@@ -387,6 +413,13 @@ def modulate(model, source: Tensor | np.ndarray, dims_info: dict, *, pitch: floa
     for knob, amount in zip(KNOBS, (pitch, rhythm, residual)):
         if amount:
             z = latent.move(z, dirs[knob], rows * float(amount))
+    if offset is not None:
+        offset = torch.as_tensor(offset, dtype=torch.float32).reshape(-1)
+        if offset.shape != (z.shape[1],):
+            raise ValueError(f"offset must have shape ({z.shape[1]},) like one latent, got {tuple(offset.shape)}")
+        if control:
+            offset = _control_offset(dims_info, offset, seed)
+        z = z + rows[:, None] * offset
     song_out = join_clips(decode_z(model, z, batch_size))
     return song_out if n_steps is None else song_out[:n_steps]
 

@@ -1,0 +1,235 @@
+"""Inspect the latent space of a model: the paper's figures 2-4 and 6-9, dims.json and report.json.
+
+    python training/inspect_latent.py --model assets/model --data data/clips.npz \
+        --eval eval.json --out assets/model --figures assets/figures
+
+1. PCA of mu over the test clips (fig. 2).
+2. Disentanglement by augmentation: |mean dz| per dimension under transposition (fig. 3) and
+   under note splitting of two-whole-note clips (fig. 4); pitch dims = top 2, rhythm dims = top 5.
+3. dims.json (dims, knob directions and units, the numbers behind the choice, weights hash).
+4. report.json: concentrations, stability, overlap, knob effects with random controls on the
+   Twinkle theme, on >= 20 test songs and on Nottingham (when ../shared/eval/nottingham exists),
+   plus the reconstruction numbers of evaluate.py.
+5. Figs. 6-9: the Twinkle theme under the pitch, rhythm and residual knobs with the controls, and
+   a 5 x 5 interpolation grid between two test clips.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from tqdm import tqdm
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from vae import analysis, latent, render
+from vae.hub import load_model
+from vae.melody import STEPS_PER_BAR, load_melody
+
+ROOT = Path(__file__).resolve().parents[1]
+TWINKLE = ROOT / "assets" / "examples" / "twinkle.mid"
+NOTTINGHAM = ROOT.parent / "shared" / "eval" / "nottingham"
+KNOB_MOVES = {"pitch": 5.0, "rhythm": 1.0, "residual": 2.0}  # the moves of DESIGN's targets
+
+
+def save(fig: Figure, path: Path) -> None:
+    FigureCanvasAgg(fig)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    print("wrote", path)
+
+
+def pca_figure(mu: torch.Tensor, path: Path) -> dict:
+    """Paper fig. 2: sorted variance of the principal components and their cumulative share."""
+    centred = mu - mu.mean(0)
+    var = torch.linalg.svdvals(centred).pow(2) / (len(mu) - 1)
+    share = (var / var.sum()).cumsum(0)
+    n99 = int((share < 0.99).sum()) + 1
+    fig = Figure(figsize=(9, 3.2))
+    ax1, ax2 = fig.subplots(1, 2)
+    ax1.semilogy(var.numpy(), ".-", ms=3)
+    ax1.set(title="variance of each principal component", xlabel="component", ylabel="variance")
+    ax2.plot(share.numpy(), ".-", ms=3)
+    ax2.axhline(0.99, color="grey", lw=0.8, ls="--")
+    ax2.axvline(n99 - 1, color="C3", lw=0.8)
+    ax2.set(title=f"cumulative share: {n99} components hold 99 %", xlabel="component", ylabel="share", ylim=(0, 1.02))
+    save(fig, path)
+    return {"components_for_99_percent": n99, "variance": var.tolist(), "n_clips": len(mu)}
+
+
+def deltas_figure(deltas: np.ndarray, labels: list[str], dims: list[int], title: str, path: Path) -> None:
+    """Paper figs. 3-4: |mean dz| per latent dimension for each transform, chosen dims marked."""
+    absd = np.abs(np.asarray(deltas))
+    fig = Figure(figsize=(10, 1.2 + 0.32 * len(labels) + 2.2))
+    ax1, ax2 = fig.subplots(2, 1, height_ratios=[0.32 * len(labels) + 0.6, 2.2], sharex=True)
+    im = ax1.imshow(absd, aspect="auto", cmap="magma_r", interpolation="nearest")
+    ax1.set_yticks(range(len(labels)), labels)
+    ax1.set_title(title)
+    fig.colorbar(im, ax=ax1, fraction=0.02, pad=0.01, label="|mean Δz|")
+    score = absd.sum(0)
+    colors = ["C3" if d in dims else "C0" for d in range(len(score))]
+    ax2.bar(range(len(score)), score, color=colors, width=0.9)
+    for d in dims:
+        ax2.annotate(str(d), (d, score[d]), ha="center", va="bottom", fontsize=8, color="C3")
+    ax2.set(xlabel="latent dimension", ylabel="Σ |mean Δz|", xlim=(-0.5, len(score) - 0.5))
+    save(fig, path)
+
+
+def rolls_figure(rows: list[tuple[str, np.ndarray, np.ndarray | None]], path: Path) -> None:
+    """Piano rolls stacked: (title, tokens, the tokens to compare against or None)."""
+    images = [render.piano_roll(tokens, compare=ref, title=title, width=1100, height=260) for title, tokens, ref in rows]
+    render.save_png(np.concatenate(images, axis=0), path)
+    print("wrote", path)
+
+
+def grid_figure(cells: np.ndarray, n: int, path: Path) -> None:
+    """Paper fig. 9: an n x n grid of clips; rows move pitch, columns move rhythm."""
+    notes = cells[cells < 128]
+    window = (int(notes.min()) - 2, int(notes.max()) + 2) if notes.size else None
+    fig = Figure(figsize=(2.1 * n, 1.45 * n))
+    axes = fig.subplots(n, n)
+    for i in range(n):
+        for j in range(n):
+            ax = axes[i, j]
+            ax.imshow(render.piano_roll_thumbnail(cells[i * n + j], pitch_range=window))
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if j == 0:
+                ax.set_ylabel(f"pitch t={i / (n - 1):.2f}", fontsize=8)
+            if i == n - 1:
+                ax.set_xlabel(f"rhythm t={j / (n - 1):.2f}", fontsize=8)
+    fig.suptitle("source (top left) → target (bottom right)")
+    save(fig, path)
+
+
+def song_effects(model, songs: list[np.ndarray], dims: dict, desc: str) -> dict:
+    """Knob effects averaged over songs, each knob with its random control."""
+    out = {}
+    for knob, amount in KNOB_MOVES.items():
+        for control in ([False, True] if knob != "residual" else [False]):
+            rows = [analysis.knob_effects(model, s, dims, amount, knob=knob, control=control, seed=k)
+                    for k, s in enumerate(tqdm(songs, desc=f"{desc} {knob}{' control' if control else ''}"))]
+            summary = {"amount": amount, "n_songs": len(rows)}
+            for key in ("pitch_shift", "rhythm_change", "density_ratio"):
+                values = [r[key] for r in rows if r[key] is not None]
+                summary[key] = float(np.mean(values)) if values else None
+                summary[f"{key}_median"] = float(np.median(values)) if values else None
+            out[f"{knob}{'_control' if control else ''}"] = summary
+    return out
+
+
+def test_songs(data: np.lib.npyio.NpzFile, n: int, min_bars: int = 8, seed: int = 0) -> list[np.ndarray]:
+    lengths = data["test_song_lengths"]
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    ok = [i for i in range(len(lengths)) if lengths[i] >= min_bars * STEPS_PER_BAR]
+    pick = np.random.default_rng(seed).choice(ok, size=min(n, len(ok)), replace=False)
+    return [data["test_songs"][starts[i] : starts[i] + lengths[i]] for i in sorted(pick)]
+
+
+def nottingham_songs(folder: Path, n: int, min_bars: int = 8, seed: int = 0) -> list[np.ndarray]:
+    songs = []
+    for path in sorted(folder.glob("*.mid")):
+        try:
+            melody = load_melody(path)
+        except ValueError:
+            continue
+        if not melody.warnings and len(melody.tokens) >= min_bars * STEPS_PER_BAR:
+            songs.append(melody.tokens)
+    pick = np.random.default_rng(seed).choice(len(songs), size=min(n, len(songs)), replace=False)
+    return [songs[i] for i in sorted(pick)]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default=str(ROOT / "assets" / "model"))
+    ap.add_argument("--data", default="data/clips.npz")
+    ap.add_argument("--eval", default=None, help="JSON written by evaluate.py, copied into report.json")
+    ap.add_argument("--out", default=str(ROOT / "assets" / "model"), help="where dims.json and report.json go")
+    ap.add_argument("--figures", default=str(ROOT / "assets" / "figures"))
+    ap.add_argument("--n-clips", type=int, default=3000, help="test clips for PCA and the pitch analysis")
+    ap.add_argument("--n-songs", type=int, default=24, help="test songs (>= 8 bars) for the knob effects")
+    ap.add_argument("--n-nottingham", type=int, default=40)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    t0 = time.time()
+    torch.set_num_threads(2)
+    out, figs = Path(args.out), Path(args.figures)
+    out.mkdir(parents=True, exist_ok=True)
+    figs.mkdir(parents=True, exist_ok=True)
+
+    model = load_model(args.model, fallback=False)
+    data = np.load(args.data)
+    clips = data["test_clips"]
+    clips = clips[np.random.default_rng(args.seed).permutation(len(clips))[: args.n_clips]]
+    weights = Path(model.source_info.path) / "model.safetensors"
+
+    bar = tqdm(total=100, desc="disentanglement by augmentation", unit="%")
+    dims = analysis.discover_dims(model, clips, seed=args.seed,
+                                  progress=lambda f, msg: bar.update(round(100 * f) - bar.n))
+    bar.close()
+    dims["method"] = ("disentanglement by augmentation: pitch dims = top 2 of Σ_p |mean Δz| over transpositions "
+                      "p = 1..12 of test clips; rhythm dims = top 5 of Σ_n |mean Δz| over splits n = 2, 4, 8, 16 of "
+                      "two-whole-note clips; knob units from the least-squares slope (pitch) and the n = 2 split")
+    dims["data"] = {"clips": f"{len(clips)} test-split clips of {args.data}", "seed": args.seed}
+    dims["weights_sha256"] = hashlib.sha256(weights.read_bytes()).hexdigest()
+    (out / "dims.json").write_text(json.dumps(dims))
+    print(f"pitch dims {dims['pitch_dims']} C={dims['c_pitch']:.3f} stability={dims['pitch_stability']:.2f}; "
+          f"rhythm dims {dims['rhythm_dims']} C={dims['c_rhythm']:.3f}; overlap {dims['overlap']}")
+
+    mu = analysis.encode_mu(model, clips)
+    pca = pca_figure(mu, figs / "fig2_pca.png")
+    deltas_figure(dims["pitch_deltas"], [f"+{p}" for p in dims["shifts"]], dims["pitch_dims"],
+                  "transposition: |mean Δz| per dimension (paper fig. 3)", figs / "fig3_pitch_dims.png")
+    deltas_figure(dims["rhythm_deltas"], [f"n={n}" for n in dims["splits"]], dims["rhythm_dims"],
+                  "note splitting: |mean Δz| per dimension (paper fig. 4)", figs / "fig4_rhythm_dims.png")
+
+    twinkle = load_melody(TWINKLE).tokens
+    base = analysis.modulate(model, twinkle, dims)
+    knob = {k: analysis.modulate(model, twinkle, dims, **{k: a}) for k, a in KNOB_MOVES.items()}
+    control = {k: analysis.modulate(model, twinkle, dims, control=True, **{k: KNOB_MOVES[k]}) for k in ("pitch", "rhythm")}
+    rolls_figure([("Twinkle theme, decoded", base, None),
+                  (f"pitch knob +{KNOB_MOVES['pitch']:g} (paper fig. 6a)", knob["pitch"], base),
+                  (f"random control, same move on {len(dims['pitch_dims'])} random dims (fig. 6b)", control["pitch"], base)],
+                 figs / "fig6_pitch_knob.png")
+    rolls_figure([("Twinkle theme, decoded", base, None),
+                  (f"rhythm knob +{KNOB_MOVES['rhythm']:g} (paper fig. 7a)", knob["rhythm"], base),
+                  (f"random control on {len(dims['rhythm_dims'])} random dims (fig. 7b)", control["rhythm"], base)],
+                 figs / "fig7_rhythm_knob.png")
+    minus = analysis.modulate(model, twinkle, dims, residual=-KNOB_MOVES["residual"])
+    rolls_figure([(f"residual knob +{KNOB_MOVES['residual']:g} (paper fig. 8)", knob["residual"], base),
+                  (f"residual knob -{KNOB_MOVES['residual']:g}", minus, base)], figs / "fig8_residual_knob.png")
+
+    info = analysis.dims_from_json(dims)
+    src, tgt = clips[0], clips[len(clips) // 2]
+    z = analysis.encode_mu(model, np.stack([src, tgt]))
+    grid = latent.interpolation_grid(z[0], z[1], info["pitch_dims"], info["rhythm_dims"], 5)
+    grid_figure(analysis.decode_z(model, grid.reshape(25, -1)), 5, figs / "fig9_grid.png")
+
+    report = {"model": str(args.model), "weights_sha256": dims["weights_sha256"],
+              "latent": {k: dims[k] for k in ("pitch_dims", "rhythm_dims", "c_pitch", "pitch_stability", "c_rhythm",
+                                              "rhythm_stability", "overlap", "n_pitch_clips", "n_rhythm_clips")},
+              "pca": {k: pca[k] for k in ("components_for_99_percent", "n_clips")}}
+    report["knobs_twinkle"] = song_effects(model, [twinkle], dims, "twinkle")
+    report["knobs_test_songs"] = song_effects(model, test_songs(data, args.n_songs, seed=args.seed), dims, "test")
+    if NOTTINGHAM.is_dir():
+        songs = nottingham_songs(NOTTINGHAM, args.n_nottingham, seed=args.seed)
+        report["knobs_nottingham"] = song_effects(model, songs, dims, "nottingham")
+    else:
+        report["knobs_nottingham"] = f"{NOTTINGHAM} not found: not measured"
+    if args.eval:
+        report["reconstruction"] = json.loads(Path(args.eval).read_text())
+    report["seconds"] = round(time.time() - t0, 1)
+    (out / "report.json").write_text(json.dumps(report, indent=2))
+    print(json.dumps({k: v for k, v in report.items() if k.startswith(("latent", "knobs"))}, indent=2))
+
+
+if __name__ == "__main__":
+    main()

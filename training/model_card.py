@@ -1,0 +1,142 @@
+"""Ship a trained run: copy its model into a folder with curves and a model card (README.md).
+
+    python training/model_card.py --run runs/small --data data/clips.npz --out assets/model
+
+Reads RUN/metrics.jsonl, RUN/args.json, the data's metadata JSON and, when present,
+OUT/report.json (inspect_latent.py), and writes OUT/config.json, OUT/model.safetensors,
+OUT/README.md and assets/figures/training_curves.png. Run it again after inspect_latent.py to
+put the latent-space numbers into the card.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from pathlib import Path
+
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from vae.hub import load_folder
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def curves(metrics: list[dict], path: Path) -> None:
+    minutes = [m["minutes"] for m in metrics]
+    fig = Figure(figsize=(9, 3.2))
+    FigureCanvasAgg(fig)
+    ax1, ax2 = fig.subplots(1, 2)
+    ax1.plot(minutes, [m["train_nll"] for m in metrics], ".-", label="train NLL / token")
+    ax1.plot(minutes, [m["train_kl"] / 32 for m in metrics], ".-", label="train KL / 32 (nats per step)")
+    ax1.set(xlabel="training minutes (2 CPU cores)", title="loss", yscale="log")
+    ax1.legend(fontsize=8)
+    ax2.plot(minutes, [m["token_accuracy"] for m in metrics], ".-", label="token accuracy")
+    ax2.plot(minutes, [m["exact_clip_rate"] for m in metrics], ".-", label="exact-clip rate")
+    ax2.axhline(0.98, color="grey", ls="--", lw=0.8)
+    ax2.set(xlabel="training minutes (2 CPU cores)", title="greedy reconstruction, validation", ylim=(0, 1))
+    ax2.legend(fontsize=8)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+
+
+def fmt(x, digits: int = 3) -> str:
+    return f"{x:.{digits}f}" if isinstance(x, (int, float)) else str(x)
+
+
+def card(model, args: dict, metrics: list[dict], meta: dict, report: dict | None) -> str:
+    c = model.config
+    n_params = sum(p.numel() for p in model.parameters())
+    last = metrics[-1]
+    best = max(metrics, key=lambda m: m["token_accuracy"])
+    lines = [
+        "---", "library_name: melody-knobs", "tags: [music, vae, midi, pytorch_model_hub_mixin]", "license: mit", "---",
+        "", "# Melody Knobs: MusicVAE of 2-bar melodies", "",
+        "A VAE over 2-bar monophonic melodies (32 sixteenth-note steps, 130 states: 128 onsets, hold, rest), "
+        "after Yang, Chen, Zhang and Xia, *Inspecting and Interacting with Meaningful Music Representations "
+        "using VAE* (NIME 2019). Load it with `vae.load_model(<this folder or repo id>)`.", "",
+        "## Model", "",
+        f"- bidirectional GRU encoder, {c.enc_hidden} units per direction → μ, log σ² of a {c.latent_dim}-dim z",
+        f"- GRU decoder, {c.dec_layers} layer(s) of {c.dec_hidden} units, initial state from z, input = previous "
+        "token ⊕ z; greedy decoding",
+        f"- {n_params:,} parameters ({n_params * 4 / 1e6:.1f} MB as float32 safetensors)",
+        f"- loss: token NLL + β·KL with β = {c.beta}, KL normalised as `{c.kl_norm}` "
+        "(`sum`: the per-clip ELBO divided by 32 steps)", "",
+        "## Data", "",
+        "Folk tunes of the music21 corpus (essenFolksong, oneills1850, ryansMammoth), duple meters only, "
+        "32-step windows with a one-bar hop, split by tune (seed "
+        f"{meta.get('seed')}):", "",
+        "| split | tunes | clips |", "| --- | --- | --- |",
+        *[f"| {k} | {v['tunes']} | {v['clips']} |" for k, v in meta["splits"].items()], "",
+        f"Tunes per source: {meta.get('tunes_per_source')}.", "",
+        "## Training", "",
+        f"{last['minutes']:.0f} minutes of training steps on 2 CPU cores ({last['step']} steps of {args['batch']} clips, "
+        f"{last['epoch']} epochs), Adam {args['lr']:g} held for the first {args.get('decay_start', 0):.0%} of the run "
+        f"then decayed to {args['lr_min']:g}, gradient clipping {args['clip_grad']}, scheduled sampling up to "
+        f"{args['sample_max']}, decoder word dropout {args.get('input_dropout', 0)}, random transposition "
+        f"±{args['transpose']} semitones.", "",
+        "![training curves](../figures/training_curves.png)", "",
+        f"Best validation greedy token accuracy {best['token_accuracy']:.4f} (exact clips {best['exact_clip_rate']:.3f}) "
+        f"at {best['minutes']:.0f} min; this checkpoint is the one shipped.", "",
+    ]
+    if report:
+        rec = report.get("reconstruction", {})
+        lines += ["## Measured", "", "Greedy reconstruction (z = μ, argmax decoding):", "",
+                  "| data | clips | token accuracy | exact-clip rate |", "| --- | --- | --- | --- |"]
+        for key, label in (("test", "test split"), ("test_unseen", "test clips not in train"),
+                           ("nottingham_44", "Nottingham, duple-meter tunes"), ("twinkle", "Twinkle theme")):
+            r = rec.get(key)
+            if isinstance(r, dict):
+                lines.append(f"| {label} | {r['n_clips']} | {fmt(r['token_accuracy'], 4)} | {fmt(r['exact_clip_rate'])} |")
+        lat = report["latent"]
+        lines += ["", "Disentanglement by augmentation:", "",
+                  f"- pitch dims {lat['pitch_dims']}: C_pitch = {fmt(lat['c_pitch'])}, stability "
+                  f"{fmt(lat['pitch_stability'], 2)} ({lat['n_pitch_clips']} clips)",
+                  f"- rhythm dims {lat['rhythm_dims']}: C_rhythm = {fmt(lat['c_rhythm'])} "
+                  f"({lat['n_rhythm_clips']} two-whole-note clips); overlap {lat['overlap']}",
+                  f"- {report['pca']['components_for_99_percent']} principal components hold 99 % of μ's variance", "",
+                  "Knob effects (mean over songs; against the decoded unmodified song):", "",
+                  "| songs | knob | pitch shift (st) | rhythm change | density ratio |", "| --- | --- | --- | --- | --- |"]
+        for key, label in (("knobs_twinkle", "Twinkle"), ("knobs_test_songs", "test songs"),
+                           ("knobs_nottingham", "Nottingham")):
+            block = report.get(key)
+            if not isinstance(block, dict):
+                continue
+            for knob, r in block.items():
+                lines.append(f"| {label} ({r['n_songs']}) | {knob} {r['amount']:+g} | {fmt(r['pitch_shift'], 2)} | "
+                             f"{fmt(r['rhythm_change'])} | {fmt(r['density_ratio'], 2)} |")
+    lines += ["", "## Limits", "",
+              "Trained on European folk melodies in duple meters: other styles, meters and very wide or fast "
+              "melodies reconstruct less well. Monophonic only (chords are reduced to their top note).", ""]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--run", default="runs/small")
+    ap.add_argument("--data", default="data/clips.npz")
+    ap.add_argument("--out", default=str(ROOT / "assets" / "model"))
+    ap.add_argument("--figures", default=str(ROOT / "assets" / "figures"))
+    args = ap.parse_args()
+    run, out, figs = Path(args.run), Path(args.out), Path(args.figures)
+    out.mkdir(parents=True, exist_ok=True)
+    figs.mkdir(parents=True, exist_ok=True)
+    if (run / "model").resolve() != out.resolve():
+        for name in ("config.json", "model.safetensors"):
+            shutil.copy(run / "model" / name, out / name)
+    model = load_folder(out)
+    metrics = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    curves(metrics, figs / "training_curves.png")
+    meta = json.loads(Path(args.data).with_suffix(".json").read_text())
+    report_path = out / "report.json"
+    report = json.loads(report_path.read_text()) if report_path.exists() else None
+    run_args = json.loads((run / "args.json").read_text())
+    (out / "README.md").write_text(card(model, run_args, metrics, meta, report))
+    print("wrote", out / "README.md", "and", figs / "training_curves.png")
+
+
+if __name__ == "__main__":
+    main()

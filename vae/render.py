@@ -1,0 +1,450 @@
+"""What a person sees and hears of a song: piano-roll images, audio and MIDI bytes.
+
+Everything here takes a song as token ids (T,) (see ``vae.melody``). Images are RGB uint8
+arrays (H, W, 3); audio is float32 mono in [-1, 1]. matplotlib is used only through
+``Figure`` and the Agg canvas, never pyplot: this module runs inside a multi-threaded server.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+import wave
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+import pretty_midi
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.collections import PolyCollection
+from matplotlib.figure import Figure
+from matplotlib.image import imsave
+
+from vae.melody import (
+    CLIP_STEPS,
+    DEFAULT_BPM,
+    N_PITCHES,
+    STEPS_PER_BAR,
+    STEPS_PER_QUARTER,
+    check_tokens,
+    tokens_to_midi,
+    tokens_to_notes,
+)
+
+# ----------------------------------------------------------------------------- constants
+
+ROLL_WIDTH = 1024  # default piano-roll size in pixels
+ROLL_HEIGHT = 320
+THUMB_SIZE = (160, 96)  # (width, height) of a gallery cell in pixels
+PITCH_MARGIN = 2  # semitones shown above the highest and below the lowest note
+MIN_PITCH_SPAN = 12  # always show at least an octave, so there is a C to label
+EMPTY_RANGE = (60, 72)  # pitch window of a song with no notes (C4-C5)
+
+NOTE_COLOR = "#d9480f"  # the song (or the result, in compare mode)
+NOTE_EDGE = "#7a2905"
+GHOST_COLOR = "#d0d4da"  # the original, in compare mode
+GHOST_EDGE = "#8a919b"
+BLACK_KEY_ROW = "#eef0f3"
+BAR_LINE = "#c3c8cf"
+CLIP_LINE = "#7d848e"  # every 2 bars: where the model cuts the song into clips
+THUMB_BG = (250, 250, 251)
+THUMB_BAR = (222, 225, 230)
+THUMB_NOTE = (217, 72, 15)
+
+SAMPLE_RATE = 22050  # Hz; enough for a GM piano, half the cost of 44.1 kHz
+TAIL_SECONDS = 0.5  # release tail kept after the last step of the song
+FADE_SECONDS = 0.02  # fade at the end of the tail, so a cut release never clicks
+PEAK = 0.9  # audio is scaled so that its largest sample is this
+SOUNDFONT = Path(pretty_midi.__file__).resolve().parent / "TimGM6mb.sf2"  # General MIDI, ships with pretty_midi
+# Dry piano: reverb and chorus cost 60 % of the synthesis time and carry sound from one call to the next.
+FLUID_SETTINGS = {"synth.reverb.active": 0, "synth.chorus.active": 0, "synth.polyphony": 64}
+SINE_ATTACK = 0.005  # s, linear fade-in of each sine note
+SINE_RELEASE = 0.08  # s, linear fade-out after the note ends
+SINE_LEVEL = 0.3  # amplitude of one sine note before peak normalisation
+SYNTHS = ("auto", "fluidsynth", "sine")
+
+
+# ----------------------------------------------------------------------------- input
+
+
+def _song(tokens, name: str = "tokens") -> np.ndarray:
+    """``tokens`` as an int64 song (T,); clips (N, 32) are joined."""
+    arr = check_tokens(np.asarray(tokens), name=name)
+    if arr.ndim == 2 and arr.shape[1] == CLIP_STEPS:
+        arr = arr.reshape(-1)
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be a song of shape (T,) or clips (N, {CLIP_STEPS}), got {tuple(arr.shape)}")
+    if arr.size == 0:
+        raise ValueError(f"{name} is empty: a song needs at least one step")
+    return arr
+
+
+def _notes(tokens: np.ndarray) -> np.ndarray:
+    """int array (N, 3) of (start_step, end_step, pitch); a hold extends the note before it."""
+    notes = tokens_to_notes(tokens)
+    return np.asarray(notes, dtype=np.int64).reshape(-1, 3)
+
+
+def _pitch_window(pitches: np.ndarray, margin: int = PITCH_MARGIN) -> tuple[int, int]:
+    """Lowest and highest MIDI pitch to show: the pitches used, a margin, at least an octave."""
+    if pitches.size == 0:
+        return EMPTY_RANGE
+    lo, hi = int(pitches.min()) - margin, int(pitches.max()) + margin
+    short = MIN_PITCH_SPAN - (hi - lo)
+    if short > 0:
+        lo, hi = lo - short // 2, hi + short - short // 2
+    shift = max(0, -lo) - max(0, hi - (N_PITCHES - 1))
+    return max(0, lo + shift), min(N_PITCHES - 1, hi + shift)
+
+
+def _check_range(pitch_range: tuple[int, int]) -> tuple[int, int]:
+    lo, hi = (int(p) for p in pitch_range)
+    if not 0 <= lo <= hi < N_PITCHES:
+        raise ValueError(f"pitch_range must be (low, high) with 0 <= low <= high <= 127, got {pitch_range}")
+    return lo, hi
+
+
+# ----------------------------------------------------------------------------- piano roll
+
+
+def _note_boxes(notes: np.ndarray, height: float = 0.8, gap: float = 0.1) -> np.ndarray:
+    """Rectangles (N, 4, 2) in (step, pitch) coordinates; a small gap ends each note."""
+    start = notes[:, 0].astype(float)
+    end = np.maximum(notes[:, 1] - gap, start + gap)
+    low, high = notes[:, 2] - height / 2, notes[:, 2] + height / 2
+    return np.stack([np.stack([start, low], 1), np.stack([end, low], 1),
+                     np.stack([end, high], 1), np.stack([start, high], 1)], axis=1)
+
+
+def _bar_ticks(n_steps: int) -> tuple[np.ndarray, list[str]]:
+    """Bar-number ticks: every bar, thinned so that at most ~24 labels are drawn."""
+    n_bars = -(-n_steps // STEPS_PER_BAR)
+    every = max(1, int(np.ceil(n_bars / 24)))
+    bars = np.arange(0, n_bars, every)
+    return bars * STEPS_PER_BAR, [str(b + 1) for b in bars]
+
+
+def piano_roll(tokens, compare=None, *, title: str | None = None, width: int = ROLL_WIDTH,
+               height: int = ROLL_HEIGHT, pitch_range: tuple[int, int] | None = None, dpi: int = 100) -> np.ndarray:
+    """Draw a song as a piano roll.
+
+    Time runs left to right in sixteenth-note steps, with a thin line at every bar and a darker
+    one every 2 bars (where the model cuts clips); pitch runs upwards over the range the song
+    uses plus a margin, with octave labels at every C. Each note is a rectangle from its onset to
+    the step where it stops (holds extend it).
+
+    Args:
+        tokens: int array (T,) of token ids (or clips (N, 32)): the song, drawn in a strong colour.
+        compare: optional second song (T',), e.g. the original before a knob move, drawn beneath
+            in light grey so that what changed stands out.
+        title: optional caption above the roll.
+        width, height: image size in pixels.
+        pitch_range: (low, high) MIDI pitches to show; default: fitted to the notes.
+        dpi: resolution used for font sizes; the pixel size does not depend on it.
+
+    Returns:
+        uint8 array (height, width, 3), RGB.
+
+    Raises:
+        ValueError: a token is not a state id, the song is empty, or the size is too small.
+    """
+    if width < 64 or height < 48:
+        raise ValueError(f"a piano roll needs at least 64 x 48 pixels, got {width} x {height}")
+    song = _song(tokens)
+    notes = _notes(song)
+    ghost = _notes(_song(compare, "compare")) if compare is not None else np.zeros((0, 3), np.int64)
+    n_steps = max(len(song), 0 if compare is None else len(np.ravel(compare)))
+    if pitch_range is None:
+        lo, hi = _pitch_window(np.concatenate([notes[:, 2], ghost[:, 2]]))
+    else:
+        lo, hi = _check_range(pitch_range)
+
+    fig = Figure(figsize=(width / dpi, height / dpi), dpi=dpi, facecolor="white")
+    canvas = FigureCanvasAgg(fig)
+    top = 22 if (title or compare is not None) else 6
+    left, bottom, right = 38, 20, 6
+    ax = fig.add_axes((left / width, bottom / height, 1 - (left + right) / width, 1 - (bottom + top) / height))
+    ax.set_xlim(0, n_steps)
+    ax.set_ylim(lo - 0.5, hi + 0.5)
+    ax.set_xticks([])  # labels are drawn as plain text below: matplotlib's Tick objects cost ~1 ms each
+    ax.set_yticks([])
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+
+    black = np.array([p for p in range(lo, hi + 1) if p % 12 in (1, 3, 6, 8, 10)], dtype=float)
+    if black.size:
+        rows = np.stack([np.zeros_like(black), black - 0.5, np.full_like(black, n_steps), black + 0.5], 1)
+        verts = rows[:, [[0, 1], [2, 1], [2, 3], [0, 3]]]  # (K, 4, 2) corners of each row
+        ax.add_collection(PolyCollection(verts, facecolors=BLACK_KEY_ROW, edgecolors="none", zorder=0))
+    bars = np.arange(STEPS_PER_BAR, n_steps, STEPS_PER_BAR)
+    clip_lines = bars[bars % CLIP_STEPS == 0]
+    ax.vlines(bars[bars % CLIP_STEPS != 0], lo - 0.5, hi + 0.5, colors=BAR_LINE, linewidths=0.6, zorder=1)
+    ax.vlines(clip_lines, lo - 0.5, hi + 0.5, colors=CLIP_LINE, linewidths=0.8, zorder=1)
+
+    visible = (ghost[:, 2] >= lo) & (ghost[:, 2] <= hi)
+    if visible.any():
+        ax.add_collection(PolyCollection(_note_boxes(ghost[visible], height=0.9, gap=0.05), facecolors=GHOST_COLOR,
+                                         edgecolors=GHOST_EDGE, linewidths=0.6, zorder=2))
+    visible = (notes[:, 2] >= lo) & (notes[:, 2] <= hi)
+    if visible.any():
+        ax.add_collection(PolyCollection(_note_boxes(notes[visible]), facecolors=NOTE_COLOR, edgecolors=NOTE_EDGE,
+                                         linewidths=0.5, zorder=3))
+
+    for c in range(lo + (-lo) % 12, hi + 1, 12):
+        ax.text(-3 / width, c, pretty_midi.note_number_to_name(c), transform=ax.get_yaxis_transform(), fontsize=7,
+                ha="right", va="center")
+    for step, label in zip(*_bar_ticks(n_steps), strict=True):
+        ax.text(step + 0.3, -2 / height, label, transform=ax.get_xaxis_transform(), fontsize=7, ha="left", va="top")
+    if title:
+        fig.text(left / width, 1 - 4 / height, title, fontsize=8, va="top", ha="left")
+    if compare is not None:
+        fig.text(1 - right / width, 1 - 4 / height, "original", color=GHOST_EDGE, fontsize=7, va="top", ha="right",
+                 fontweight="bold")
+        fig.text(1 - (right + 50) / width, 1 - 4 / height, "result", color=NOTE_COLOR, fontsize=7, va="top",
+                 ha="right", fontweight="bold")
+
+    canvas.draw()
+    image = np.asarray(canvas.buffer_rgba())[..., :3]
+    return _fit(image, height, width)
+
+
+def _fit(image: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Crop or pad (white) to exactly (height, width, 3); Agg may round the size by a pixel."""
+    out = np.full((height, width, 3), 255, dtype=np.uint8)
+    h, w = min(height, image.shape[0]), min(width, image.shape[1])
+    out[:h, :w] = image[:h, :w]
+    return out
+
+
+def piano_roll_thumbnail(tokens, size: tuple[int, int] = THUMB_SIZE, *,
+                         pitch_range: tuple[int, int] | None = None) -> np.ndarray:
+    """A tiny piano roll for a gallery cell, drawn with numpy alone (no axes, no text).
+
+    Args:
+        tokens: int array (T,) of token ids (or clips (N, 32)).
+        size: (width, height) in pixels.
+        pitch_range: (low, high) MIDI pitches to show; pass the same range to every cell of a
+            grid so that heights compare. Default: fitted to the notes.
+
+    Returns:
+        uint8 array (height, width, 3), RGB.
+    """
+    width, height = (int(s) for s in size)
+    if width < 8 or height < 8:
+        raise ValueError(f"a thumbnail needs at least 8 x 8 pixels, got {width} x {height}")
+    song = _song(tokens)
+    notes = _notes(song)
+    lo, hi = _pitch_window(notes[:, 2], margin=1) if pitch_range is None else _check_range(pitch_range)
+    n_rows, n_steps = hi - lo + 1, len(song)
+
+    image = np.empty((height, width, 3), dtype=np.uint8)
+    image[:] = THUMB_BG
+    bar_x = (np.arange(STEPS_PER_BAR, n_steps, STEPS_PER_BAR) * width) // n_steps
+    image[:, bar_x] = THUMB_BAR
+    gap = 1 if width / n_steps >= 3 else 0  # a pixel between repeated notes, when there is room
+    notes = notes[(notes[:, 2] >= lo) & (notes[:, 2] <= hi)]
+    x0 = (notes[:, 0] * width) // n_steps
+    x1 = np.maximum((notes[:, 1] * width) // n_steps - gap, x0 + 1)
+    row = hi - notes[:, 2]  # row 0 is the top of the image
+    y0 = (row * height) // n_rows
+    y1 = np.maximum(((row + 1) * height) // n_rows, y0 + 1)
+    for a, b, c, d in zip(y0.tolist(), y1.tolist(), x0.tolist(), x1.tolist(), strict=True):
+        image[a:b, c:d] = THUMB_NOTE
+    return image
+
+
+def png_bytes(image: np.ndarray) -> bytes:
+    """Encode an RGB uint8 image (H, W, 3) as PNG bytes."""
+    image = np.asarray(image)
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise ValueError(f"expected an RGB uint8 image (H, W, 3), got {image.dtype} {tuple(image.shape)}")
+    buffer = io.BytesIO()
+    imsave(buffer, image, format="png")
+    return buffer.getvalue()
+
+
+def save_png(image: np.ndarray, path: str | Path) -> Path:
+    """Write an RGB uint8 image (H, W, 3) to ``path`` as PNG; returns the path."""
+    path = Path(path)
+    path.write_bytes(png_bytes(image))
+    return path
+
+
+# ----------------------------------------------------------------------------- audio
+
+
+class _Fluid:
+    """One FluidSynth per sample rate with the soundfont loaded, shared behind a lock.
+
+    Loading the soundfont costs ~50 ms, so it is done once; a synth is not thread-safe for
+    rendering, so renders take turns (each is ~50 ms for a 24-bar song).
+    """
+
+    lock: ClassVar[threading.Lock] = threading.Lock()
+    synths: ClassVar[dict[int, tuple[object, int]]] = {}
+    checked: ClassVar[bool] = False
+    reason: ClassVar[str | None] = None  # why FluidSynth cannot be used, None when it can
+
+    @classmethod
+    def get(cls, sample_rate: int) -> tuple[object, int]:
+        """(fluidsynth.Synth, soundfont id) for ``sample_rate``; call with ``lock`` held."""
+        if sample_rate not in cls.synths:
+            import fluidsynth  # raises ImportError (or OSError) when libfluidsynth is missing
+
+            if not SOUNDFONT.is_file():
+                raise FileNotFoundError(f"the General-MIDI soundfont that pretty_midi ships is missing: {SOUNDFONT}")
+            synth = fluidsynth.Synth(samplerate=float(sample_rate), channels=16, **FLUID_SETTINGS)
+            sfid = synth.sfload(str(SOUNDFONT))
+            if sfid < 0:
+                synth.delete()
+                raise RuntimeError(f"FluidSynth could not load the soundfont {SOUNDFONT.name}")
+            cls.synths[sample_rate] = (synth, sfid)
+        return cls.synths[sample_rate]
+
+    @classmethod
+    def check(cls) -> str | None:
+        with cls.lock:
+            if not cls.checked:
+                try:
+                    cls.get(SAMPLE_RATE)
+                    cls.reason = None
+                except (ImportError, OSError, RuntimeError, AttributeError) as err:  # no lib, old lib, bad sf2
+                    cls.reason = f"FluidSynth cannot be used ({type(err).__name__}: {err})"
+                cls.checked = True
+            return cls.reason
+
+
+def fluidsynth_available() -> bool:
+    """True when libfluidsynth and the soundfont load; the first call loads them (~50 ms)."""
+    return _Fluid.check() is None
+
+
+def fluidsynth_unavailable_reason() -> str | None:
+    """Why audio falls back to the sine synth (a sentence to show the user), or None if it does not."""
+    return _Fluid.check()
+
+
+def _check_audio_args(bpm: float, sample_rate: int) -> None:
+    if not bpm > 0:
+        raise ValueError(f"tempo must be positive, got {bpm} bpm")
+    if not 8000 <= sample_rate <= 96000:
+        raise ValueError(f"sample_rate must be between 8000 and 96000 Hz, got {sample_rate}")
+
+
+def _render_fluidsynth(song: np.ndarray, bpm: float, sample_rate: int) -> np.ndarray:
+    pm = tokens_to_midi(song, bpm=bpm)
+    if not pm.instruments[0].notes:
+        return np.zeros(0)
+    with _Fluid.lock:
+        synth, sfid = _Fluid.get(sample_rate)
+        synth.system_reset()  # no sound left over from the previous call
+        return pm.fluidsynth(fs=sample_rate, synthesizer=synth, sfid=sfid)
+
+
+def _render_sine(song: np.ndarray, bpm: float, sample_rate: int, n_samples: int) -> np.ndarray:
+    """Plain sine tones with a short linear attack and release; sums overlapping releases."""
+    step = 60.0 / bpm / STEPS_PER_QUARTER * sample_rate  # samples per step
+    attack, release = max(1, round(SINE_ATTACK * sample_rate)), max(1, round(SINE_RELEASE * sample_rate))
+    out = np.zeros(n_samples)
+    for start, end, pitch in tokens_to_notes(song):
+        s0, held = round(start * step), round((end - start) * step)
+        n = min(held + release, n_samples - s0)
+        if n <= 0:
+            continue
+        t = np.arange(n)
+        envelope = np.minimum(1.0, (t + 1) / attack)
+        envelope *= np.clip((held + release - t) / release, 0.0, 1.0)
+        freq = pretty_midi.note_number_to_hz(pitch)
+        out[s0:s0 + n] += SINE_LEVEL * envelope * np.sin(2 * np.pi * freq * t / sample_rate)
+    return out
+
+
+def song_seconds(n_steps: int, bpm: float = DEFAULT_BPM) -> float:
+    """Length in seconds of ``n_steps`` sixteenth-note steps at ``bpm``."""
+    return n_steps * 60.0 / bpm / STEPS_PER_QUARTER
+
+
+def synthesize(tokens, bpm: float = DEFAULT_BPM, sample_rate: int = SAMPLE_RATE, *,
+               synth: str = "auto") -> tuple[np.ndarray, str]:
+    """Render a song to audio with a General-MIDI piano.
+
+    FluidSynth plays the song through the TimGM6mb soundfont that pretty_midi ships; where
+    libfluidsynth cannot be loaded, a plain sine synth plays it instead (see
+    :func:`fluidsynth_unavailable_reason` for what to tell the user).
+
+    Args:
+        tokens: int array (T,) of token ids (or clips (N, 32)).
+        bpm: tempo in quarter notes per minute.
+        sample_rate: Hz.
+        synth: "auto" (FluidSynth when available, else sine), "fluidsynth" or "sine".
+
+    Returns:
+        (audio, name): audio is float32 (n,) in [-1, 1], peak-normalised to 0.9 (silence stays
+        zeros), n = round((T steps * 60 / bpm / 4 + 0.5 s tail) * sample_rate); name is the
+        synth that played it, "fluidsynth" or "sine".
+
+    Raises:
+        ValueError: bad tokens, tempo or sample rate, or an unknown synth name.
+        RuntimeError: ``synth="fluidsynth"`` but FluidSynth cannot be used.
+    """
+    if synth not in SYNTHS:
+        raise ValueError(f"synth must be one of {SYNTHS}, got {synth!r}")
+    song = _song(tokens)
+    sample_rate = int(sample_rate)
+    _check_audio_args(bpm, sample_rate)
+    n_song = round(song_seconds(len(song), bpm) * sample_rate)
+    n_total = n_song + round(TAIL_SECONDS * sample_rate)
+
+    used = "sine" if synth == "sine" else "fluidsynth"
+    if used == "fluidsynth":
+        reason = _Fluid.check()
+        if reason is not None and synth == "fluidsynth":
+            raise RuntimeError(f"{reason}; install libfluidsynth (apt install libfluidsynth3) or use synth='sine'")
+        used = "sine" if reason is not None else used
+    if used == "fluidsynth":
+        rendered = _render_fluidsynth(song, bpm, sample_rate)
+    else:
+        rendered = _render_sine(song, bpm, sample_rate, n_total)
+
+    audio = np.zeros(n_total)
+    n = min(n_total, len(rendered))
+    audio[:n] = np.nan_to_num(rendered[:n])
+    fade = min(round(FADE_SECONDS * sample_rate), n_total)
+    audio[n_total - fade:] *= np.linspace(1.0, 0.0, fade)
+    peak = np.abs(audio).max(initial=0.0)
+    if peak > 0:
+        audio *= PEAK / peak
+    return audio.astype(np.float32), used
+
+
+def wav_bytes(audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> bytes:
+    """Encode mono float audio (n,) in [-1, 1] as a 16-bit PCM WAV file; values beyond are clipped."""
+    audio = np.asarray(audio, dtype=np.float64)
+    if audio.ndim != 1:
+        raise ValueError(f"expected mono audio of shape (n,), got {tuple(audio.shape)}")
+    pcm = np.round(np.clip(audio, -1.0, 1.0) * 32767).astype("<i2")
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(int(sample_rate))
+        out.writeframes(pcm.tobytes())
+    return buffer.getvalue()
+
+
+# ----------------------------------------------------------------------------- MIDI
+
+
+def midi_bytes(tokens, bpm: float = DEFAULT_BPM) -> bytes:
+    """A Standard MIDI File of the song (piano, velocity 100, 4/4 at ``bpm``), as bytes."""
+    buffer = io.BytesIO()
+    tokens_to_midi(_song(tokens), bpm=bpm).write(buffer)
+    return buffer.getvalue()
+
+
+def write_midi(tokens, path: str | Path, bpm: float = DEFAULT_BPM) -> Path:
+    """Write the song to ``path`` as a Standard MIDI File; returns the path."""
+    path = Path(path)
+    path.write_bytes(midi_bytes(tokens, bpm))
+    return path
+
