@@ -55,32 +55,32 @@ def card(model, args: dict, metrics: list[dict], meta: dict, report: dict | None
     lines = [
         "---", "library_name: melody-knobs", "tags: [music, vae, midi, pytorch_model_hub_mixin]", "license: mit", "---",
         "", "# Melody Knobs: MusicVAE of 2-bar melodies", "",
-        "A VAE over 2-bar monophonic melodies (32 sixteenth-note steps, 130 states: 128 onsets, hold, rest), "
+        ("A VAE over 2-bar monophonic melodies (32 sixteenth-note steps, 130 states: 128 onsets, hold, rest), "
         "after Yang, Chen, Zhang and Xia, *Inspecting and Interacting with Meaningful Music Representations "
-        "using VAE* (NIME 2019). Load it with `vae.load_model(<this folder or repo id>)`.", "",
+        "using VAE* (NIME 2019). Load it with `vae.load_model(<this folder or repo id>)`."), "",
         "## Model", "",
         f"- bidirectional GRU encoder, {c.enc_hidden} units per direction → μ, log σ² of a {c.latent_dim}-dim z",
-        f"- GRU decoder, {c.dec_layers} layer(s) of {c.dec_hidden} units, initial state from z, input = previous "
-        "token ⊕ z; greedy decoding",
+        (f"- GRU decoder, {c.dec_layers} layer(s) of {c.dec_hidden} units, initial state from z, input = previous "
+        "token ⊕ z; greedy decoding"),
         f"- {n_params:,} parameters ({n_params * 4 / 1e6:.1f} MB as float32 safetensors)",
-        f"- loss: token NLL + β·KL with β = {c.beta}, KL normalised as `{c.kl_norm}` "
-        "(`sum`: the per-clip ELBO divided by 32 steps)", "",
+        (f"- loss: token NLL + β·KL with β = {c.beta}, KL normalised as `{c.kl_norm}` "
+        "(`sum`: the per-clip ELBO divided by 32 steps)"), "",
         "## Data", "",
-        "Folk tunes of the music21 corpus (essenFolksong, oneills1850, ryansMammoth), duple meters only, "
+        ("Folk tunes of the music21 corpus (essenFolksong, oneills1850, ryansMammoth), duple meters only, "
         "32-step windows with a one-bar hop, split by tune (seed "
-        f"{meta.get('seed')}):", "",
+        f"{meta.get('seed')}):"), "",
         "| split | tunes | clips |", "| --- | --- | --- |",
         *[f"| {k} | {v['tunes']} | {v['clips']} |" for k, v in meta["splits"].items()], "",
         f"Tunes per source: {meta.get('tunes_per_source')}.", "",
         "## Training", "",
-        f"{last['minutes']:.0f} minutes of training steps on 2 CPU cores ({last['step']} steps of {args['batch']} clips, "
+        (f"{last['minutes']:.0f} minutes of training steps on 2 CPU cores ({last['step']} steps of {args['batch']} clips, "
         f"{last['epoch']} epochs), Adam {args['lr']:g} held for the first {args.get('decay_start', 0):.0%} of the run "
         f"then decayed to {args['lr_min']:g}, gradient clipping {args['clip_grad']}, scheduled sampling up to "
         f"{args['sample_max']}, decoder word dropout {args.get('input_dropout', 0)}, random transposition "
-        f"±{args['transpose']} semitones.", "",
+        f"±{args['transpose']} semitones."), "",
         "![training curves](../figures/training_curves.png)", "",
-        f"Best validation greedy token accuracy {best['token_accuracy']:.4f} (exact clips {best['exact_clip_rate']:.3f}) "
-        f"at {best['minutes']:.0f} min; this checkpoint is the one shipped.", "",
+        (f"Best validation greedy token accuracy {best['token_accuracy']:.4f} (exact clips {best['exact_clip_rate']:.3f}) "
+        f"at {best['minutes']:.0f} min; this checkpoint is the one shipped."), "",
     ]
     if report:
         rec = report.get("reconstruction", {})
@@ -93,10 +93,10 @@ def card(model, args: dict, metrics: list[dict], meta: dict, report: dict | None
                 lines.append(f"| {label} | {r['n_clips']} | {fmt(r['token_accuracy'], 4)} | {fmt(r['exact_clip_rate'])} |")
         lat = report["latent"]
         lines += ["", "Disentanglement by augmentation:", "",
-                  f"- pitch dims {lat['pitch_dims']}: C_pitch = {fmt(lat['c_pitch'])}, stability "
-                  f"{fmt(lat['pitch_stability'], 2)} ({lat['n_pitch_clips']} clips)",
-                  f"- rhythm dims {lat['rhythm_dims']}: C_rhythm = {fmt(lat['c_rhythm'])} "
-                  f"({lat['n_rhythm_clips']} two-whole-note clips); overlap {lat['overlap']}",
+                  (f"- pitch dims {lat['pitch_dims']}: C_pitch = {fmt(lat['c_pitch'])}, stability "
+                  f"{fmt(lat['pitch_stability'], 2)} ({lat['n_pitch_clips']} clips)"),
+                  (f"- rhythm dims {lat['rhythm_dims']}: C_rhythm = {fmt(lat['c_rhythm'])} "
+                  f"({lat['n_rhythm_clips']} two-whole-note clips); overlap {lat['overlap']}"),
                   f"- {report['pca']['components_for_99_percent']} principal components hold 99 % of μ's variance", "",
                   "Knob effects (mean over songs; against the decoded unmodified song):", "",
                   "| songs | knob | pitch shift (st) | rhythm change | density ratio |", "| --- | --- | --- | --- | --- |"]
@@ -109,8 +109,8 @@ def card(model, args: dict, metrics: list[dict], meta: dict, report: dict | None
                 lines.append(f"| {label} ({r['n_songs']}) | {knob} {r['amount']:+g} | {fmt(r['pitch_shift'], 2)} | "
                              f"{fmt(r['rhythm_change'])} | {fmt(r['density_ratio'], 2)} |")
     lines += ["", "## Limits", "",
-              "Trained on European folk melodies in duple meters: other styles, meters and very wide or fast "
-              "melodies reconstruct less well. Monophonic only (chords are reduced to their top note).", ""]
+              ("Trained on European folk melodies in duple meters: other styles, meters and very wide or fast "
+              "melodies reconstruct less well. Monophonic only (chords are reduced to their top note)."), ""]
     return "\n".join(lines)
 
 

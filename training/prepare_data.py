@@ -77,14 +77,14 @@ def parse_file(path: str) -> tuple[list[tuple[str, np.ndarray]], Counter, Counte
     kept, dropped, tunes = Counter(), Counter(), []
     try:
         parsed = converter.parse(path)
-    except Exception:  # a damaged file in the corpus costs its tunes, not the run
+    except Exception:  # noqa: BLE001 - a damaged file in the corpus costs its tunes, not the run
         dropped["unparseable"] += 1
         return tunes, kept, dropped
     scores = parsed.scores if isinstance(parsed, stream.Opus) else [parsed]
     for i, score in enumerate(scores):
         try:
             tokens, meter = score_to_tokens(score)
-        except Exception:
+        except Exception:  # noqa: BLE001 - music21 raises many kinds on odd scores
             tokens, meter = None, "error"
         if tokens is None:
             dropped[meter] += 1
