@@ -254,3 +254,27 @@ def test_knob_effects_compare_with_the_decoded_song_not_the_input(fake_info):
     out = knob_effects(FakeVAE(), song, fake_info, amount=0.0, knob="pitch")
     assert out["rhythm_change"] == 0.0 and out["pitch_shift"] == 0.0 and out["density_ratio"] == 1.0
     assert out["onsets_before"] == 4 + 8
+
+
+def test_modulate_offset_adds_a_raw_move_and_follows_the_control(song, fake_info):
+    model = FakeVAE()
+    z = song_latents(model, song)
+    p = list(fake_info["pitch_dims"])
+    offset = torch.zeros(z.shape[1])
+    offset[p[0]] = 5.0
+    assert not np.array_equal(modulate(model, z, fake_info, offset=offset), modulate(model, z, fake_info))
+    from vae.analysis import control_dims
+
+    p_ctrl, _ = control_dims(fake_info, seed=0)
+    moved = {}
+
+    class Spy(FakeVAE):
+        def decode(self, z):
+            moved["z"] = z.clone()
+            return super().decode(z)
+
+    modulate(Spy(), z, fake_info, offset=offset, control=True)
+    delta = moved["z"] - z
+    assert torch.allclose(delta[:, p_ctrl[0]], torch.full((len(z),), 5.0)) and delta[:, p[0]].abs().max() == 0
+    with pytest.raises(ValueError, match="offset must have shape"):
+        modulate(model, z, fake_info, offset=torch.zeros(3))

@@ -1,0 +1,53 @@
+"""The app in a real browser (headless Chromium through Playwright): move the pitch knob, see and hear it change."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+
+pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason=f"no Chromium at {CHROMIUM} (apt install chromium)")
+
+
+@pytest.fixture(scope="module")
+def page(app_url):
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        page = browser.new_page(viewport={"width": 1400, "height": 1100})
+        page.goto(app_url)
+        yield page
+        browser.close()
+
+
+def _roll_src(page) -> str:
+    return page.locator("#result-roll img").get_attribute("src")
+
+
+def test_moving_the_pitch_knob_changes_the_roll_and_the_audio(page):
+    page.wait_for_selector("#result-roll img", timeout=30_000)
+    page.wait_for_function("() => document.querySelector('#result-audio a[download]')", timeout=30_000)
+    roll_before = _roll_src(page)
+    audio_before = page.locator("#result-audio a[download]").get_attribute("href")
+    image_before = page.request.get(roll_before).body()
+
+    knob = page.locator("#pitch input[type=range]")
+    box = knob.bounding_box()
+    page.mouse.click(box["x"] + 0.75 * box["width"], box["y"] + box["height"] / 2)  # press and release at ~+6
+    assert float(page.locator("#pitch input[type=number]").input_value()) > 3
+    page.wait_for_function("(before) => document.querySelector('#result-roll img').src !== before", arg=roll_before,
+                           timeout=30_000)
+
+    assert page.request.get(_roll_src(page)).body() != image_before
+    audio_after = page.locator("#result-audio a[download]").get_attribute("href")
+    assert audio_after != audio_before
+    page.wait_for_function("() => document.querySelector('textarea, input') && "
+                           "[...document.querySelectorAll('textarea')].some(t => t.value.includes('pitch='))",
+                           timeout=10_000)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "browser.png"), full_page=True)

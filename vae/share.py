@@ -1,0 +1,111 @@
+"""Share links: a song and its knob settings as URL query parameters, and back.
+
+A song that is one of the examples is named (``example=twinkle``); any other song travels in the
+URL itself (``song=<code>&bpm=100``, the code of :func:`vae.session.encode_song`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+import numpy as np
+
+from vae.session import Knobs, Song, encode_song
+
+
+@dataclass
+class SharedState:
+    """What a share link restores."""
+
+    example: str | None = None
+    code: str | None = None  # song code, when the song is not an example
+    bpm: float | None = None
+    track: int | None = None  # track of an example with several melodic tracks
+    knobs: Knobs = field(default_factory=Knobs)
+
+
+def share_query(song: Song, knobs: Knobs) -> str:
+    """The query string (without '?') that restores ``song`` with ``knobs``."""
+    params: dict[str, str] = {}
+    if song.example is not None:
+        params["example"] = song.example
+        if song.track != min((index for _, index in song.tracks), default=song.track):
+            params["track"] = str(song.track)
+    else:
+        params["song"] = encode_song(song.tokens)
+        params["bpm"] = f"{song.bpm:g}"
+    for name in ("pitch", "rhythm", "residual"):
+        value = getattr(knobs, name)
+        if value:
+            params[name] = f"{value:g}"
+    if knobs.control:
+        params["control"] = "1"
+    if knobs.bars is not None:
+        params["bars"] = f"{knobs.bars[0]}-{knobs.bars[1]}"
+    if any(knobs.offsets):
+        params["dims"] = ",".join(f"{v:g}" for v in knobs.offsets)
+    return urlencode(params, safe=",")
+
+
+def _number(params: Mapping[str, str], name: str, default: float = 0.0) -> float:
+    text = params.get(name)
+    if text in (None, ""):
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"the link's {name}={text!r} is not a number") from None
+    if not np.isfinite(value):
+        raise ValueError(f"the link's {name}={text!r} is not a finite number")
+    return value
+
+
+def parse_share_query(params: Mapping[str, str]) -> SharedState:
+    """Read a share link's query parameters (as :func:`share_query` writes them).
+
+    Knob values are only parsed here; :meth:`Knobs.checked` validates them against the song.
+
+    Raises:
+        ValueError: a parameter is not a number, or the bar range is not 'first-last'.
+    """
+    bars = None
+    if params.get("bars"):
+        try:
+            first, last = (int(b) for b in str(params["bars"]).split("-"))
+        except ValueError:
+            raise ValueError(f"the link's bars={params['bars']!r} is not a range like 3-6") from None
+        bars = (first, last)
+    offsets: tuple[float, ...] = ()
+    if params.get("dims"):
+        offsets = tuple(_number({"dims": v}, "dims") for v in str(params["dims"]).split(","))
+    knobs = Knobs(pitch=_number(params, "pitch"), rhythm=_number(params, "rhythm"),
+                  residual=_number(params, "residual"), control=params.get("control") in ("1", "true", "yes"),
+                  bars=bars, offsets=offsets)
+    code = params.get("song") or None
+    bpm = _number(params, "bpm", 120.0) if code else None
+    if bpm is not None and not 10 <= bpm <= 400:
+        raise ValueError(f"the link's tempo {bpm:g} bpm is outside 10-400")
+    track = int(_number(params, "track", -1))
+    return SharedState(example=None if code else (params.get("example") or None), code=code, bpm=bpm,
+                       track=None if track < 0 or code else track, knobs=knobs)
+
+
+def page_url(headers: Mapping[str, str]) -> str:
+    """The app page's URL without query, from the headers of a browser's request.
+
+    The Referer of a request from the page is the page itself; behind a proxy (a Space) the
+    forwarded host and protocol are used when there is no Referer. "" when neither is there.
+    """
+    referer = headers.get("referer")
+    if referer:
+        parts = urlsplit(referer)
+        return urlunsplit((parts.scheme, parts.netloc, parts.path or "/", "", ""))
+    host = headers.get("x-forwarded-host") or headers.get("host")
+    return f"{headers.get('x-forwarded-proto', 'http')}://{host}/" if host else ""
+
+
+def share_url(base: str, song: Song, knobs: Knobs) -> str:
+    """``base`` (the page URL) with the query that restores ``song`` and ``knobs``."""
+    return f"{base or '/'}?{share_query(song, knobs)}"
