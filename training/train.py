@@ -61,7 +61,9 @@ def main() -> None:
     ap.add_argument("--enc-hidden", type=int, default=None)
     ap.add_argument("--dec-hidden", type=int, default=None)
     ap.add_argument("--epochs", type=int, default=100)
-    ap.add_argument("--minutes", type=float, default=60.0, help="stop training after this wall time")
+    ap.add_argument("--minutes", type=float, default=None,
+                    help="stop after this many minutes of training steps (default 60); with --resume, a new budget: "
+                         "the learning-rate and scheduled-sampling plan is stretched to it")
     ap.add_argument("--batch", type=int, default=256)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--lr-min", type=float, default=1e-5)
@@ -89,10 +91,16 @@ def main() -> None:
             raise SystemExit(f"nothing to resume: {ckpt_path} does not exist")
         state = torch.load(ckpt_path, map_location="cpu", weights_only=True)
         saved = json.loads((run / "args.json").read_text())
+        new_minutes = args.minutes
         saved.update(resume=True)
         args = argparse.Namespace(**saved)
+        if new_minutes is not None and state["total_steps"]:
+            state["total_steps"] = int(state["total_steps"] * new_minutes / args.minutes)
+            args.minutes = new_minutes
+            (run / "args.json").write_text(json.dumps(vars(args), indent=2))
         config = VAEConfig.from_dict(state["config"])
     else:
+        args.minutes = 60.0 if args.minutes is None else args.minutes
         overrides = {k: v for k, v in {"beta": args.beta, "kl_norm": args.kl_norm, "latent_dim": args.latent_dim,
                                        "enc_hidden": args.enc_hidden, "dec_hidden": args.dec_hidden}.items()
                      if v is not None}
@@ -133,6 +141,7 @@ def main() -> None:
 
     done = False
     last_eval = elapsed
+    plan_mark = [step, elapsed]  # (step, elapsed) where the current speed measurement started
     while epoch < args.epochs and not done:
         model.train()
         order = torch.randperm(len(train), generator=gen)
@@ -142,11 +151,11 @@ def main() -> None:
         for b in bar:
             t0 = time.time()
             x = random_transpose(train[order[b * args.batch : (b + 1) * args.batch]], args.transpose, gen).to(device)
-            if total_steps is None and step == 20:
-                per_step = elapsed / 20
-                total_steps = int(args.minutes * 60 / per_step)
-                print(f"\n{per_step * 1000:.0f} ms/step: planning {total_steps} steps "
-                      f"({total_steps / steps_per_epoch:.1f} epochs) for {args.minutes} min", flush=True)
+            if step - plan_mark[0] == 20:  # re-plan from the measured speed: the machine may be shared
+                per_step = (elapsed - plan_mark[1]) / 20
+                total_steps = step + int((args.minutes * 60 - elapsed) / per_step)
+                tqdm.write(f"{per_step * 1000:.0f} ms/step: planning {total_steps} steps "
+                           f"({total_steps / steps_per_epoch:.1f} epochs) for {args.minutes} min")
             plan = total_steps or 10**9
             for group in opt.param_groups:
                 group["lr"] = lr_at(step, plan, args.lr, args.lr_min, args.decay_start)
@@ -178,6 +187,7 @@ def main() -> None:
                                clips_per_s=round(sums["n"] * args.batch / max(1e-9, time.time() - t_epoch), 1))
                 tqdm.write(json.dumps(metrics))
                 checkpoint(metrics)
+                plan_mark = [step, elapsed]
                 if over:
                     done = True
                     break
