@@ -17,7 +17,7 @@ import os
 import gradio as gr
 import torch
 
-from vae import explore, hub, render, session, share
+from vae import explore, hub, render, session, share, timing
 from vae.session import OFFSET_RANGE, PITCH_RANGE, RESIDUAL_RANGE, RHYTHM_RANGE, Knobs
 
 TITLE = "Melody Knobs"
@@ -35,8 +35,10 @@ GRID_DEFAULT = 5
 # The whole grid at once (no scrolling), cells shaped like the thumbnails (render.THUMB_SIZE, 5:3).
 CSS = "#grid .grid-wrap { max-height: none; height: auto; } #grid .thumbnail-item { aspect-ratio: 5 / 3; }"
 EXAMPLES = session.example_songs()
-SONG_LIMITS = (f"Limits: MIDI files up to {session.MAX_UPLOAD_BYTES // 2**20} MB and {session.MAX_BARS} bars; "
-               "a grid of 3 to 7 cells per side.")
+SONG_LIMITS = (f"Limits: MIDI files up to {session.MAX_UPLOAD_BYTES // 2**20} MB, {session.MAX_BARS} bars and "
+               f"{session.MAX_SONG_SECONDS // 60} minutes, played at {session.BPM_RANGE[0]:g} to "
+               f"{session.BPM_RANGE[1]:g} bpm; a grid of {session.GRID_RANGE[0]} to {session.GRID_RANGE[1]} cells "
+               "per side.")
 _CONFIG = {"source": None, "revision": None}  # app settings, the same for every user (set by build_demo)
 logger = logging.getLogger("melody_knobs")
 
@@ -62,7 +64,7 @@ def user_errors(fn):
             return fn(*args, **kwargs)
         except ValueError as err:
             raise gr.Error(str(err)) from err
-    return wrapper
+    return timing.timed(f"handler:{fn.__name__}")(wrapper)  # off unless $MELODY_KNOBS_TIMINGS is set
 
 
 def _song(state, example, midi_file, track, song_code, bpm) -> session.Song:
@@ -122,9 +124,9 @@ def modulate(example=session.DEFAULT_EXAMPLE, midi_file=None, track=None, song_c
     knobs = Knobs(pitch, rhythm, residual, bool(control), (int(bar_from or 1), last), tuple(dim_offsets))
     result = session.apply_knobs(bundle().model, bundle().dims, song, knobs)
     title = f"{song.name}: pitch {pitch:+g}, rhythm {rhythm:+g}, residual {residual:+g}" + " (random control)" * knobs.control
-    audio, _ = session.audio_array(result, song.bpm)
-    return (render.piano_roll(result, compare=song.tokens, title=title), audio,
-            str(session.midi_file(result, song.bpm, session.result_stem(song, knobs))), song)
+    stem = session.result_stem(song, knobs)
+    return (str(session.image_file(render.piano_roll(result, compare=song.tokens, title=title), stem)),
+            str(session.audio_file(result, song.bpm, stem)), str(session.midi_file(result, song.bpm, stem)), song)
 
 
 def pick_example(example, state):
@@ -187,7 +189,10 @@ def interpolate(source_example=session.DEFAULT_EXAMPLE, source_file=None, source
         clips.append(explore.clip_of(melody.tokens, number, name))
         bpm = bpm or melody.bpm
     grid = explore.interpolate(bundle().model, bundle().dims, clips[0], clips[1], grid_size)
-    return explore.grid_thumbnails(grid), {"grid": grid, "bpm": bpm}
+    n = len(grid)
+    cells = [(str(session.image_file(image, f"cell_{k // n}_{k % n}")), caption)
+             for k, (image, caption) in enumerate(explore.grid_thumbnails(grid))]
+    return cells, {"grid": grid, "bpm": bpm}
 
 
 def grid_columns(grid_state):
@@ -203,8 +208,9 @@ def play_cell(grid_state, evt: gr.SelectData):
     grid = grid_state["grid"]
     i, j = divmod(int(evt.index), len(grid))
     caption = explore.grid_caption(i, j, len(grid))
-    audio, _ = session.audio_array(grid[i, j], grid_state["bpm"])
-    return audio, str(session.midi_file(grid[i, j], grid_state["bpm"], f"cell_{i}_{j}")), f"Cell: {caption}"
+    stem, bpm = f"cell_{i}_{j}", grid_state["bpm"]
+    return (str(session.audio_file(grid[i, j], bpm, stem)), str(session.midi_file(grid[i, j], bpm, stem)),
+            f"Cell: {caption}")
 
 
 @user_errors
@@ -213,8 +219,9 @@ def play_diagonal(grid_state):
     if not grid_state:
         raise ValueError("make a grid first")
     path = explore.diagonal(grid_state["grid"])
-    audio, _ = session.audio_array(path, grid_state["bpm"])
-    return audio, str(session.midi_file(path, grid_state["bpm"], "diagonal")), "The diagonal, source to target"
+    bpm = grid_state["bpm"]
+    return (str(session.audio_file(path, bpm, "diagonal")), str(session.midi_file(path, bpm, "diagonal")),
+            "The diagonal, source to target")
 
 
 @user_errors

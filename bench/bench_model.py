@@ -21,7 +21,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from vae.model import PRESETS, MusicVAE  # noqa: E402
+from vae.model import PRESETS, MusicVAE
 
 
 def timed(fn, repeat: int) -> float:

@@ -204,6 +204,17 @@ def test_control_dims_of_pitch_and_rhythm_are_distinct_and_seeded(fake_info):
     assert not set(a["pitch"].nonzero().flatten().tolist()) & set(a["rhythm"].nonzero().flatten().tolist())
 
 
+def test_decode_z_decodes_equal_rows_once(tiny_model, monkeypatch):
+    z = torch.randn(3, tiny_model.config.latent_dim)
+    rows = torch.stack([z[0], z[1], z[0], z[2], z[1]])
+    sizes = []
+    decode = tiny_model.decode
+    monkeypatch.setattr(tiny_model, "decode", lambda batch: sizes.append(len(batch)) or decode(batch))
+    clips = decode_z(tiny_model, rows)
+    assert sizes == [3]
+    assert np.array_equal(clips, decode(rows).numpy())
+
+
 def test_modulate_from_song_or_cached_latents(song, fake_info):
     model = FakeVAE()
     z = song_latents(model, song)

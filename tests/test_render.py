@@ -189,6 +189,45 @@ def test_fluidsynth_repeats_and_is_thread_safe(song):
     assert all(np.allclose(first, r, atol=2e-3) for r in results)
 
 
+def _envelope(audio: np.ndarray, window: int) -> np.ndarray:
+    return np.sqrt(np.add.reduceat(audio ** 2, np.arange(0, len(audio), window)) / window)
+
+
+@pytest.mark.parametrize("synth", [pytest.param("fluidsynth", marks=needs_fluidsynth), "sine"])
+def test_song_played_clip_by_clip_sounds_like_the_song_in_one_go(song, synth, monkeypatch):
+    audio, _ = render.synthesize(song, sample_rate=SR, synth=synth)
+    monkeypatch.setattr(render, "_pieces", lambda s: [(0, len(s))])  # the whole song as one piece
+    render._Pieces.clear()
+    whole, _ = render.synthesize(song, sample_rate=SR, synth=synth)
+    # FluidSynth starts notes on 64-sample blocks, so the waveforms differ by a few ms of phase; the sound doesn't.
+    assert np.allclose(_envelope(audio, SR // 20), _envelope(whole, SR // 20), atol=0.01)
+
+
+def test_pieces_are_clips_joined_where_a_note_is_held_over_the_cut():
+    song = np.array([60] + [HOLD] * 31 + [62] + [HOLD] * 31 + [HOLD] * 32 + [64] + [HOLD] * 15)
+    assert render._pieces(song) == [(0, 32), (32, 96), (96, 112)]
+
+
+def test_repeated_and_unchanged_clips_are_synthesised_once(song, monkeypatch):
+    calls = []
+    play = render._render_sine
+    monkeypatch.setattr(render, "_render_sine", lambda *a: calls.append(a[0]) or play(*a))
+    render._Pieces.clear()
+    clip = song[:32]
+    render.synthesize(np.tile(clip, 4), sample_rate=SR, synth="sine")
+    assert len(calls) == 1
+    render.synthesize(np.concatenate([clip, song[32:64]]), sample_rate=SR, synth="sine")
+    assert len(calls) == 2, "a song that shares a clip with the last one synthesises only its new clip"
+
+
+def test_piece_cache_stays_within_its_budget(song, monkeypatch):
+    monkeypatch.setattr(render, "PIECE_CACHE_BYTES", 3 * 4 * _expected_samples(32, 120.0, SR))
+    render._Pieces.clear()
+    render.synthesize(song, sample_rate=SR, synth="sine")  # 4 distinct 2-bar clips
+    assert len(render._Pieces.items) == 3 and render._Pieces.size <= render.PIECE_CACHE_BYTES
+    render._Pieces.clear()
+
+
 def test_sine_plays_the_right_pitch():
     audio, used = render.synthesize(np.array([69] + [HOLD] * 31), sample_rate=SR, synth="sine")
     assert used == "sine"

@@ -19,6 +19,7 @@ from torch import Tensor
 from vae import latent
 from vae.augment import split_notes, transposable, transpose, two_whole_notes
 from vae.melody import HOLD, N_PITCHES, check_clips, check_tokens, join_clips, normalize_tokens, split_clips
+from vae.timing import timed
 
 Progress = Callable[[float, str], None]
 
@@ -76,6 +77,7 @@ def _encode(model, clips: np.ndarray, batch_size: int, tracker: _Tracker, messag
     return torch.cat(out)
 
 
+@timed("encode")
 def encode_mu(model, clips: np.ndarray, batch_size: int = BATCH_SIZE, progress: Progress | None = None) -> Tensor:
     """μ of every clip: FloatTensor (N, D) on the CPU, for clips int array (N, 32)."""
     clips = check_clips(clips)
@@ -83,13 +85,20 @@ def encode_mu(model, clips: np.ndarray, batch_size: int = BATCH_SIZE, progress: 
         return _encode(model, clips, batch_size, _Tracker(progress, _n_batches(len(clips), batch_size)), "encoding")
 
 
+@timed("decode")
 def decode_z(model, z: Tensor, batch_size: int = BATCH_SIZE) -> np.ndarray:
-    """Greedy decode of latents z (N, D) into clips: int64 array (N, 32)."""
+    """Greedy decode of latents z (N, D) into clips: int64 array (N, 32).
+
+    Equal rows are decoded once: a song's repeated clips, moved by the same knobs, stay equal
+    (Twinkle's 6 clips are 3 distinct ones).
+    """
+    z = torch.as_tensor(z, dtype=torch.float32)
+    distinct, inverse = torch.unique(z, dim=0, return_inverse=True)
     device, out = _device(model), []
     with _inference(model):
-        for start in range(0, len(z), batch_size):
-            out.append(model.decode(z[start:start + batch_size].to(device)).cpu().numpy())
-    return np.concatenate(out).astype(np.int64)
+        for start in range(0, len(distinct), batch_size):
+            out.append(model.decode(distinct[start:start + batch_size].to(device)).cpu().numpy())
+    return np.concatenate(out).astype(np.int64)[inverse.cpu().numpy()]
 
 
 def song_latents(model, song_tokens: np.ndarray, batch_size: int = BATCH_SIZE) -> Tensor:

@@ -25,6 +25,7 @@ STEPS_PER_QUARTER = 4
 STEPS_PER_BAR = 16  # one bar of 4/4
 CLIP_STEPS = 32  # 2 bars x 16 steps
 DEFAULT_BPM = 120.0
+BPM_RANGE = (10.0, 400.0)  # tempi played; a file's tempo outside is moved to the nearest end, with a warning
 MAX_BARS = 512  # longest song accepted (256 clips); longer input is refused, not truncated
 
 # Bars of these many steps tile a 32-step clip exactly (2/4, 4/4, 2/2, 4/2 ...).
@@ -155,6 +156,8 @@ def _open_midi(source) -> pretty_midi.PrettyMIDI:
         return source
     try:
         if isinstance(source, (bytes, bytearray)):
+            if not source:
+                raise ValueError("this file is empty (0 bytes); choose a Standard MIDI File (.mid)")
             return pretty_midi.PrettyMIDI(io.BytesIO(source))
         path = Path(source)
         if not path.is_file():
@@ -166,6 +169,9 @@ def _open_midi(source) -> pretty_midi.PrettyMIDI:
         if "MIDI" in str(err) or "empty" in str(err):
             raise
         raise ValueError(f"could not read this file as MIDI ({err}); is it a Standard MIDI File (.mid)?") from err
+    except EOFError as err:  # mido: the data stops inside a chunk
+        raise ValueError("could not read this file as MIDI: it ends too early (cut short while copying or "
+                         "downloading?); choose a complete Standard MIDI File (.mid)") from err
     except Exception as err:  # mido raises many kinds of errors on damaged files
         raise ValueError(f"could not read this file as MIDI ({type(err).__name__}: {err}); "
                          "is it a Standard MIDI File (.mid)?") from err
@@ -210,7 +216,7 @@ def load_melody(source, instrument: int | None = None) -> Melody:
 
     Raises:
         ValueError: the file is not readable MIDI, has no melodic notes, the track index is
-            wrong, or the song is longer than ``MAX_BARS`` bars.
+            wrong, or the song is longer than ``MAX_BARS`` bars (a pickup's padding included).
     """
     pm = _open_midi(source)
     tracks = describe_instruments(pm)
@@ -233,17 +239,17 @@ def load_melody(source, instrument: int | None = None) -> Melody:
               n.pitch) for n in pm.instruments[instrument].notes]
     first_onset = min(s for s, _, _ in notes)
     end_step = max(e for _, e, _ in notes)
-    if end_step - first_onset > MAX_BARS * STEPS_PER_BAR:
-        raise ValueError(f"this melody is {(end_step - first_onset) // STEPS_PER_BAR} bars long; "
-                         f"the limit is {MAX_BARS} bars. Cut it shorter and try again")
 
     spans = _meter_spans(pm, ticks_per_step, end_step)
     main = max(spans, key=lambda s: s[1] - s[0])
     # First downbeat of a full bar in the main meter; bar lines run every bar_steps from it.
     downbeat, bar_steps = main[0], main[2]
     start = downbeat - bar_steps * int(np.ceil((downbeat - first_onset) / bar_steps))
-    notes = [(s - start, e - start, p) for s, e, p in notes]
     n_steps = int(np.ceil((end_step - start) / STEPS_PER_BAR)) * STEPS_PER_BAR
+    if n_steps > MAX_BARS * STEPS_PER_BAR:  # counted with the pickup's padding, before any array is made
+        raise ValueError(f"this melody is {n_steps // STEPS_PER_BAR} bars long; "
+                         f"the limit is {MAX_BARS} bars. Cut it shorter and try again")
+    notes = [(s - start, e - start, p) for s, e, p in notes]
     tokens = notes_to_tokens(notes, n_steps=n_steps)
 
     messages = []
@@ -252,6 +258,11 @@ def load_melody(source, instrument: int | None = None) -> Melody:
                         "of 32 sixteenths, so clips will not line up with its bars.")
     tempi = pm.get_tempo_changes()[1]
     bpm = round(float(tempi[0]), 2) if len(tempi) else DEFAULT_BPM
+    if not BPM_RANGE[0] <= bpm <= BPM_RANGE[1]:
+        played = min(max(bpm, BPM_RANGE[0]), BPM_RANGE[1])
+        messages.append(f"This song's tempo is {bpm:g} bpm; it is played at {played:g} bpm "
+                        f"(tempi from {BPM_RANGE[0]:g} to {BPM_RANGE[1]:g} bpm are played as written).")
+        bpm = played
     return Melody(tokens=tokens, bpm=bpm, meter=main[3], instrument=instrument,
                   instruments=tracks, warnings=messages)
 
@@ -259,7 +270,8 @@ def load_melody(source, instrument: int | None = None) -> Melody:
 def midi_to_tokens(source, instrument: int | None = None) -> np.ndarray:
     """Tokens (T,) of a MIDI file's melody; see :func:`load_melody`.
 
-    A non-duple meter is reported with a :class:`MeterWarning`.
+    What the reader noticed (a non-duple meter, a tempo outside ``BPM_RANGE``) is reported with a
+    :class:`MeterWarning`.
     """
     melody = load_melody(source, instrument)
     for message in melody.warnings:

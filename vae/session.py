@@ -24,6 +24,7 @@ import torch
 
 from vae import analysis, hub, render
 from vae.melody import (
+    BPM_RANGE,
     CLIP_STEPS,
     MAX_BARS,
     N_STATES,
@@ -35,6 +36,7 @@ from vae.melody import (
     split_clips,
 )
 from vae.model import MusicVAE
+from vae.timing import timed
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +53,7 @@ RESIDUAL_RANGE = (-3.0, 3.0)  # standard deviations of the clips along the resid
 OFFSET_RANGE = (-4.0, 4.0)  # raw latent units added to one pitch or rhythm dim
 GRID_RANGE = (3, 7)  # cells per side of the interpolation grid
 MAX_UPLOAD_BYTES = 2 * 1024 * 1024  # a MIDI melody is a few kB
+MAX_SONG_SECONDS = 30 * 60  # longest audio rendered (MAX_BARS at >= 69 bpm); its peak memory grows with length
 CONTROL_SEED = 0  # the random control moves onto the same dims every time, so results can be shared
 MAX_CODE_CHARS = 16_000  # longest song code accepted (share links): a long song that compresses badly
 
@@ -151,7 +154,10 @@ def write_output(data: bytes, filename: str) -> Path:
     path = OUT_DIR / _digest(data) / filename
     if not path.is_file():
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
+        # Written aside, then renamed: a user asking for the same file meanwhile never sees half of it.
+        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{filename}.", delete=False) as part:
+            part.write(data)
+        Path(part.name).replace(path)
     return path
 
 
@@ -244,6 +250,7 @@ def song_key(example: str | None = None, upload: str | Path | None = None, code:
     return f"example:{example or DEFAULT_EXAMPLE}"
 
 
+@timed("read_song")
 def read_song(example: str | None = None, upload: str | Path | None = None, code: str | None = None,
               bpm: float | None = None, track: int | None = None,
               examples: dict[str, Path] | None = None) -> tuple[Melody, str, str | None]:
@@ -255,7 +262,10 @@ def read_song(example: str | None = None, upload: str | Path | None = None, code
     if upload:
         return load_melody(upload_bytes(upload), track), Path(upload).stem, None
     if code:
-        return Melody(tokens=decode_song(code), bpm=float(bpm or 120.0)), "shared song", None
+        bpm = float(bpm or 120.0)
+        if not BPM_RANGE[0] <= bpm <= BPM_RANGE[1]:
+            raise ValueError(f"the shared song's tempo must be {BPM_RANGE[0]:g} to {BPM_RANGE[1]:g} bpm, got {bpm:g}")
+        return Melody(tokens=decode_song(code), bpm=bpm), "shared song", None
     examples = example_songs() if examples is None else examples
     name = example or DEFAULT_EXAMPLE
     if name not in examples:
@@ -264,7 +274,15 @@ def read_song(example: str | None = None, upload: str | Path | None = None, code
 
 
 def prepare_song(model: MusicVAE, melody: Melody, name: str, key: str, example: str | None = None) -> Song:
-    """Encode a melody's clips once and render its original roll and audio to files."""
+    """Encode a melody's clips once and render its original roll and audio to files.
+
+    Raises:
+        ValueError: the song plays longer than ``MAX_SONG_SECONDS`` at its tempo.
+    """
+    seconds = render.song_seconds(len(melody.tokens), melody.bpm)
+    if seconds > MAX_SONG_SECONDS:
+        raise ValueError(f"this song plays for {seconds / 60:.0f} minutes at {melody.bpm:g} bpm; the limit is "
+                         f"{MAX_SONG_SECONDS // 60} minutes. Cut it shorter and try again")
     clips = split_clips(melody.tokens)
     latents = analysis.encode_mu(model, clips)
     accuracy = float((analysis.decode_z(model, latents) == clips).mean())
@@ -380,10 +398,19 @@ def apply_knobs(model: MusicVAE, dims: dict, song: Song, knobs: Knobs) -> np.nda
     return clips.reshape(-1)[: len(song.tokens)]
 
 
-def audio_array(tokens: np.ndarray, bpm: float) -> tuple[tuple[int, np.ndarray], str]:
-    """((sample rate, int16 audio), synth name) of a song, the form gradio plays without converting."""
-    audio, synth = render.synthesize(tokens, bpm)
-    return (render.SAMPLE_RATE, np.round(audio * 32767).astype(np.int16)), synth
+# The app hands gradio files written by write_output, never arrays: gradio rewrites an array's cache file on
+# every answer, so a user downloading it while another user gets the same answer would receive half a file.
+
+
+def audio_file(tokens: np.ndarray, bpm: float, stem: str) -> Path:
+    """Write the song's audio as ``<stem>.wav`` under ``OUT_DIR`` and return its path."""
+    audio, _ = render.synthesize(tokens, bpm)
+    return write_output(render.wav_bytes(audio), f"{safe_stem(stem)}.wav")
+
+
+def image_file(image: np.ndarray, stem: str) -> Path:
+    """Write an RGB image (H, W, 3) as ``<stem>.png`` under ``OUT_DIR`` and return its path."""
+    return write_output(render.png_bytes(image), f"{safe_stem(stem)}.png")
 
 
 def midi_file(tokens: np.ndarray, bpm: float, stem: str) -> Path:

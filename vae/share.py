@@ -12,6 +12,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import numpy as np
 
+from vae.melody import BPM_RANGE
 from vae.session import Knobs, Song, encode_song
 
 
@@ -85,8 +86,8 @@ def parse_share_query(params: Mapping[str, str]) -> SharedState:
                   bars=bars, offsets=offsets)
     code = params.get("song") or None
     bpm = _number(params, "bpm", 120.0) if code else None
-    if bpm is not None and not 10 <= bpm <= 400:
-        raise ValueError(f"the link's tempo {bpm:g} bpm is outside 10-400")
+    if bpm is not None and not BPM_RANGE[0] <= bpm <= BPM_RANGE[1]:
+        raise ValueError(f"the link's tempo {bpm:g} bpm is outside {BPM_RANGE[0]:g}-{BPM_RANGE[1]:g}")
     track = int(_number(params, "track", -1))
     return SharedState(example=None if code else (params.get("example") or None), code=code, bpm=bpm,
                        track=None if track < 0 or code else track, knobs=knobs)
