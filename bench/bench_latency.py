@@ -4,7 +4,7 @@
 
 Starts ``app.py --model M --port P`` as a subprocess on 127.0.0.1, with gradio's own profiling
 (GRADIO_PROFILING=1) and the app's stage timings (``vae.timing``, $MELODY_KNOBS_TIMINGS) on, and
-measures with gradio_client (DESIGN "Measures" -> Latency):
+measures through its HTTP API (DESIGN "Measures" -> Latency):
 
 - cold start: process start -> the page answers -> the first /modulate answered;
 - knobs: /modulate on the Twinkle theme (the example, 12 bars of 4/4 = 24 bars of 2/4, 6 clips)
@@ -20,9 +20,9 @@ thumbnails, 6 at a time like a browser), as a page must before it can show and p
 through two clients: ``page`` speaks the queue protocol as the page's JavaScript does (POST
 queue/join, read the event stream), ``gradio_client`` is the Python client, which polls its
 message queue every 50 ms and so adds up to 50 ms of its own. Server time is split into the
-handler's stages (encode, decode, roll, audio, MIDI, ...), gradio's pre/post-processing and queue
-(writing the image and WAV it was handed, hashing, copying files into its cache) and transport
-(HTTP + SSE + client). The pure model cost of the same work (encode the song's clips; move and
+handler's stages (encode, decode, roll, audio, MIDI, ...), gradio's queue and pre/post-processing
+(hashing and copying the files it was handed into its cache) and transport (HTTP, the event stream,
+the client). The pure model cost of the same work (encode the song's clips; move and
 decode them for the same knob values; the grid's encode + decode) is measured in this process,
 with the app's torch threads, between the HTTP runs.
 """
@@ -126,7 +126,8 @@ class App:
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"the app exited with code {self.proc.returncode}; see {self.log.name}")
+                log = Path(self.log.name).read_text(errors="replace")[-3000:]
+                raise RuntimeError(f"the app exited with code {self.proc.returncode}:\n{log}")
             try:
                 if httpx.get(self.url, timeout=2).status_code == 200:
                     return time.perf_counter() - self.started
@@ -240,7 +241,7 @@ def fetch(http: httpx.Client, url: str) -> int:
     return len(response.content)
 
 
-def timed_call(app: App, client: Client, http: httpx.Client, api_name: str, kwargs: dict) -> dict:
+def timed_call(app: App, client: PageClient | Client, http: httpx.Client, api_name: str, kwargs: dict) -> dict:
     """One call: server and client time, bytes downloaded, the app's stages and gradio's phases."""
     app.stages()  # drop records of anything before this call
     wall, t0 = time.time(), time.perf_counter()
@@ -256,11 +257,16 @@ def timed_call(app: App, client: Client, http: httpx.Client, api_name: str, kwar
            "bytes": n_bytes, "handler_ms": handler}
     row.update({f"{s}_ms": stages.get(s, 0.0) for s in STAGES})
     row["handler_other_ms"] = handler - sum(stages.get(s, 0.0) for s in STAGES)
+    row["model_ms"] = row["encode_ms"] + row["decode_ms"]
+    row["images_ms"] = row["roll_ms"] + row["thumbnail_ms"] + row["png_ms"]  # drawing + PNG encoding
+    row["sound_ms"] = row["audio_ms"] + row["wav_ms"]  # synthesis + WAV encoding
+    row["other_ms"] = row["handler_other_ms"] + row["read_song_ms"]  # reading MIDI, knobs, writing files
     row["framework_ms"] = row["server_ms"] - handler  # end to end minus the work inside the handler
     row["gradio_queue_ms"] = trace.get("queue_wait_ms", float("nan"))
     row["gradio_pre_ms"] = trace.get("preprocess_ms", float("nan"))
     row["gradio_post_ms"] = trace.get("postprocess_ms", float("nan"))
     row["gradio_total_ms"] = trace.get("total_ms", float("nan"))
+    row["gradio_ms"] = row["gradio_queue_ms"] + row["gradio_pre_ms"] + row["gradio_post_ms"]
     row["transport_ms"] = row["server_ms"] - row["gradio_total_ms"]  # HTTP, SSE, uploads, the client's own work
     return row
 
@@ -316,10 +322,11 @@ def model_cost(model_source: str, songs: dict[str, Path], calls: int, seed: int)
         bundle = session.load_bundle(model_source)
         model, dims = bundle.model, bundle.dims
         out = {"torch_threads": TORCH_THREADS}
-        for name, path in songs.items():
+        for s, (name, path) in enumerate(songs.items()):  # the knob values of the first client's calls
             clips = split_clips(load_melody(path).tokens)
             z = analysis.encode_mu(model, clips)
-            moves = [median_ms(lambda k=k, z=z: analysis.modulate(model, z, dims, **k), 3) for k in knob_settings(calls, seed)]
+            moves = [median_ms(lambda k=k, z=z: analysis.modulate(model, z, dims, **k), 3)
+                     for k in knob_settings(calls, seed + s)]
             out[name] = {"clips": len(clips), "encode_ms": median_ms(lambda c=clips: analysis.encode_mu(model, c), calls),
                          "move_and_decode_ms": float(np.median(moves))}
         clips = split_clips(load_melody(songs["twinkle"]).tokens)
@@ -355,21 +362,23 @@ def print_report(report: dict) -> None:
     cold = report["cold_start"]
     print(f"cold start: page up {cold['page_up_s']:.1f} s, first /modulate answered {cold['first_answer_s']:.1f} s; "
           f"peak RSS {report['memory_mib']['VmHWM']:.0f} MiB")
-    cols = [("server", "server_ms"), ("client", "client_ms"), ("handler", "handler_ms"), ("encode", "encode_ms"),
-            ("decode", "decode_ms"), ("roll", "roll_ms"), ("thumbs", "thumbnail_ms"), ("audio", "audio_ms"),
-            ("midi", "midi_ms"), ("gr pre+post", None), ("transport", "transport_ms"), ("download", "download_ms")]
-    print(f"\n{'ms, median (p90)':36}" + "".join(f"{c:>14}" for c, _ in cols) + f"{'kB':>8}")
+    cols = [("server", "server"), ("client", "client"), ("handler", "handler"), ("encode+dec", "model"),
+            ("roll/thumbs", "images"), ("audio", "sound"), ("midi", "midi"), ("other", "other"),
+            ("gradio", "gradio"), ("transport", "transport"), ("download", "download")]
+    print("\nms, median (p90). server: request -> answer; client: + downloading the files; handler = encode+dec + "
+          "roll/thumbs (+PNG) + audio (+WAV) + midi + other; server = handler + gradio (queue, pre/postprocess) + "
+          "transport")
+    print(f"{'':36}" + "".join(f"{c:>14}" for c, _ in cols) + f"{'kB':>8}")
     for res in report["scenarios"]:
         s = res["summary"]
-        cells = []
-        for _, key in cols:
-            if key is None:
-                med = s["gradio_pre_ms"]["median"] + s["gradio_post_ms"]["median"]
-                p90 = s["gradio_pre_ms"]["p90"] + s["gradio_post_ms"]["p90"]
-            else:
-                med, p90 = s[key]["median"], s[key]["p90"]
-            cells.append(f"{med:7.1f} ({p90:4.0f})")
-        print(f"{res['scenario'] + ' (' + res['client'] + ')':36}" + "".join(f"{c:>14}" for c in cells) + f"{s['bytes']['median'] / 1e3:8.0f}")
+        cells = [f"{s[f'{key}_ms']['median']:7.1f} ({s[f'{key}_ms']['p90']:4.0f})" for _, key in cols]
+        print(f"{res['scenario'] + ' (' + res['client'] + ')':36}" + "".join(f"{c:>14}" for c in cells)
+              + f"{s['bytes']['median'] / 1e3:8.0f}")
+    for res in report["scenarios"]:
+        if "song_load_call" in res:
+            first = res["song_load_call"]
+            print(f"first call of a session ({res['scenario']}, {res['client']}): loads the song, server "
+                  f"{first['server_ms']:.0f} ms, client {first['client_ms']:.0f} ms")
     cost = report.get("model_cost")
     if not cost:
         return
@@ -404,16 +413,16 @@ def main() -> None:
         app = App(args.model, work)
         try:
             page_up = app.wait_up()
-            client = Client(app.url, verbose=False, download_files=False)
-            client.predict(example="twinkle", pitch=1, api_name="/modulate")
+            client = PageClient(app.url)
+            client.predict("/modulate", example="twinkle", pitch=1)
             client.close()
             report["cold_start"] = {"page_up_s": page_up, "first_answer_s": time.perf_counter() - app.started}
             long_args = {"midi_file": handle_file(str(songs[f"{SONG_BARS} bars"]))}
-            for kind in args.clients:
+            for c, kind in enumerate(args.clients):  # other knob values for every song and client: no cache hits
                 if "knobs" not in args.skip:
                     report["scenarios"] += [
-                        bench_knobs(app, kind, "knobs: twinkle", {"example": "twinkle"}, args.calls, args.seed),
-                        bench_knobs(app, kind, f"knobs: {SONG_BARS} bars", long_args, args.calls, args.seed)]
+                        bench_knobs(app, kind, "knobs: twinkle", {"example": "twinkle"}, args.calls, args.seed + 2 * c),
+                        bench_knobs(app, kind, f"knobs: {SONG_BARS} bars", long_args, args.calls, args.seed + 2 * c + 1)]
                 if "grid" not in args.skip:
                     report["scenarios"] += [bench_grid(app, kind, size, args.calls) for size in (5, 7)]
             report["memory_mib"] = app.memory()
