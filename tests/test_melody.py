@@ -10,6 +10,7 @@ from vae.melody import (
     HOLD,
     REST,
     MeterWarning,
+    clip_windows,
     join_clips,
     load_melody,
     midi_to_tokens,
@@ -150,3 +151,13 @@ def test_bad_tokens_are_refused():
         split_clips(np.array([0, 130]))
     with pytest.raises(ValueError, match="shape"):
         join_clips(np.zeros((2, 30), dtype=int))
+
+
+def test_clip_windows_hop_and_re_strike():
+    tokens = notes_to_tokens([(0, 24, 60), (24, 48, 62)], n_steps=64)
+    windows = clip_windows(tokens, hop=16)
+    assert windows.shape == (3, 32)
+    assert windows[1, 0] == 60 and windows[1, 8] == 62  # the tie into step 16 is struck again
+    assert np.array_equal(windows[0], tokens[:32]) and windows[2, 0] == 62 and (windows[:, 0] != HOLD).all()
+    with pytest.raises(ValueError, match="hop"):
+        clip_windows(tokens, hop=0)

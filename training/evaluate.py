@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from vae.analysis import reconstruction_accuracy
 from vae.hub import load_model
-from vae.melody import load_melody, split_clips
+from vae.melody import clip_is_valid, load_melody, split_clips
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTTINGHAM = ROOT.parent / "shared" / "eval" / "nottingham"
@@ -42,7 +42,7 @@ def song_clips(paths: list[Path], desc: str) -> tuple[np.ndarray, dict]:
             counts["not_duple"] += 1
             continue
         c = split_clips(melody.tokens)
-        clips.append(c[(c < 128).sum(1) >= 2])
+        clips.append(c[clip_is_valid(c)])
         counts["songs_used"] += 1
     return (np.concatenate(clips) if clips else np.zeros((0, 32), np.int64)), counts
 

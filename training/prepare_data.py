@@ -24,10 +24,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from vae.melody import (
     CLIP_STEPS,
-    HOLD,
     N_PITCHES,
     STEPS_PER_BAR,
     STEPS_PER_QUARTER,
+    clip_is_valid,
+    clip_windows,
     load_melody,
     notes_to_tokens,
 )
@@ -104,24 +105,12 @@ def parse_midi(path: str) -> tuple[list[tuple[str, np.ndarray]], Counter, Counte
     return [(f"midi/{Path(path).name}", melody.tokens)], Counter({melody.meter: 1}), Counter()
 
 
-def windows(tokens: np.ndarray, hop: int = HOP) -> np.ndarray:
-    """Clips (N, 32) of every 32-step window starting on a multiple of ``hop``; ties re-struck."""
-    out = []
-    for s in range(0, len(tokens) - CLIP_STEPS + 1, hop):
-        clip = tokens[s : s + CLIP_STEPS].copy()
-        if clip[0] == HOLD:
-            before = tokens[:s]
-            clip[0] = before[before < N_PITCHES][-1]
-        out.append(clip)
-    return np.array(out, dtype=np.int64).reshape(-1, CLIP_STEPS)
-
-
 def build_split(tunes: list[tuple[str, np.ndarray]]) -> tuple[np.ndarray, np.ndarray, int]:
     """De-duplicated valid clips of ``tunes`` and the index of the tune of each clip."""
     clips, owner = [], []
     for k, (_, tokens) in enumerate(tunes):
-        w = windows(tokens)
-        w = w[(w < N_PITCHES).sum(axis=1) >= 2]
+        w = clip_windows(tokens, HOP)
+        w = w[clip_is_valid(w)]
         clips.append(w)
         owner.append(np.full(len(w), k))
     clips = np.concatenate(clips) if clips else np.zeros((0, CLIP_STEPS), np.int64)

@@ -300,8 +300,26 @@ def tokens_to_midi(tokens: np.ndarray, bpm: float = DEFAULT_BPM, program: int = 
 # ----------------------------------------------------------------------------- song <-> clips
 
 
+def clip_windows(tokens: np.ndarray, hop: int = CLIP_STEPS) -> np.ndarray:
+    """Every 32-step window of a song (T,) that starts on a multiple of ``hop`` steps: (N, 32).
+
+    A note tied into a window is struck again at its first step, so no window starts with a
+    hold. ``tokens`` must be normalized (no hold after a rest; see :func:`normalize_tokens`).
+    """
+    if hop < 1:
+        raise ValueError(f"hop must be a positive number of steps, got {hop}")
+    tokens = check_tokens(tokens)
+    starts = range(0, len(tokens) - CLIP_STEPS + 1, hop)
+    clips = np.array([tokens[s : s + CLIP_STEPS] for s in starts], dtype=np.int64).reshape(-1, CLIP_STEPS)
+    for clip, s in zip(clips, starts):
+        if clip[0] == HOLD:
+            before = tokens[:s]
+            clip[0] = before[before < N_PITCHES][-1]
+    return clips
+
+
 def split_clips(tokens: np.ndarray) -> np.ndarray:
-    """Cut a song (T,) into 2-bar clips (N, 32).
+    """Cut a song (T,) into consecutive 2-bar clips (N, 32).
 
     The last clip is padded with rests. A note tied over a cut is struck again at the start of
     the next clip, so no clip starts with a hold.
@@ -311,17 +329,10 @@ def split_clips(tokens: np.ndarray) -> np.ndarray:
         raise ValueError(f"expected a song of shape (T,), got {tuple(tokens.shape)}")
     if tokens.size == 0:
         raise ValueError("the song is empty")
-    tokens = normalize_tokens(tokens)
     n = -(-len(tokens) // CLIP_STEPS)
     padded = np.full(n * CLIP_STEPS, REST, dtype=np.int64)
-    padded[: len(tokens)] = tokens
-    clips = padded.reshape(n, CLIP_STEPS)
-    for i in range(1, n):
-        if clips[i, 0] == HOLD:
-            prev = padded[: i * CLIP_STEPS]
-            onset = prev[prev < N_PITCHES][-1]
-            clips[i, 0] = onset
-    return clips
+    padded[: len(tokens)] = normalize_tokens(tokens)
+    return clip_windows(padded)
 
 
 def join_clips(clips: np.ndarray) -> np.ndarray:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 
 import numpy as np
 import torch
@@ -229,6 +229,3 @@ class MusicVAE(nn.Module, PyTorchModelHubMixin, library_name="melody-knobs", tag
     def reconstruct(self, tokens: torch.Tensor) -> torch.Tensor:
         """Greedy reconstruction: decode(mu(tokens)), LongTensor (B, 32)."""
         return self.decode(self.encode(tokens)[0])
-
-    def config_dict(self) -> dict:
-        return asdict(self.config)
