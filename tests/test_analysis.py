@@ -11,6 +11,7 @@ from vae.analysis import (
     discover_dims,
     knob_directions,
     knob_effects,
+    knob_move,
     modulate,
     pitch_deltas,
     reconstruction_accuracy,
@@ -289,3 +290,61 @@ def test_modulate_offset_adds_a_raw_move_and_follows_the_control(song, fake_info
     assert torch.allclose(delta[:, p_ctrl[0]], torch.full((len(z),), 5.0)) and delta[:, p[0]].abs().max() == 0
     with pytest.raises(ValueError, match="offset must have shape"):
         modulate(model, z, fake_info, offset=torch.zeros(3))
+
+
+# ----------------------------------------------------------------------------- transport pitch knob
+
+
+class CircleVAE(FakeVAE):
+    """FakeVAE with pitch class on a circle: z[3], z[7] = cos, sin of 30° per semitone of the first
+    onset; decoding reads the angle back as a pitch in 60..71. A mean Δz cannot follow a circle."""
+
+    def encode(self, tokens):
+        z, logvar = super().encode(tokens)
+        first = torch.as_tensor(tokens)[:, 0].float()
+        angle = torch.deg2rad(30 * first)
+        z[:, 3], z[:, 7] = torch.cos(angle), torch.sin(angle)
+        return z, logvar
+
+    def decode(self, z):
+        out = super().decode(z)
+        pc = (torch.rad2deg(torch.atan2(z[:, 7], z[:, 3])) / 30).round().long() % 12
+        return torch.where(out < 128, 60 + pc[:, None], out)
+
+
+@pytest.fixture
+def circle_clips():
+    return np.stack([regular_clip(p, n) for p in range(60, 67) for n in (1, 2, 4, 8)])
+
+
+def test_transport_pitch_knob_follows_the_circle_where_the_linear_one_cannot(circle_clips):
+    song = join_clips(np.stack([regular_clip(p, 4) for p in (63, 64, 65, 66)]))  # +5 and -3 stay in 60..71
+    transport = discover_dims(CircleVAE(), circle_clips, n_rhythm_clips=50)
+    linear = discover_dims(CircleVAE(), circle_clips, n_rhythm_clips=50, pitch_knob="linear")
+    assert transport["pitch_knob"] == "transport" and linear["pitch_knob"] == "linear"
+    assert set(transport["pitch_dims"]) == set(PITCH_DIMS)
+    assert min(transport["pitch_transport"]["r2_forward"]) == pytest.approx(1.0, abs=1e-4)
+    for amount in (5, -3):
+        out = knob_effects(CircleVAE(), song, transport, amount=amount, knob="pitch")
+        assert out["pitch_shift"] == pytest.approx(amount, abs=1e-4) and out["rhythm_change"] == 0.0
+    assert abs(knob_effects(CircleVAE(), song, linear, amount=5, knob="pitch")["pitch_shift"]) < 4.5
+    ctrl = knob_effects(CircleVAE(), song, transport, amount=5, knob="pitch", control=True, seed=1)
+    assert ctrl["pitch_shift"] == 0.0 and not set(ctrl["moved_dims"]) & set(PITCH_DIMS + RHYTHM_DIMS)
+    z = song_latents(CircleVAE(), song)
+    real, fake = knob_move(z, transport, "pitch", 5), knob_move(z, transport, "pitch", 5, control=True, seed=1)
+    assert torch.allclose(real.norm(dim=1), fake.norm(dim=1))  # same size per clip, on other dims
+
+
+def test_transport_info_round_trips_and_is_checked(circle_clips):
+    info = json.loads(json.dumps(discover_dims(CircleVAE(), circle_clips, n_rhythm_clips=50)))
+    back = dims_from_json(info)
+    assert back["pitch_forward"].shape == (12, 3, 2) and back["pitch_backward"].shape == (12, 3, 2)
+    assert dims_from_json({k: v for k, v in info.items() if k != "pitch_knob"})["pitch_knob"] == "linear"
+    with pytest.raises(ValueError, match="pitch_transport.forward"):
+        dims_from_json({**info, "pitch_transport": None})
+    with pytest.raises(ValueError, match="pitch_knob must be"):
+        dims_from_json({**info, "pitch_knob": "spiral"})
+    with pytest.raises(ValueError, match="pitch_knob must be"):
+        discover_dims(CircleVAE(), circle_clips, n_rhythm_clips=50, pitch_knob="spiral")
+    with pytest.raises(ValueError, match="shifts 1..P"):
+        discover_dims(CircleVAE(), circle_clips, n_rhythm_clips=50, shifts=[2, 4])

@@ -5,6 +5,7 @@ import torch
 
 from vae.latent import (
     concentration,
+    fit_affine,
     interpolation_grid,
     knob_direction,
     mean_delta,
@@ -16,6 +17,7 @@ from vae.latent import (
     slerp,
     stability,
     top_dims,
+    transport_move,
 )
 
 D = 16
@@ -284,3 +286,49 @@ def test_grid_shared_dims_follow_rows_and_n_checked():
     for bad in (1, 0):
         with pytest.raises(ValueError, match="n >= 2"):
             interpolation_grid(src, tgt, [3], [5], bad)
+
+
+# ----------------------------------------------------------------------------- transport
+
+
+def rotation_map(degrees: float, shift=(0.0, 0.0)) -> torch.Tensor:
+    """The (3, 2) affine map of a rotation by ``degrees`` then a shift, as fit_affine returns it."""
+    t = math.radians(degrees)
+    a = torch.tensor([[math.cos(t), math.sin(t)], [-math.sin(t), math.cos(t)]])  # row vectors: z @ a
+    return torch.cat([a, torch.tensor([shift])])
+
+
+def test_fit_affine_recovers_a_rotation_and_reports_r2():
+    g = torch.Generator().manual_seed(0)
+    z = torch.randn(200, D, generator=g)
+    w_true = rotation_map(30, (0.5, -1.0))
+    after = z.clone()
+    after[:, [3, 7]] = z[:, [3, 7]] @ w_true[:2] + w_true[2]
+    w, r2 = fit_affine(z, after, [3, 7])
+    assert torch.allclose(w, w_true, atol=1e-5) and r2 == pytest.approx(1.0)
+    _, r2_noise = fit_affine(z, torch.randn(200, D, generator=g), [3, 7])
+    assert r2_noise < 0.1
+    with pytest.raises(ValueError, match="more than 2 pairs"):
+        fit_affine(z[:2], after[:2], [3, 7])
+    with pytest.raises(ValueError, match="must both be"):
+        fit_affine(z, after[:, :4], [3, 7])
+
+
+def test_transport_move_whole_fractional_negative_and_beyond():
+    forward = torch.stack([rotation_map(30 * p) for p in range(1, 4)])  # +1..+3 units: 30° each
+    backward = torch.stack([rotation_map(-30 * p) for p in range(1, 4)])
+    z = torch.zeros(2, D)
+    z[:, 3] = 1.0
+    angle = lambda m: math.degrees(math.atan2((z + m)[0, 7].item(), (z + m)[0, 3].item()))  # noqa: E731
+    assert angle(transport_move(z, forward, backward, 2, [3, 7])) == pytest.approx(60, abs=1e-4)
+    assert angle(transport_move(z, forward, backward, -1, [3, 7])) == pytest.approx(-30, abs=1e-4)
+    assert angle(transport_move(z, forward, backward, 5, [3, 7])) == pytest.approx(150, abs=1e-4)  # 3 then 2
+    half = transport_move(z, forward, backward, 0.5, [3, 7])
+    assert torch.allclose(half[0, [3, 7]], 0.5 * (rotation_map(30)[0] - torch.tensor([1.0, 0.0])), atol=1e-6)
+    moved = transport_move(z, forward, backward, 2, [3, 7])
+    assert moved[:, [d for d in range(D) if d not in (3, 7)]].abs().max() == 0
+    assert torch.equal(transport_move(z, forward, backward, 0, [3, 7]), torch.zeros_like(z))
+    with pytest.raises(ValueError, match="shape"):
+        transport_move(z, forward[:, :2], backward, 1, [3, 7])
+    with pytest.raises(ValueError, match="finite"):
+        transport_move(z, forward, backward, float("nan"), [3, 7])

@@ -32,6 +32,7 @@ from tqdm import tqdm
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from vae import analysis, latent, render
+from vae.augment import transposable, transpose
 from vae.hub import load_model
 from vae.melody import STEPS_PER_BAR, load_melody
 
@@ -110,10 +111,10 @@ def grid_figure(cells: np.ndarray, n: int, path: Path) -> None:
     save(fig, path)
 
 
-def song_effects(model, songs: list[np.ndarray], dims: dict, desc: str) -> dict:
+def song_effects(model, songs: list[np.ndarray], dims: dict, desc: str, knobs: tuple[str, ...] = analysis.KNOBS) -> dict:
     """Knob effects averaged over songs, each knob with its random control."""
     out = {}
-    for knob, amount in KNOB_MOVES.items():
+    for knob, amount in ((k, KNOB_MOVES[k]) for k in knobs):
         for control in ([False, True] if knob != "residual" else [False]):
             rows = [analysis.knob_effects(model, s, dims, amount, knob=knob, control=control, seed=k)
                     for k, s in enumerate(tqdm(songs, desc=f"{desc} {knob}{' control' if control else ''}"))]
@@ -124,6 +125,24 @@ def song_effects(model, songs: list[np.ndarray], dims: dict, desc: str) -> dict:
                 summary[f"{key}_median"] = float(np.median(values)) if values else None
             out[f"{knob}{'_control' if control else ''}"] = summary
     return out
+
+
+def pitch_paths_figure(model, clips: np.ndarray, dims: list[int], path: Path, n: int = 8) -> None:
+    """Where transposition takes single clips in the plane of the two pitch dims: a straight knob
+    can follow these paths only where they are straight (the transport knob follows each)."""
+    kept = clips[[transposable(c[None], 12)[0] and (c < 128).any() for c in clips]][:n]
+    mu = torch.stack([analysis.encode_mu(model, transpose(kept, p)) for p in range(13)])  # (13, n, D)
+    fig = Figure(figsize=(5.5, 5))
+    ax = fig.add_subplot()
+    for i in range(len(kept)):
+        xy = mu[:, i, dims[:2]].numpy()
+        ax.plot(xy[:, 0], xy[:, 1], "-", lw=1, alpha=0.8)
+        ax.scatter(xy[:, 0], xy[:, 1], c=np.arange(13), cmap="viridis", s=18, zorder=3)
+        ax.annotate("0", xy[0], fontsize=7)
+    ax.set_xlabel(f"z[{dims[0]}]")
+    ax.set_ylabel(f"z[{dims[1]}]")
+    ax.set_title("μ of single clips transposed by 0..12 semitones (colour: p)", fontsize=9)
+    save(fig, path)
 
 
 def test_songs(data: np.lib.npyio.NpzFile, n: int, min_bars: int = 8, seed: int = 0) -> list[np.ndarray]:
@@ -157,6 +176,8 @@ def main() -> None:
     ap.add_argument("--n-clips", type=int, default=3000, help="test clips for PCA and the pitch analysis")
     ap.add_argument("--n-songs", type=int, default=24, help="test songs (>= 8 bars) for the knob effects")
     ap.add_argument("--n-nottingham", type=int, default=40)
+    ap.add_argument("--pitch-knob", choices=analysis.PITCH_KNOBS, default="transport",
+                    help="how the pitch knob moves z (both are measured; this one is shipped)")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     t0 = time.time()
@@ -172,12 +193,14 @@ def main() -> None:
     weights = Path(model.source_info.path) / "model.safetensors"
 
     bar = tqdm(total=100, desc="disentanglement by augmentation", unit="%")
-    dims = analysis.discover_dims(model, clips, seed=args.seed,
+    dims = analysis.discover_dims(model, clips, seed=args.seed, pitch_knob=args.pitch_knob,
                                   progress=lambda f, msg: bar.update(round(100 * f) - bar.n))
     bar.close()
     dims["method"] = ("disentanglement by augmentation: pitch dims = top 2 of Σ_p |mean Δz| over transpositions "
                       "p = 1..12 of test clips; rhythm dims = top 5 of Σ_n |mean Δz| over splits n = 2, 4, 8, 16 of "
-                      "two-whole-note clips; knob units from the least-squares slope (pitch) and the n = 2 split")
+                      "two-whole-note clips; knob units from the least-squares slope (pitch) and the n = 2 split; the "
+                      f"pitch knob: {args.pitch_knob} (transport = one affine map within the pitch dims per shift, "
+                      "fitted on the pairs μ(x), μ(F_p x))")
     dims["data"] = {"clips": f"{len(clips)} test-split clips of {args.data}", "seed": args.seed}
     dims["weights_sha256"] = hashlib.sha256(weights.read_bytes()).hexdigest()
     (out / "dims.json").write_text(json.dumps(dims))
@@ -190,6 +213,7 @@ def main() -> None:
                   "transposition: |mean Δz| per dimension (paper fig. 3)", figs / "fig3_pitch_dims.png")
     deltas_figure(dims["rhythm_deltas"], [f"n={n}" for n in dims["splits"]], dims["rhythm_dims"],
                   "note splitting: |mean Δz| per dimension (paper fig. 4)", figs / "fig4_rhythm_dims.png")
+    pitch_paths_figure(model, clips, dims["pitch_dims"], figs / "fig5_pitch_paths.png")
 
     twinkle = load_melody(TWINKLE).tokens
     base = analysis.modulate(model, twinkle, dims)
@@ -224,6 +248,15 @@ def main() -> None:
         report["knobs_nottingham"] = song_effects(model, songs, dims, "nottingham")
     else:
         report["knobs_nottingham"] = f"{NOTTINGHAM} not found: not measured"
+    # Both pitch knobs on the same songs: the DESIGN's straight one and the transport one.
+    report["pitch_knobs"] = {}
+    for kind in analysis.PITCH_KNOBS:
+        alt = {**dims, "pitch_knob": kind}
+        sets = {"twinkle": [twinkle], "test_songs": test_songs(data, args.n_songs, seed=args.seed)}
+        if NOTTINGHAM.is_dir():
+            sets["nottingham"] = nottingham_songs(NOTTINGHAM, args.n_nottingham, seed=args.seed)
+        report["pitch_knobs"][kind] = {name: song_effects(model, songs, alt, f"{kind} {name}", knobs=("pitch",))
+                                       for name, songs in sets.items()}
     if args.eval:
         report["reconstruction"] = json.loads(Path(args.eval).read_text())
     report["seconds"] = round(time.time() - t0, 1)

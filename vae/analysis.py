@@ -28,6 +28,7 @@ PITCH_SHIFTS = tuple(range(1, 13))  # p = 1..12 semitones (paper)
 RHYTHM_SPLITS = (2, 4, 8, 16)  # n equal parts per whole note (paper)
 N_RHYTHM_CLIPS = 2000  # DESIGN: >= 2,000 two-whole-note clips
 KNOBS = ("pitch", "rhythm", "residual")
+PITCH_KNOBS = ("transport", "linear")  # how the pitch knob moves z, see discover_dims
 
 
 # ----------------------------------------------------------------------------- batching
@@ -120,11 +121,21 @@ def _pitch_clips(clips: np.ndarray, shifts: Sequence[int]) -> np.ndarray:
 
 
 def _pitch_deltas(model, kept: np.ndarray, shifts: Sequence[int], batch_size: int,
-                  tracker: _Tracker) -> tuple[Tensor, Tensor]:
+                  tracker: _Tracker) -> tuple[Tensor, Tensor, list[Tensor]]:
     mu0 = _encode(model, kept, batch_size, tracker, "pitch: original clips")
-    deltas = [(_encode(model, transpose(kept, p), batch_size, tracker, f"pitch: +{p} semitones") - mu0).mean(0)
-              for p in shifts]
-    return torch.stack(deltas), mu0
+    moved = [_encode(model, transpose(kept, p), batch_size, tracker, f"pitch: +{p} semitones") for p in shifts]
+    return torch.stack([(mu - mu0).mean(0) for mu in moved]), mu0, moved
+
+
+def _pitch_transport(mu0: Tensor, moved: list[Tensor], shifts: Sequence[int], dims: Tensor) -> dict | None:
+    """One affine map per shift within the pitch dims, both ways (see :func:`vae.latent.fit_affine`);
+    None unless the shifts are 1..P, which :func:`vae.latent.transport_move` needs."""
+    if list(shifts) != list(range(1, len(shifts) + 1)) or len(mu0) <= len(dims):
+        return None
+    forward = [latent.fit_affine(mu0, mu, dims) for mu in moved]
+    backward = [latent.fit_affine(mu, mu0, dims) for mu in moved]
+    return {"forward": [w.tolist() for w, _ in forward], "backward": [w.tolist() for w, _ in backward],
+            "r2_forward": [r2 for _, r2 in forward], "r2_backward": [r2 for _, r2 in backward]}
 
 
 def pitch_deltas(model, clips: np.ndarray, shifts: Iterable[int] = PITCH_SHIFTS, batch_size: int = BATCH_SIZE,
@@ -149,7 +160,7 @@ def pitch_deltas(model, clips: np.ndarray, shifts: Iterable[int] = PITCH_SHIFTS,
                          "give clips with notes below 116 or smaller shifts")
     tracker = _Tracker(progress, (1 + len(shifts)) * _n_batches(len(kept), batch_size))
     with _inference(model):
-        deltas, _ = _pitch_deltas(model, kept, shifts, batch_size, tracker)
+        deltas, _, _ = _pitch_deltas(model, kept, shifts, batch_size, tracker)
     return deltas, len(kept)
 
 
@@ -195,12 +206,16 @@ def rhythm_deltas(model, n_clips: int = N_RHYTHM_CLIPS, pitch_range: tuple[int, 
 def discover_dims(model, clips: np.ndarray, n_pitch: int = 2, n_rhythm: int = 5,
                   shifts: Iterable[int] = PITCH_SHIFTS, splits: Iterable[int] = RHYTHM_SPLITS,
                   n_rhythm_clips: int = N_RHYTHM_CLIPS, pitch_range: tuple[int, int] | None = None,
-                  seed: int = 0, batch_size: int = BATCH_SIZE, progress: Progress | None = None) -> dict:
+                  seed: int = 0, pitch_knob: str = "transport", batch_size: int = BATCH_SIZE,
+                  progress: Progress | None = None) -> dict:
     """Disentanglement by augmentation: find the pitch and rhythm dims and the three knobs.
 
     Pitch dims = top ``n_pitch`` by Σ_p |Δ_p|, rhythm dims = top ``n_rhythm`` by Σ_n |Δ_n|.
-    The pitch knob is the least-squares slope of Δ_p[pitch dims] over p (+1 ≈ one semitone); the
-    rhythm knob is Δ_n[rhythm dims] of the smallest split (n = 2: +1 ≈ one split); the residual
+    The pitch direction is the least-squares slope of Δ_p[pitch dims] over p (+1 ≈ one
+    semitone). The pitch knob moves along it (``pitch_knob="linear"``, DESIGN "Knob effects") or,
+    by default (``"transport"``), applies per shift p an affine map within the pitch dims fitted
+    on the pairs (μ(x), μ(F_p x)) (:func:`vae.latent.fit_affine`): it moves only the pitch dims
+    like the linear knob, but each clip along its own path. The rhythm knob is Δ_n[rhythm dims] of the smallest split (n = 2: +1 ≈ one split); the residual
     knob is the principal axis of μ(clips) in the residual dims, scaled by its standard deviation
     (see :func:`vae.latent.residual_direction`).
 
@@ -215,12 +230,15 @@ def discover_dims(model, clips: np.ndarray, n_pitch: int = 2, n_rhythm: int = 5,
         pitch_range: (lo, hi) for the two-whole-note pitches; default: the clips' lowest and
             highest note.
         seed: seeds the two-whole-note pitches.
+        pitch_knob: "transport" or "linear" (see above); "transport" needs shifts 1..P.
 
     Returns:
         A JSON-serializable dict (lists of ints and floats) for dims.json; see
         :func:`dims_from_json` for the tensors.
     """
     shifts, splits = [int(p) for p in shifts], [int(n) for n in splits]
+    if pitch_knob not in PITCH_KNOBS:
+        raise ValueError(f"pitch_knob must be one of {PITCH_KNOBS}, got {pitch_knob!r}")
     kept = _pitch_clips(check_clips(clips), shifts)
     if len(kept) < 2:
         raise ValueError(f"only {len(kept)} clip(s) stay within MIDI 0-127 under shifts {shifts}; "
@@ -232,7 +250,7 @@ def discover_dims(model, clips: np.ndarray, n_pitch: int = 2, n_rhythm: int = 5,
     tracker = _Tracker(progress, (1 + len(shifts)) * _n_batches(len(kept), batch_size)
                        + (1 + len(splits)) * _n_batches(len(base), batch_size))
     with _inference(model):
-        d_pitch, mu0 = _pitch_deltas(model, kept, shifts, batch_size, tracker)
+        d_pitch, mu0, moved = _pitch_deltas(model, kept, shifts, batch_size, tracker)
         d_rhythm = _rhythm_deltas(model, base, splits, batch_size, tracker)
     latent_dim = d_pitch.shape[1]
     pitch_scores, rhythm_scores = d_pitch.abs().sum(0), d_rhythm.abs().sum(0)
@@ -242,6 +260,10 @@ def discover_dims(model, clips: np.ndarray, n_pitch: int = 2, n_rhythm: int = 5,
     r_dir, r_unit = latent.knob_direction(d_rhythm[row:row + 1], [1.0], r_dims)
     res = latent.residual_dims(latent_dim, p_dims, r_dims)
     res_dir, res_unit = latent.residual_direction(mu0, res)
+    transport = _pitch_transport(mu0, moved, shifts, p_dims)  # measured either way, for comparison
+    if pitch_knob == "transport" and transport is None:
+        raise ValueError(f"the transport pitch knob needs shifts 1..P and more clips than pitch dims; got shifts "
+                         f"{shifts} and {len(kept)} clips (use pitch_knob='linear')")
     return {
         "latent_dim": latent_dim,
         "pitch_dims": p_dims.tolist(),
@@ -251,6 +273,8 @@ def discover_dims(model, clips: np.ndarray, n_pitch: int = 2, n_rhythm: int = 5,
         "rhythm_direction": r_dir.tolist(),
         "residual_direction": res_dir.tolist(),
         "pitch_unit": {"unit": "semitone", **p_unit},
+        "pitch_knob": pitch_knob,
+        "pitch_transport": transport,
         "rhythm_unit": {"unit": f"split in {splits[row]}", **r_unit},
         "residual_unit": {"unit": "standard deviation of the clips along the axis", **res_unit},
         "c_pitch": latent.concentration(d_pitch, p_dims),
@@ -293,6 +317,18 @@ def dims_from_json(d: dict) -> dict:
     for key in ("pitch_dims", "rhythm_dims"):
         out[key] = torch.as_tensor(d[key], dtype=torch.long).reshape(-1)
     out["residual_dims"] = latent.residual_dims(latent_dim, out["pitch_dims"], out["rhythm_dims"])
+    out["pitch_knob"] = d.get("pitch_knob", "linear")
+    if out["pitch_knob"] not in PITCH_KNOBS:
+        raise ValueError(f"pitch_knob must be one of {PITCH_KNOBS}, got {out['pitch_knob']!r}")
+    if out["pitch_knob"] == "transport":
+        transport = d.get("pitch_transport") or {}
+        k = len(out["pitch_dims"])
+        for key in ("forward", "backward"):
+            maps = torch.as_tensor(transport.get(key, []), dtype=torch.float32)
+            if maps.dim() != 3 or maps.shape[1:] != (k + 1, k) or not len(maps):
+                raise ValueError(f"pitch_transport.{key} must have shape (P, {k + 1}, {k}) for {k} pitch dims, "
+                                 f"got {tuple(maps.shape)}")
+            out[f"pitch_{key}"] = maps
     return out
 
 
@@ -361,6 +397,28 @@ def knob_directions(dims_info: dict, control: bool = False, seed: int = 0) -> di
     return dirs
 
 
+def knob_move(z: Tensor, dims_info: dict, knob: str, amount: float, control: bool = False, seed: int = 0) -> Tensor:
+    """The move (N, D) that ``amount`` of one knob adds to each latent of z (N, D).
+
+    The linear knobs add the same vector to every row; the transport pitch knob (see
+    :func:`discover_dims`) moves each row by its own amount. With ``control`` the pitch and
+    rhythm moves are carried over, component for component, onto the random control dims.
+    """
+    if knob not in KNOBS:
+        raise ValueError(f"knob must be one of {KNOBS}, got {knob!r}")
+    info = dims_from_json(dims_info)
+    if knob == "pitch" and info["pitch_knob"] == "transport":
+        dims = info["pitch_dims"]
+        move = latent.transport_move(z, info["pitch_forward"], info["pitch_backward"], float(amount), dims)
+        if control:
+            ctrl = torch.zeros_like(move)
+            ctrl[:, control_dims(info, seed)[0]] = move[:, dims]
+            move = ctrl
+        return move
+    direction = knob_directions(info, control, seed)[knob]
+    return (float(amount) * direction).to(z.dtype).expand_as(z)
+
+
 def _control_offset(dims_info: dict, offset: Tensor, seed: int) -> Tensor:
     """``offset`` with its pitch-dim and rhythm-dim components moved onto the control dims."""
     info = dims_from_json(dims_info)
@@ -415,13 +473,14 @@ def modulate(model, source: Tensor | np.ndarray, dims_info: dict, *, pitch: floa
         song = check_tokens(np.asarray(source))
         z = song_latents(model, song, batch_size)
         n_steps = len(song) if n_steps is None else n_steps
-    dirs = knob_directions(dims_info, control, seed)
-    if dirs["pitch"].shape[0] != z.shape[1]:
-        raise ValueError(f"dims info is for a {dirs['pitch'].shape[0]}-dim latent, the latents are {z.shape[1]}-dim")
+    info = dims_from_json(dims_info)
+    if info["latent_dim"] != z.shape[1]:
+        raise ValueError(f"dims info is for a {info['latent_dim']}-dim latent, the latents are {z.shape[1]}-dim")
     rows = _bar_rows(len(z), bars)
-    for knob, amount in zip(KNOBS, (pitch, rhythm, residual)):
-        if amount:
-            z = latent.move(z, dirs[knob], rows * float(amount))
+    moves = [knob_move(z, info, knob, amount, control, seed) for knob, amount in zip(KNOBS, (pitch, rhythm, residual))
+             if amount]
+    for move in moves:
+        z = z + rows[:, None] * move
     if offset is not None:
         offset = torch.as_tensor(offset, dtype=torch.float32).reshape(-1)
         if offset.shape != (z.shape[1],):
@@ -455,8 +514,9 @@ def knob_effects(model, song_tokens: np.ndarray, dims_info: dict, amount: float,
     Returns:
         dict with ``pitch_shift`` (mean onset pitch after − before, semitones), ``rhythm_change``
         (share of steps whose onset / hold / rest class differs), ``density_ratio`` (onsets after
-        / before), the onset counts and mean pitches, ``move_norm`` (L2 size of the move) and
-        ``moved_dims``. Holds that follow a rest are read as rests; a mean over no onsets is None.
+        / before), the onset counts and mean pitches, ``move_norm`` (L2 size of the move, the
+        mean over the song's clips) and ``moved_dims``. Holds that follow a rest are read as
+        rests; a mean over no onsets is None.
     """
     if knob not in KNOBS:
         raise ValueError(f"knob must be one of {KNOBS}, got {knob!r}")
@@ -467,7 +527,7 @@ def knob_effects(model, song_tokens: np.ndarray, dims_info: dict, amount: float,
     before = normalize_tokens(join_clips(decode_z(model, z, batch_size)))
     after = normalize_tokens(modulate(model, z, dims_info, control=control, seed=seed, batch_size=batch_size,
                                       **{knob: amount}))
-    direction = knob_directions(dims_info, control, seed)[knob]
+    move = knob_move(z, dims_info, knob, amount, control, seed)
     n_before, mean_before = _onset_stats(before)
     n_after, mean_after = _onset_stats(after)
     classes = [np.select([t < N_PITCHES, t == HOLD], [0, 1], 2) for t in (before, after)]
@@ -475,8 +535,8 @@ def knob_effects(model, song_tokens: np.ndarray, dims_info: dict, amount: float,
         "knob": knob,
         "amount": float(amount),
         "control": control,
-        "moved_dims": torch.nonzero(direction).flatten().tolist(),
-        "move_norm": float(abs(amount) * direction.norm()),
+        "moved_dims": torch.nonzero(move.abs().sum(0)).flatten().tolist(),
+        "move_norm": float(move.norm(dim=1).mean()),
         "n_clips": len(z),
         "onsets_before": n_before,
         "onsets_after": n_after,

@@ -190,6 +190,78 @@ def move(z: Tensor, direction: Tensor, amount: float | Tensor, dims: DimsLike | 
     return out
 
 
+def fit_affine(z_from: Tensor, z_to: Tensor, dims: DimsLike) -> tuple[Tensor, float]:
+    """Least-squares affine map within ``dims`` that takes each ``z_from`` to its ``z_to``.
+
+    Where a transform moves each clip's latent differently (pitch class on a circle, say), the
+    mean Δz shrinks towards zero; a map fitted on the pairs follows each clip instead.
+
+    Args:
+        z_from: FloatTensor (N, D), latents before the transform.
+        z_to: FloatTensor (N, D), the latents of the same clips after it.
+        dims: the k dimensions the map reads and writes; N must exceed k.
+
+    Returns:
+        W: FloatTensor (k + 1, k): ``z_to[:, dims] ≈ z_from[:, dims] @ W[:k] + W[k]``.
+        r2: centred R² of the fit over the k dims (1 = exact).
+    """
+    if z_from.shape != z_to.shape or z_from.dim() != 2:
+        raise ValueError(f"z_from and z_to must both be (N, D), got {tuple(z_from.shape)} and {tuple(z_to.shape)}")
+    d = _dims(dims, z_from.shape[1])
+    if len(z_from) <= len(d):
+        raise ValueError(f"fitting a map on {len(d)} dims needs more than {len(d)} pairs, got {len(z_from)}")
+    x = torch.cat([z_from[:, d].double(), torch.ones(len(z_from), 1, dtype=torch.float64)], 1)
+    y = z_to[:, d].double()
+    w = torch.linalg.pinv(x, rtol=1e-8) @ y  # minimum-norm solution: collinear dims get no wild weights
+    total = (y - y.mean(0)).pow(2).sum()
+    r2 = float(1 - (x @ w - y).pow(2).sum() / total) if total > 0 else 0.0
+    return w.to(z_from.dtype), r2
+
+
+def _apply_affine(z_sub: Tensor, w: Tensor) -> Tensor:
+    return z_sub @ w[:-1] + w[-1]
+
+
+def transport_move(z: Tensor, forward: Tensor, backward: Tensor, amount: float, dims: DimsLike) -> Tensor:
+    """Each latent's move for ``amount`` units of a transform, from one fitted map per unit count.
+
+    Whole units apply the map of that many units (beyond the last map, the last one repeatedly,
+    then the rest); a fraction interpolates linearly between the two neighbouring whole amounts,
+    with 0 the identity. Negative amounts use the ``backward`` maps.
+
+    Args:
+        z: FloatTensor (N, D).
+        forward: FloatTensor (P, k + 1, k), row p - 1 the :func:`fit_affine` map of +p units.
+        backward: FloatTensor (P, k + 1, k), the maps of -p units.
+        amount: units to move (e.g. semitones).
+        dims: the k dims the maps act on.
+
+    Returns:
+        FloatTensor (N, D): the move (zero outside ``dims``); ``z + move`` is the moved latent.
+    """
+    d = _dims(dims, z.shape[1])
+    maps = forward if amount >= 0 else backward
+    if maps.dim() != 3 or maps.shape[1:] != (len(d) + 1, len(d)) or not len(maps):
+        raise ValueError(f"maps must have shape (P, {len(d) + 1}, {len(d)}) for {len(d)} dims, "
+                         f"got {tuple(maps.shape)}")
+    a = abs(float(amount))
+    if not math.isfinite(a):
+        raise ValueError(f"amount must be finite, got {amount}")
+
+    def whole(n: int) -> Tensor:
+        sub = z[:, d]
+        while n > len(maps):
+            sub, n = _apply_affine(sub, maps[-1]), n - len(maps)
+        return _apply_affine(sub, maps[n - 1]) if n else sub
+
+    lo = math.floor(a)
+    frac = a - lo
+    sub = whole(lo) if frac == 0 else torch.lerp(whole(lo), whole(lo + 1), frac)
+    out = torch.zeros_like(z)
+    out[:, d] = sub - z[:, d]
+    return out
+
+
 def residual_dims(latent_dim: int, pitch_dims: DimsLike, rhythm_dims: DimsLike) -> Tensor:
     """LongTensor of the dimensions in neither ``pitch_dims`` nor ``rhythm_dims``, ascending."""
     used = set(_dims(pitch_dims, latent_dim, "pitch_dims").tolist())
