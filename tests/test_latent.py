@@ -319,7 +319,7 @@ def test_transport_move_whole_fractional_negative_and_beyond():
     backward = torch.stack([rotation_map(-30 * p) for p in range(1, 4)])
     z = torch.zeros(2, D)
     z[:, 3] = 1.0
-    angle = lambda m: math.degrees(math.atan2((z + m)[0, 7].item(), (z + m)[0, 3].item()))  # noqa: E731
+    angle = lambda m: math.degrees(math.atan2((z + m)[0, 7].item(), (z + m)[0, 3].item()))
     assert angle(transport_move(z, forward, backward, 2, [3, 7])) == pytest.approx(60, abs=1e-4)
     assert angle(transport_move(z, forward, backward, -1, [3, 7])) == pytest.approx(-30, abs=1e-4)
     assert angle(transport_move(z, forward, backward, 5, [3, 7])) == pytest.approx(150, abs=1e-4)  # 3 then 2
