@@ -176,6 +176,7 @@ def main() -> None:
     ap.add_argument("--n-clips", type=int, default=3000, help="test clips for PCA and the pitch analysis")
     ap.add_argument("--n-songs", type=int, default=24, help="test songs (>= 8 bars) for the knob effects")
     ap.add_argument("--n-nottingham", type=int, default=40)
+    ap.add_argument("--nottingham", default=str(NOTTINGHAM), help="folder of Nottingham MIDI files, read when present")
     ap.add_argument("--pitch-knob", choices=analysis.PITCH_KNOBS, default="transport",
                     help="how the pitch knob moves z (both are measured; this one is shipped)")
     ap.add_argument("--seed", type=int, default=0)
@@ -237,24 +238,25 @@ def main() -> None:
     grid = latent.interpolation_grid(z[0], z[1], info["pitch_dims"], info["rhythm_dims"], 5)
     grid_figure(analysis.decode_z(model, grid.reshape(25, -1)), 5, figs / "fig9_grid.png")
 
-    report = {"model": str(args.model), "weights_sha256": dims["weights_sha256"],
+    report = {"model": str(args.model), "weights_sha256": dims["weights_sha256"], "pitch_knob": args.pitch_knob,
               "latent": {k: dims[k] for k in ("pitch_dims", "rhythm_dims", "c_pitch", "pitch_stability", "c_rhythm",
                                               "rhythm_stability", "overlap", "n_pitch_clips", "n_rhythm_clips")},
               "pca": {k: pca[k] for k in ("components_for_99_percent", "n_clips")}}
     report["knobs_twinkle"] = song_effects(model, [twinkle], dims, "twinkle")
     report["knobs_test_songs"] = song_effects(model, test_songs(data, args.n_songs, seed=args.seed), dims, "test")
-    if NOTTINGHAM.is_dir():
-        songs = nottingham_songs(NOTTINGHAM, args.n_nottingham, seed=args.seed)
-        report["knobs_nottingham"] = song_effects(model, songs, dims, "nottingham")
+    nottingham = Path(args.nottingham)
+    nott_songs = nottingham_songs(nottingham, args.n_nottingham, seed=args.seed) if nottingham.is_dir() else None
+    if nott_songs:
+        report["knobs_nottingham"] = song_effects(model, nott_songs, dims, "nottingham")
     else:
-        report["knobs_nottingham"] = f"{NOTTINGHAM} not found: not measured"
+        report["knobs_nottingham"] = f"{nottingham} not found: not measured"
     # Both pitch knobs on the same songs: the DESIGN's straight one and the transport one.
     report["pitch_knobs"] = {}
     for kind in analysis.PITCH_KNOBS:
         alt = {**dims, "pitch_knob": kind}
         sets = {"twinkle": [twinkle], "test_songs": test_songs(data, args.n_songs, seed=args.seed)}
-        if NOTTINGHAM.is_dir():
-            sets["nottingham"] = nottingham_songs(NOTTINGHAM, args.n_nottingham, seed=args.seed)
+        if nott_songs:
+            sets["nottingham"] = nott_songs
         report["pitch_knobs"][kind] = {name: song_effects(model, songs, alt, f"{kind} {name}", knobs=("pitch",))
                                        for name, songs in sets.items()}
     if args.eval:

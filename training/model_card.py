@@ -108,6 +108,19 @@ def card(model, args: dict, metrics: list[dict], meta: dict, report: dict | None
             for knob, r in block.items():
                 lines.append(f"| {label} ({r['n_songs']}) | {knob} {r['amount']:+g} | {fmt(r['pitch_shift'], 2)} | "
                              f"{fmt(r['rhythm_change'])} | {fmt(r['density_ratio'], 2)} |")
+        knobs = report.get("pitch_knobs")
+        if knobs:
+            lines += ["", ("Two ways to turn the pitch knob, both moving only the pitch dims: `linear` adds the "
+                           "least-squares slope of Δ_p per semitone (DESIGN); `transport` applies, per shift p, an "
+                           "affine map of the pitch dims fitted on the pairs (μ(x), μ(F_p x)), so each clip follows "
+                           f"its own path. Shipped: `{report.get('pitch_knob', 'linear')}`."), "",
+                      "| pitch knob | songs | pitch shift (st) | rhythm change | control pitch shift (st) |",
+                      "| --- | --- | --- | --- | --- |"]
+            for kind, sets in knobs.items():
+                for name, block in sets.items():
+                    r, c = block["pitch"], block.get("pitch_control", {})
+                    lines.append(f"| {kind} {r['amount']:+g} | {name} ({r['n_songs']}) | {fmt(r['pitch_shift'], 2)} | "
+                                 f"{fmt(r['rhythm_change'])} | {fmt(c.get('pitch_shift'), 2)} |")
     lines += ["", "## Limits", "",
               ("Trained on European folk melodies in duple meters: other styles, meters and very wide or fast "
               "melodies reconstruct less well. Monophonic only (chords are reduced to their top note)."), ""]
@@ -130,6 +143,8 @@ def main() -> None:
     model = load_folder(out)
     metrics = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     curves(metrics, figs / "training_curves.png")
+    (out / "runs").mkdir(exist_ok=True)
+    shutil.copy(run / "metrics.jsonl", out / "runs" / "shipped_metrics.jsonl")
     meta = json.loads(Path(args.data).with_suffix(".json").read_text())
     report_path = out / "report.json"
     report = json.loads(report_path.read_text()) if report_path.exists() else None

@@ -94,10 +94,11 @@ def main() -> None:
         new_minutes = args.minutes
         saved.update(resume=True)
         args = argparse.Namespace(**saved)
-        if new_minutes is not None and state["total_steps"]:
-            state["total_steps"] = int(state["total_steps"] * new_minutes / args.minutes)
+        if new_minutes is not None:
+            if state["total_steps"]:
+                state["total_steps"] = int(state["total_steps"] * new_minutes / args.minutes)
             args.minutes = new_minutes
-            (run / "args.json").write_text(json.dumps(vars(args), indent=2))
+        (run / "args.json").write_text(json.dumps(vars(args), indent=2))
         config = VAEConfig.from_dict(state["config"])
     else:
         args.minutes = 60.0 if args.minutes is None else args.minutes
