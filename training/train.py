@@ -62,15 +62,15 @@ def main() -> None:
     ap.add_argument("--dec-hidden", type=int, default=None)
     ap.add_argument("--epochs", type=int, default=100)
     ap.add_argument("--minutes", type=float, default=None,
-                    help="stop after this many minutes of training steps (default 60); with --resume, a new budget: "
+                    help="stop after this many minutes of training steps (default 85); with --resume, a new budget: "
                          "the learning-rate and scheduled-sampling plan is stretched to it")
-    ap.add_argument("--batch", type=int, default=256)
+    ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--lr-min", type=float, default=1e-5)
     ap.add_argument("--clip-grad", type=float, default=1.0)
     ap.add_argument("--sample-max", type=float, default=0.2, help="final scheduled-sampling probability")
     ap.add_argument("--input-dropout", type=float, default=0.25, help="word dropout on decoder inputs")
-    ap.add_argument("--decay-start", type=float, default=0.5, help="share of the run at constant lr before decay")
+    ap.add_argument("--decay-start", type=float, default=0.7, help="share of the run at constant lr before decay")
     ap.add_argument("--transpose", type=int, default=6, help="random transposition range in semitones")
     ap.add_argument("--val-clips", type=int, default=2000, help="validation clips scored each epoch")
     ap.add_argument("--eval-every", type=float, default=10.0, help="also validate/checkpoint every N minutes")
@@ -101,7 +101,7 @@ def main() -> None:
         (run / "args.json").write_text(json.dumps(vars(args), indent=2))
         config = VAEConfig.from_dict(state["config"])
     else:
-        args.minutes = 60.0 if args.minutes is None else args.minutes
+        args.minutes = 85.0 if args.minutes is None else args.minutes
         overrides = {k: v for k, v in {"beta": args.beta, "kl_norm": args.kl_norm, "latent_dim": args.latent_dim,
                                        "enc_hidden": args.enc_hidden, "dec_hidden": args.dec_hidden}.items()
                      if v is not None}
