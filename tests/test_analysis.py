@@ -348,3 +348,9 @@ def test_transport_info_round_trips_and_is_checked(circle_clips):
         discover_dims(CircleVAE(), circle_clips, n_rhythm_clips=50, pitch_knob="spiral")
     with pytest.raises(ValueError, match="shifts 1..P"):
         discover_dims(CircleVAE(), circle_clips, n_rhythm_clips=50, shifts=[2, 4])
+
+
+def test_too_few_clips_fall_back_to_the_linear_pitch_knob(circle_clips):
+    few = discover_dims(CircleVAE(), circle_clips[:12], n_rhythm_clips=50)
+    assert few["pitch_knob"] == "linear" and "too few" in few["pitch_knob_note"] and few["pitch_transport"] is None
+    assert discover_dims(CircleVAE(), circle_clips, n_rhythm_clips=50)["pitch_knob_note"] is None

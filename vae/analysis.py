@@ -29,6 +29,7 @@ RHYTHM_SPLITS = (2, 4, 8, 16)  # n equal parts per whole note (paper)
 N_RHYTHM_CLIPS = 2000  # DESIGN: >= 2,000 two-whole-note clips
 KNOBS = ("pitch", "rhythm", "residual")
 PITCH_KNOBS = ("transport", "linear")  # how the pitch knob moves z, see discover_dims
+MIN_TRANSPORT_CLIPS = 20  # fewer clips than this fit no transport maps: the pitch knob falls back to linear
 
 
 # ----------------------------------------------------------------------------- batching
@@ -129,8 +130,9 @@ def _pitch_deltas(model, kept: np.ndarray, shifts: Sequence[int], batch_size: in
 
 def _pitch_transport(mu0: Tensor, moved: list[Tensor], shifts: Sequence[int], dims: Tensor) -> dict | None:
     """One affine map per shift within the pitch dims, both ways (see :func:`vae.latent.fit_affine`);
-    None unless the shifts are 1..P, which :func:`vae.latent.transport_move` needs."""
-    if list(shifts) != list(range(1, len(shifts) + 1)) or len(mu0) <= len(dims):
+    None unless the shifts are 1..P (which :func:`vae.latent.transport_move` needs) and there are
+    at least ``MIN_TRANSPORT_CLIPS`` clips."""
+    if list(shifts) != list(range(1, len(shifts) + 1)) or len(mu0) < max(MIN_TRANSPORT_CLIPS, len(dims) + 2):
         return None
     forward = [latent.fit_affine(mu0, mu, dims) for mu in moved]
     backward = [latent.fit_affine(mu, mu0, dims) for mu in moved]
@@ -261,9 +263,13 @@ def discover_dims(model, clips: np.ndarray, n_pitch: int = 2, n_rhythm: int = 5,
     res = latent.residual_dims(latent_dim, p_dims, r_dims)
     res_dir, res_unit = latent.residual_direction(mu0, res)
     transport = _pitch_transport(mu0, moved, shifts, p_dims)  # measured either way, for comparison
+    note = None
     if pitch_knob == "transport" and transport is None:
-        raise ValueError(f"the transport pitch knob needs shifts 1..P and more clips than pitch dims; got shifts "
-                         f"{shifts} and {len(kept)} clips (use pitch_knob='linear')")
+        if list(shifts) != list(range(1, len(shifts) + 1)):
+            raise ValueError(f"the transport pitch knob needs shifts 1..P, got {shifts} (use pitch_knob='linear')")
+        pitch_knob = "linear"
+        note = (f"{len(kept)} clips are too few to fit the transport maps (it takes {MIN_TRANSPORT_CLIPS}): "
+                "the pitch knob is linear")
     return {
         "latent_dim": latent_dim,
         "pitch_dims": p_dims.tolist(),
@@ -274,6 +280,7 @@ def discover_dims(model, clips: np.ndarray, n_pitch: int = 2, n_rhythm: int = 5,
         "residual_direction": res_dir.tolist(),
         "pitch_unit": {"unit": "semitone", **p_unit},
         "pitch_knob": pitch_knob,
+        "pitch_knob_note": note,
         "pitch_transport": transport,
         "rhythm_unit": {"unit": f"split in {splits[row]}", **r_unit},
         "residual_unit": {"unit": "standard deviation of the clips along the axis", **res_unit},
