@@ -145,7 +145,7 @@ def test_tiny_model_shapes_progress_and_mode():
     assert 0.0 <= info["c_pitch"] <= 1.0 and 0.0 <= info["c_rhythm"] <= 1.0
     json.dumps(info)
     assert calls == sorted(calls) and calls[-1] == pytest.approx(1.0)
-    assert len(calls) == 13 * 3 + 5 * 2  # batches of 16: 40 clips -> 3, 30 clips -> 2
+    assert len(calls) == 13 * 3 + 5 * 2 + 3  # batches of 16: 40 clips -> 3, 30 clips -> 2, 40 split clips -> 3
     deltas, used = pitch_deltas(model, clips)
     assert deltas.shape == (12, 16) and used == 40
     assert torch.allclose(deltas, torch.tensor(info["pitch_deltas"]), atol=1e-5)
@@ -354,3 +354,19 @@ def test_too_few_clips_fall_back_to_the_linear_pitch_knob(circle_clips):
     few = discover_dims(CircleVAE(), circle_clips[:12], n_rhythm_clips=50)
     assert few["pitch_knob"] == "linear" and "too few" in few["pitch_knob_note"] and few["pitch_transport"] is None
     assert discover_dims(CircleVAE(), circle_clips, n_rhythm_clips=50)["pitch_knob_note"] is None
+
+
+def test_rhythm_unit_from_songs_or_whole_notes(circle_clips):
+    info = discover_dims(FakeVAE(), circle_clips, n_rhythm_clips=50)
+    assert info["rhythm_unit"]["calibrated_on"] == "songs" and set(info["rhythm_directions"]) == {"songs", "whole_notes"}
+    # FakeVAE's rhythm dims hold log2(onsets): one split adds exactly the weights, whatever the clips
+    for direction in info["rhythm_directions"].values():
+        assert np.allclose([direction[d] for d in RHYTHM_DIMS], RHYTHM_WEIGHTS, atol=1e-5)
+    assert info["n_rhythm_song_clips"] == len(circle_clips)  # every clip has notes of even length
+    whole = discover_dims(FakeVAE(), circle_clips, n_rhythm_clips=50, rhythm_unit="whole_notes")
+    assert whole["rhythm_unit"]["calibrated_on"] == "whole_notes" and whole["rhythm_unit_note"] is None
+    sixteenths = np.stack([regular_clip(p, 32) for p in range(55, 80)])  # notes of one step never split
+    fallback = discover_dims(FakeVAE(), sixteenths, n_rhythm_clips=50)
+    assert fallback["rhythm_unit"]["calibrated_on"] == "whole_notes" and "split" in fallback["rhythm_unit_note"]
+    with pytest.raises(ValueError, match="rhythm_unit must be"):
+        discover_dims(FakeVAE(), circle_clips, n_rhythm_clips=50, rhythm_unit="bars")

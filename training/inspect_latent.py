@@ -179,6 +179,8 @@ def main() -> None:
     ap.add_argument("--nottingham", default=str(NOTTINGHAM), help="folder of Nottingham MIDI files, read when present")
     ap.add_argument("--pitch-knob", choices=analysis.PITCH_KNOBS, default="transport",
                     help="how the pitch knob moves z (both are measured; this one is shipped)")
+    ap.add_argument("--rhythm-unit", choices=analysis.RHYTHM_UNITS, default="songs",
+                    help="what the rhythm knob's +1 is calibrated on (both are measured; this one is shipped)")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     t0 = time.time()
@@ -194,14 +196,15 @@ def main() -> None:
     weights = Path(model.source_info.path) / "model.safetensors"
 
     bar = tqdm(total=100, desc="disentanglement by augmentation", unit="%")
-    dims = analysis.discover_dims(model, clips, seed=args.seed, pitch_knob=args.pitch_knob,
+    dims = analysis.discover_dims(model, clips, seed=args.seed, pitch_knob=args.pitch_knob, rhythm_unit=args.rhythm_unit,
                                   progress=lambda f, msg: bar.update(round(100 * f) - bar.n))
     bar.close()
     dims["method"] = ("disentanglement by augmentation: pitch dims = top 2 of Σ_p |mean Δz| over transpositions "
                       "p = 1..12 of test clips; rhythm dims = top 5 of Σ_n |mean Δz| over splits n = 2, 4, 8, 16 of "
                       "two-whole-note clips; knob units from the least-squares slope (pitch) and the n = 2 split; the "
                       f"pitch knob: {args.pitch_knob} (transport = one affine map within the pitch dims per shift, "
-                      "fitted on the pairs μ(x), μ(F_p x))")
+                      "fitted on the pairs μ(x), μ(F_p x)); the rhythm knob's unit: mean Δz of a split in 2 over "
+                      f"{'the test clips whose notes split' if args.rhythm_unit == 'songs' else 'two-whole-note clips'}")
     dims["data"] = {"clips": f"{len(clips)} test-split clips of {args.data}", "seed": args.seed}
     dims["weights_sha256"] = hashlib.sha256(weights.read_bytes()).hexdigest()
     (out / "dims.json").write_text(json.dumps(dims))
@@ -239,6 +242,7 @@ def main() -> None:
     grid_figure(analysis.decode_z(model, grid.reshape(25, -1)), 5, figs / "fig9_grid.png")
 
     report = {"model": str(args.model), "weights_sha256": dims["weights_sha256"], "pitch_knob": args.pitch_knob,
+              "rhythm_unit": dims["rhythm_unit"]["calibrated_on"],
               "latent": {k: dims[k] for k in ("pitch_dims", "rhythm_dims", "c_pitch", "pitch_stability", "c_rhythm",
                                               "rhythm_stability", "overlap", "n_pitch_clips", "n_rhythm_clips")},
               "pca": {k: pca[k] for k in ("components_for_99_percent", "n_clips")}}
@@ -250,15 +254,17 @@ def main() -> None:
         report["knobs_nottingham"] = song_effects(model, nott_songs, dims, "nottingham")
     else:
         report["knobs_nottingham"] = f"{nottingham} not found: not measured"
-    # Both pitch knobs on the same songs: the DESIGN's straight one and the transport one.
-    report["pitch_knobs"] = {}
-    for kind in analysis.PITCH_KNOBS:
-        alt = {**dims, "pitch_knob": kind}
-        sets = {"twinkle": [twinkle], "test_songs": test_songs(data, args.n_songs, seed=args.seed)}
-        if nott_songs:
-            sets["nottingham"] = nott_songs
-        report["pitch_knobs"][kind] = {name: song_effects(model, songs, alt, f"{kind} {name}", knobs=("pitch",))
-                                       for name, songs in sets.items()}
+    # Both ways of each knob on the same songs: the DESIGN's and the shipped one.
+    sets = {"twinkle": [twinkle], "test_songs": test_songs(data, args.n_songs, seed=args.seed)}
+    if nott_songs:
+        sets["nottingham"] = nott_songs
+    report["pitch_knobs"] = {kind: {name: song_effects(model, songs, {**dims, "pitch_knob": kind}, f"{kind} {name}",
+                                                       knobs=("pitch",)) for name, songs in sets.items()}
+                             for kind in analysis.PITCH_KNOBS}
+    report["rhythm_knobs"] = {unit: {name: song_effects(model, songs, {**dims, "rhythm_direction": direction},
+                                                        f"{unit} {name}", knobs=("rhythm",))
+                                     for name, songs in sets.items()}
+                              for unit, direction in dims["rhythm_directions"].items()}
     if args.eval:
         report["reconstruction"] = json.loads(Path(args.eval).read_text())
     report["seconds"] = round(time.time() - t0, 1)

@@ -121,6 +121,19 @@ def card(model, args: dict, metrics: list[dict], meta: dict, report: dict | None
                     r, c = block["pitch"], block.get("pitch_control", {})
                     lines.append(f"| {kind} {r['amount']:+g} | {name} ({r['n_songs']}) | {fmt(r['pitch_shift'], 2)} | "
                                  f"{fmt(r['rhythm_change'])} | {fmt(c.get('pitch_shift'), 2)} |")
+        knobs = report.get("rhythm_knobs")
+        if knobs:
+            lines += ["", ("Two calibrations of the rhythm knob's +1 on the same rhythm dims: the mean Δz of "
+                           "splitting every note in two over the test clips whose notes split (`songs`), or over "
+                           f"the two-whole-note clips of the analysis (`whole_notes`). Shipped: "
+                           f"`{report.get('rhythm_unit', 'whole_notes')}`."), "",
+                      "| rhythm knob | songs | density ratio | rhythm change | control density ratio |",
+                      "| --- | --- | --- | --- | --- |"]
+            for unit, sets in knobs.items():
+                for name, block in sets.items():
+                    r, c = block["rhythm"], block.get("rhythm_control", {})
+                    lines.append(f"| {unit} {r['amount']:+g} | {name} ({r['n_songs']}) | {fmt(r['density_ratio'], 2)} | "
+                                 f"{fmt(r['rhythm_change'])} | {fmt(c.get('density_ratio'), 2)} |")
     lines += ["", "## Limits", "",
               ("Trained on European folk melodies in duple meters: other styles, meters and very wide or fast "
               "melodies reconstruct less well. Monophonic only (chords are reduced to their top note)."), ""]

@@ -29,6 +29,7 @@ RHYTHM_SPLITS = (2, 4, 8, 16)  # n equal parts per whole note (paper)
 N_RHYTHM_CLIPS = 2000  # DESIGN: >= 2,000 two-whole-note clips
 KNOBS = ("pitch", "rhythm", "residual")
 PITCH_KNOBS = ("transport", "linear")  # how the pitch knob moves z, see discover_dims
+RHYTHM_UNITS = ("songs", "whole_notes")  # what the rhythm knob's +1 is calibrated on, see discover_dims
 MIN_TRANSPORT_CLIPS = 20  # fewer clips than this fit no transport maps: the pitch knob falls back to linear
 
 
@@ -208,7 +209,8 @@ def rhythm_deltas(model, n_clips: int = N_RHYTHM_CLIPS, pitch_range: tuple[int, 
 def discover_dims(model, clips: np.ndarray, n_pitch: int = 2, n_rhythm: int = 5,
                   shifts: Iterable[int] = PITCH_SHIFTS, splits: Iterable[int] = RHYTHM_SPLITS,
                   n_rhythm_clips: int = N_RHYTHM_CLIPS, pitch_range: tuple[int, int] | None = None,
-                  seed: int = 0, pitch_knob: str = "transport", batch_size: int = BATCH_SIZE,
+                  seed: int = 0, pitch_knob: str = "transport", rhythm_unit: str = "songs",
+                  batch_size: int = BATCH_SIZE,
                   progress: Progress | None = None) -> dict:
     """Disentanglement by augmentation: find the pitch and rhythm dims and the three knobs.
 
@@ -217,7 +219,10 @@ def discover_dims(model, clips: np.ndarray, n_pitch: int = 2, n_rhythm: int = 5,
     semitone). The pitch knob moves along it (``pitch_knob="linear"``, DESIGN "Knob effects") or,
     by default (``"transport"``), applies per shift p an affine map within the pitch dims fitted
     on the pairs (μ(x), μ(F_p x)) (:func:`vae.latent.fit_affine`): it moves only the pitch dims
-    like the linear knob, but each clip along its own path. The rhythm knob is Δ_n[rhythm dims] of the smallest split (n = 2: +1 ≈ one split); the residual
+    like the linear knob, but each clip along its own path. The rhythm knob moves along the
+    rhythm dims by mean(μ(F_2 x) − μ(x)) over the given clips whose notes split in two
+    (``rhythm_unit="songs"``: +1 ≈ one split of real notes) or, as in the paper's analysis, by
+    Δ_2 of the two-whole-note clips (``"whole_notes"``); both are kept. The residual
     knob is the principal axis of μ(clips) in the residual dims, scaled by its standard deviation
     (see :func:`vae.latent.residual_direction`).
 
@@ -233,6 +238,7 @@ def discover_dims(model, clips: np.ndarray, n_pitch: int = 2, n_rhythm: int = 5,
             highest note.
         seed: seeds the two-whole-note pitches.
         pitch_knob: "transport" or "linear" (see above); "transport" needs shifts 1..P.
+        rhythm_unit: "songs" or "whole_notes" (see above).
 
     Returns:
         A JSON-serializable dict (lists of ints and floats) for dims.json; see
@@ -241,6 +247,8 @@ def discover_dims(model, clips: np.ndarray, n_pitch: int = 2, n_rhythm: int = 5,
     shifts, splits = [int(p) for p in shifts], [int(n) for n in splits]
     if pitch_knob not in PITCH_KNOBS:
         raise ValueError(f"pitch_knob must be one of {PITCH_KNOBS}, got {pitch_knob!r}")
+    if rhythm_unit not in RHYTHM_UNITS:
+        raise ValueError(f"rhythm_unit must be one of {RHYTHM_UNITS}, got {rhythm_unit!r}")
     kept = _pitch_clips(check_clips(clips), shifts)
     if len(kept) < 2:
         raise ValueError(f"only {len(kept)} clip(s) stay within MIDI 0-127 under shifts {shifts}; "
@@ -249,17 +257,29 @@ def discover_dims(model, clips: np.ndarray, n_pitch: int = 2, n_rhythm: int = 5,
         notes = kept[kept < N_PITCHES]
         pitch_range = (int(notes.min()), int(notes.max()))
     base = _rhythm_clips(n_rhythm_clips, pitch_range, seed)
+    split = split_notes(kept, min(splits))
+    changed = (split != kept).any(axis=1)
     tracker = _Tracker(progress, (1 + len(shifts)) * _n_batches(len(kept), batch_size)
-                       + (1 + len(splits)) * _n_batches(len(base), batch_size))
+                       + (1 + len(splits)) * _n_batches(len(base), batch_size)
+                       + _n_batches(int(changed.sum()), batch_size))
     with _inference(model):
         d_pitch, mu0, moved = _pitch_deltas(model, kept, shifts, batch_size, tracker)
         d_rhythm = _rhythm_deltas(model, base, splits, batch_size, tracker)
+        d_songs = (_encode(model, split[changed], batch_size, tracker, f"rhythm: clips split in {min(splits)}")
+                   - mu0[torch.from_numpy(changed)]).mean(0) if changed.any() else None
     latent_dim = d_pitch.shape[1]
     pitch_scores, rhythm_scores = d_pitch.abs().sum(0), d_rhythm.abs().sum(0)
     p_dims, r_dims = latent.top_dims(pitch_scores, n_pitch), latent.top_dims(rhythm_scores, n_rhythm)
     p_dir, p_unit = latent.knob_direction(d_pitch, shifts, p_dims)
     row = splits.index(min(splits))
-    r_dir, r_unit = latent.knob_direction(d_rhythm[row:row + 1], [1.0], r_dims)
+    r_dirs = {"whole_notes": latent.knob_direction(d_rhythm[row:row + 1], [1.0], r_dims)}
+    if d_songs is not None:
+        r_dirs["songs"] = latent.knob_direction(d_songs[None], [1.0], r_dims)
+    rhythm_note = None
+    if rhythm_unit not in r_dirs:
+        rhythm_note = f"no clip has notes that split in {min(splits)}: the rhythm knob is calibrated on whole notes"
+        rhythm_unit = "whole_notes"
+    r_dir, r_unit = r_dirs[rhythm_unit]
     res = latent.residual_dims(latent_dim, p_dims, r_dims)
     res_dir, res_unit = latent.residual_direction(mu0, res)
     transport = _pitch_transport(mu0, moved, shifts, p_dims)  # measured either way, for comparison
@@ -282,7 +302,10 @@ def discover_dims(model, clips: np.ndarray, n_pitch: int = 2, n_rhythm: int = 5,
         "pitch_knob": pitch_knob,
         "pitch_knob_note": note,
         "pitch_transport": transport,
-        "rhythm_unit": {"unit": f"split in {splits[row]}", **r_unit},
+        "rhythm_unit": {"unit": f"split in {splits[row]}", "calibrated_on": rhythm_unit, **r_unit},
+        "rhythm_unit_note": rhythm_note,
+        "rhythm_directions": {k: d.tolist() for k, (d, _) in r_dirs.items()},
+        "n_rhythm_song_clips": int(changed.sum()),
         "residual_unit": {"unit": "standard deviation of the clips along the axis", **res_unit},
         "c_pitch": latent.concentration(d_pitch, p_dims),
         "pitch_stability": latent.stability(d_pitch, p_dims),
