@@ -53,6 +53,12 @@ def make_tiny_model_folder(folder: str | Path, seed: int = 0, with_dims: bool = 
         for knob in ("pitch", "rhythm"):
             direction = np.asarray(dims[f"{knob}_direction"])
             dims[f"{knob}_direction"] = (direction * KNOB_NORM / np.linalg.norm(direction)).tolist()
+        # An untrained model's fitted transport maps barely move z: use translations of the same size
+        # as the linear knob (a valid transport: map p adds p times the direction on the pitch dims).
+        unit = np.asarray(dims["pitch_direction"])[dims["pitch_dims"]]
+        eye = np.eye(len(unit))
+        dims["pitch_transport"] = {key: [np.vstack([eye, sign * p * unit]).tolist() for p in dims["shifts"]]
+                                   for key, sign in (("forward", 1), ("backward", -1))}
         extra["dims.json"] = json.dumps(dims)
     return save_model(model, folder, extra_files=extra)
 
