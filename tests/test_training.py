@@ -109,3 +109,13 @@ def test_model_card_describes_the_shipped_weights(pipeline):
     assert "## Measured" in card and "transport" in card and "Twinkle" in card
     assert (out / "runs" / "shipped_metrics.jsonl").read_text() == (pipeline["run"] / "metrics.jsonl").read_text()
     assert load_folder(out).config.latent_dim == 16
+
+
+def test_init_fine_tunes_from_a_model_folder_with_a_new_beta(pipeline):
+    ft = pipeline["tmp"] / "fine_tune"
+    out = run("train.py", "--data", pipeline["data"], "--run", ft, "--init", pipeline["out"], "--beta", 0.3,
+              "--batch", 16, "--threads", 1, "--val-clips", 50, "--minutes", 0.01)
+    assert "initialised from" in out
+    config = json.loads((ft / "config.json").read_text())
+    assert config["beta"] == 0.3 and config["latent_dim"] == 16  # the init model's sizes, the new beta
+    assert load_folder(ft / "model").config.beta == 0.3

@@ -25,6 +25,7 @@ from tqdm import tqdm
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from vae.analysis import reconstruction_accuracy
+from vae.hub import load_folder
 from vae.melody import N_PITCHES
 from vae.model import PRESETS, MusicVAE, VAEConfig, set_seed
 
@@ -77,6 +78,9 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--resume", action="store_true", help="continue from RUN/checkpoint.pt")
+    ap.add_argument("--init", default=None,
+                    help="start from the weights of this model folder (its config, with --beta etc. applied), "
+                         "a fresh optimizer and schedule: fine-tuning")
     args = ap.parse_args()
 
     run = Path(args.run)
@@ -105,7 +109,8 @@ def main() -> None:
         overrides = {k: v for k, v in {"beta": args.beta, "kl_norm": args.kl_norm, "latent_dim": args.latent_dim,
                                        "enc_hidden": args.enc_hidden, "dec_hidden": args.dec_hidden}.items()
                      if v is not None}
-        config = replace(PRESETS[args.preset], **overrides)
+        base = load_folder(args.init).config if args.init else PRESETS[args.preset]
+        config = replace(base, **overrides)
         (run / "args.json").write_text(json.dumps(vars(args), indent=2))
         (run / "config.json").write_text(json.dumps(asdict(config), indent=2))
     set_seed(args.seed)
@@ -117,6 +122,9 @@ def main() -> None:
     print(f"train {len(train)} clips, validation {len(val)} clips, device {device}", flush=True)
 
     model = MusicVAE(config).to(device)
+    if args.init and not state:
+        model.load_state_dict(load_folder(args.init).state_dict())
+        print(f"initialised from {args.init}", flush=True)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     steps_per_epoch = math.ceil(len(train) / args.batch)
     epoch, step, elapsed, best = 0, 0, 0.0, -1.0
