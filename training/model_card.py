@@ -47,6 +47,20 @@ def fmt(x, digits: int = 3) -> str:
     return f"{x:.{digits}f}" if isinstance(x, (int, float)) else str(x)
 
 
+def variants_table(variants: dict | None, knob: str, key: str, label: str, intro: str) -> list[str]:
+    """Card lines comparing the variants of one knob (report.json's ``pitch_knobs`` / ``rhythm_knobs``)."""
+    if not variants:
+        return []
+    lines = ["", intro, "", f"| {knob} knob | songs | {label} | rhythm change | control {label} |",
+             "| --- | --- | --- | --- | --- |"]
+    for kind, sets in variants.items():
+        for name, block in sets.items():
+            r, c = block[knob], block.get(f"{knob}_control", {})
+            lines.append(f"| {kind} {r['amount']:+g} | {name} ({r['n_songs']}) | {fmt(r[key], 2)} | "
+                         f"{fmt(r['rhythm_change'])} | {fmt(c.get(key), 2)} |")
+    return lines
+
+
 def card(model, args: dict, metrics: list[dict], meta: dict, report: dict | None) -> str:
     c = model.config
     n_params = sum(p.numel() for p in model.parameters())
@@ -108,32 +122,15 @@ def card(model, args: dict, metrics: list[dict], meta: dict, report: dict | None
             for knob, r in block.items():
                 lines.append(f"| {label} ({r['n_songs']}) | {knob} {r['amount']:+g} | {fmt(r['pitch_shift'], 2)} | "
                              f"{fmt(r['rhythm_change'])} | {fmt(r['density_ratio'], 2)} |")
-        knobs = report.get("pitch_knobs")
-        if knobs:
-            lines += ["", ("Two ways to turn the pitch knob, both moving only the pitch dims: `linear` adds the "
-                           "least-squares slope of Δ_p per semitone (DESIGN); `transport` applies, per shift p, an "
-                           "affine map of the pitch dims fitted on the pairs (μ(x), μ(F_p x)), so each clip follows "
-                           f"its own path. Shipped: `{report.get('pitch_knob', 'linear')}`."), "",
-                      "| pitch knob | songs | pitch shift (st) | rhythm change | control pitch shift (st) |",
-                      "| --- | --- | --- | --- | --- |"]
-            for kind, sets in knobs.items():
-                for name, block in sets.items():
-                    r, c = block["pitch"], block.get("pitch_control", {})
-                    lines.append(f"| {kind} {r['amount']:+g} | {name} ({r['n_songs']}) | {fmt(r['pitch_shift'], 2)} | "
-                                 f"{fmt(r['rhythm_change'])} | {fmt(c.get('pitch_shift'), 2)} |")
-        knobs = report.get("rhythm_knobs")
-        if knobs:
-            lines += ["", ("Two calibrations of the rhythm knob's +1 on the same rhythm dims: the mean Δz of "
-                           "splitting every note in two over the test clips whose notes split (`songs`), or over "
-                           f"the two-whole-note clips of the analysis (`whole_notes`). Shipped: "
-                           f"`{report.get('rhythm_unit', 'whole_notes')}`."), "",
-                      "| rhythm knob | songs | density ratio | rhythm change | control density ratio |",
-                      "| --- | --- | --- | --- | --- |"]
-            for unit, sets in knobs.items():
-                for name, block in sets.items():
-                    r, c = block["rhythm"], block.get("rhythm_control", {})
-                    lines.append(f"| {unit} {r['amount']:+g} | {name} ({r['n_songs']}) | {fmt(r['density_ratio'], 2)} | "
-                                 f"{fmt(r['rhythm_change'])} | {fmt(c.get('density_ratio'), 2)} |")
+        lines += variants_table(report.get("pitch_knobs"), "pitch", "pitch_shift", "pitch shift (st)", (
+            "Two ways to turn the pitch knob, both moving only the pitch dims: `linear` adds the least-squares "
+            "slope of Δ_p per semitone (DESIGN); `transport` applies, per shift p, an affine map of the pitch dims "
+            "fitted on the pairs (μ(x), μ(F_p x)), so each clip follows its own path. Shipped: "
+            f"`{report.get('pitch_knob', 'linear')}`."))
+        lines += variants_table(report.get("rhythm_knobs"), "rhythm", "density_ratio", "density ratio", (
+            "Two calibrations of the rhythm knob's +1 on the same rhythm dims: the mean Δz of splitting every "
+            "note in two over the test clips whose notes split (`songs`), or over the two-whole-note clips of "
+            f"the analysis (`whole_notes`). Shipped: `{report.get('rhythm_unit', 'whole_notes')}`."))
     lines += ["", "## Limits", "",
               ("Trained on European folk melodies in duple meters: other styles, meters and very wide or fast "
               "melodies reconstruct less well. Monophonic only (chords are reduced to their top note)."), ""]
