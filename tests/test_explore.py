@@ -57,6 +57,9 @@ def test_tables_and_figure(dims, tiny_model_dir):
     raw = json.loads((tiny_model_dir / "dims.json").read_text())
     rows = dict(explore.dims_rows(raw))
     assert rows["overlap"] == str(raw["overlap"]) and rows["C_pitch"] == f"{raw['c_pitch']:.3f}"
+    assert rows["pitch knob"] == "transport" and rows["rhythm knob +1"] == "songs"
+    few = dict(explore.dims_rows({**raw, "pitch_knob": "linear", "pitch_knob_note": "3 clips are too few"}))
+    assert few["pitch knob"] == "linear (3 clips are too few)"
     assert explore.report_rows({"test": {"token_accuracy": 0.98765, "n_clips": 10}, "model": "x"}) == [
         ["test.token_accuracy", "0.9877"], ["test.n_clips", "10"], ["model", "x"]]
     assert isinstance(explore.dim_scores_figure(raw, "t"), Figure)

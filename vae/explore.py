@@ -74,6 +74,8 @@ def dims_rows(dims: dict) -> list[list[str]]:
     return [["pitch dims", dim_list("pitch_dims")], ["rhythm dims", dim_list("rhythm_dims")],
             ["pitch knob", dims.get("pitch_knob", "linear") + (f" ({dims['pitch_knob_note']})"
                                                               if dims.get("pitch_knob_note") else "")],
+            ["rhythm knob +1", (dims.get("rhythm_unit") or {}).get("calibrated_on", "whole_notes")
+             + (f" ({dims['rhythm_unit_note']})" if dims.get("rhythm_unit_note") else "")],
             ["C_pitch", fmt("c_pitch")], ["C_rhythm", fmt("c_rhythm")], ["overlap", fmt("overlap")],
             ["pitch stability", fmt("pitch_stability")], ["rhythm stability", fmt("rhythm_stability")],
             ["clips (pitch)", fmt("n_pitch_clips")], ["clips (rhythm)", fmt("n_rhythm_clips")]]
