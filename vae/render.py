@@ -1,13 +1,11 @@
-"""What a person sees and hears of a song: piano-roll images, audio and MIDI bytes.
+"""What a person sees and hears of a song: piano-roll images (from ``vae.pianoroll``), audio and MIDI bytes.
 
-Everything here takes a song as token ids (T,) (see ``vae.melody``). Images are RGB uint8
-arrays (H, W, 3), drawn with numpy (text with matplotlib's font machinery, never pyplot: this
-module runs inside a multi-threaded server); audio is float32 mono in [-1, 1].
+Everything here takes a song as token ids (T,) (see ``vae.melody``). Audio is float32 mono in
+[-1, 1]; images are RGB uint8 arrays (H, W, 3).
 """
 
 from __future__ import annotations
 
-import functools
 import io
 import itertools
 import threading
@@ -18,43 +16,31 @@ from typing import ClassVar
 
 import numpy as np
 import pretty_midi
-from matplotlib import font_manager
-from matplotlib.ft2font import LoadFlags
-from PIL import Image  # Pillow, the image library matplotlib itself is built on
 
 from vae.melody import (
     CLIP_STEPS,
     DEFAULT_BPM,
     HOLD,
-    N_PITCHES,
-    STEPS_PER_BAR,
     STEPS_PER_QUARTER,
-    check_tokens,
     tokens_to_midi,
     tokens_to_notes,
+)
+from vae.pianoroll import (  # noqa: F401  the piano-roll half of rendering, re-exported here
+    GHOST_COLOR,
+    NOTE_COLOR,
+    ROLL_HEIGHT,
+    ROLL_WIDTH,
+    THUMB_NOTE,
+    THUMB_SIZE,
+    as_song,
+    piano_roll,
+    piano_roll_thumbnail,
+    png_bytes,
+    save_png,
 )
 from vae.timing import timed
 
 # ----------------------------------------------------------------------------- constants
-
-ROLL_WIDTH = 1024  # default piano-roll size in pixels
-ROLL_HEIGHT = 320
-THUMB_SIZE = (160, 96)  # (width, height) of a gallery cell in pixels
-PNG_LEVEL = 1  # zlib level of PNGs: a roll encodes in 4 ms instead of 9 (matplotlib's imsave), ~12 kB
-PITCH_MARGIN = 2  # semitones shown above the highest and below the lowest note
-MIN_PITCH_SPAN = 12  # always show at least an octave, so there is a C to label
-EMPTY_RANGE = (60, 72)  # pitch window of a song with no notes (C4-C5)
-
-NOTE_COLOR = "#d9480f"  # the song (or the result, in compare mode)
-NOTE_EDGE = "#7a2905"
-GHOST_COLOR = "#d0d4da"  # the original, in compare mode
-GHOST_EDGE = "#8a919b"
-BLACK_KEY_ROW = "#eef0f3"
-BAR_LINE = "#c3c8cf"
-CLIP_LINE = "#7d848e"  # every 2 bars: where the model cuts the song into clips
-THUMB_BG = (250, 250, 251)
-THUMB_BAR = (222, 225, 230)
-THUMB_NOTE = (217, 72, 15)
 
 SAMPLE_RATE = 22050  # Hz; enough for a GM piano, half the cost of 44.1 kHz
 TAIL_SECONDS = 0.5  # release tail kept after the last step of the song
@@ -68,243 +54,6 @@ SINE_RELEASE = 0.08  # s, linear fade-out after the note ends
 SINE_LEVEL = 0.3  # amplitude of one sine note before peak normalisation
 SYNTHS = ("auto", "fluidsynth", "sine")
 PIECE_CACHE_BYTES = 32 * 2**20  # audio of recent pieces kept (a 2-bar piece at 100 bpm: 0.5 MB), see _Pieces
-
-
-# ----------------------------------------------------------------------------- input
-
-
-def _song(tokens, name: str = "tokens") -> np.ndarray:
-    """``tokens`` as an int64 song (T,); clips (N, 32) are joined."""
-    arr = check_tokens(np.asarray(tokens), name=name)
-    if arr.ndim == 2 and arr.shape[1] == CLIP_STEPS:
-        arr = arr.reshape(-1)
-    if arr.ndim != 1:
-        raise ValueError(f"{name} must be a song of shape (T,) or clips (N, {CLIP_STEPS}), got {tuple(arr.shape)}")
-    if arr.size == 0:
-        raise ValueError(f"{name} is empty: a song needs at least one step")
-    return arr
-
-
-def _notes(tokens: np.ndarray) -> np.ndarray:
-    """int array (N, 3) of (start_step, end_step, pitch); a hold extends the note before it."""
-    notes = tokens_to_notes(tokens)
-    return np.asarray(notes, dtype=np.int64).reshape(-1, 3)
-
-
-def _pitch_window(pitches: np.ndarray, margin: int = PITCH_MARGIN) -> tuple[int, int]:
-    """Lowest and highest MIDI pitch to show: the pitches used, a margin, at least an octave."""
-    if pitches.size == 0:
-        return EMPTY_RANGE
-    lo, hi = int(pitches.min()) - margin, int(pitches.max()) + margin
-    short = MIN_PITCH_SPAN - (hi - lo)
-    if short > 0:
-        lo, hi = lo - short // 2, hi + short - short // 2
-    shift = max(0, -lo) - max(0, hi - (N_PITCHES - 1))
-    return max(0, lo + shift), min(N_PITCHES - 1, hi + shift)
-
-
-def _check_range(pitch_range: tuple[int, int]) -> tuple[int, int]:
-    lo, hi = (int(p) for p in pitch_range)
-    if not 0 <= lo <= hi < N_PITCHES:
-        raise ValueError(f"pitch_range must be (low, high) with 0 <= low <= high <= 127, got {pitch_range}")
-    return lo, hi
-
-
-# ----------------------------------------------------------------------------- piano roll
-
-
-def _rgb(color: str) -> np.ndarray:
-    """'#rrggbb' -> uint8 (3,)."""
-    return np.array([int(color[i:i + 2], 16) for i in (1, 3, 5)], dtype=np.uint8)
-
-
-@functools.lru_cache(maxsize=1024)
-def _text_mask(text: str, size: float, bold: bool, dpi: int) -> np.ndarray:
-    """Coverage (h, w) uint8 of ``text`` in matplotlib's default font, drawn by its FreeType wrapper.
-
-    matplotlib keeps one FT2Font per font file and thread, so this is safe in a threaded server;
-    labels repeat from call to call (bar numbers, octaves), so they are drawn once.
-    """
-    prop = font_manager.FontProperties(size=size, weight="bold" if bold else "normal")
-    font = font_manager.get_font(font_manager.findfont(prop))
-    font.clear()
-    font.set_size(size, dpi)
-    font.set_text(text, 0.0, flags=LoadFlags.DEFAULT)
-    font.draw_glyphs_to_bitmap(antialiased=True)
-    mask = np.asarray(font.get_image()).copy()
-    mask.flags.writeable = False
-    return mask
-
-
-def _draw_text(image: np.ndarray, text: str, x: float, y: float, size: float, dpi: int, color: str = "#000000", *,
-               ha: str = "left", va: str = "top", bold: bool = False) -> None:
-    """Blend ``text`` into ``image`` (in place), anchored at pixel (x, y) by ``ha`` and ``va``."""
-    mask = _text_mask(text, size, bold, dpi)
-    h, w = mask.shape
-    x0 = round(x - {"left": 0, "center": w / 2, "right": w}[ha])
-    y0 = round(y - {"top": 0, "center": h / 2, "bottom": h}[va])
-    ys = slice(max(y0, 0), min(y0 + h, image.shape[0]))
-    xs = slice(max(x0, 0), min(x0 + w, image.shape[1]))
-    if ys.start >= ys.stop or xs.start >= xs.stop:
-        return
-    alpha = mask[ys.start - y0:ys.stop - y0, xs.start - x0:xs.stop - x0, None] / 255.0
-    region = image[ys, xs]
-    region[:] = region * (1 - alpha) + _rgb(color) * alpha + 0.5
-
-
-def _boxes(image: np.ndarray, x0, x1, y0, y1, fill: str, edge: str) -> None:
-    """Rectangles [y0, y1) x [x0, x1) with a 1-pixel border, drawn in place."""
-    fill, edge = _rgb(fill), _rgb(edge)
-    for a, b, c, d in zip(y0.tolist(), y1.tolist(), x0.tolist(), x1.tolist(), strict=True):
-        image[a:b, c:d] = edge
-        image[a + 1:b - 1, c + 1:d - 1] = fill
-
-
-def _bar_ticks(n_steps: int) -> tuple[np.ndarray, list[str]]:
-    """Bar-number ticks: every bar, thinned so that at most ~24 labels are drawn."""
-    n_bars = -(-n_steps // STEPS_PER_BAR)
-    every = max(1, int(np.ceil(n_bars / 24)))
-    bars = np.arange(0, n_bars, every)
-    return bars * STEPS_PER_BAR, [str(b + 1) for b in bars]
-
-
-@timed("roll")
-def piano_roll(tokens, compare=None, *, title: str | None = None, width: int = ROLL_WIDTH,
-               height: int = ROLL_HEIGHT, pitch_range: tuple[int, int] | None = None, dpi: int = 100) -> np.ndarray:
-    """Draw a song as a piano roll.
-
-    Time runs left to right in sixteenth-note steps, with a thin line at every bar and a darker
-    one every 2 bars (where the model cuts clips); pitch runs upwards over the range the song
-    uses plus a margin, with octave labels at every C. Each note is a rectangle from its onset to
-    the step where it stops (holds extend it). Drawn with numpy into the pixel grid (a knob move
-    redraws it: ~2 ms, where a matplotlib figure took ~25 ms); text comes from matplotlib's font.
-
-    Args:
-        tokens: int array (T,) of token ids (or clips (N, 32)): the song, drawn in a strong colour.
-        compare: optional second song (T',), e.g. the original before a knob move, drawn beneath
-            in light grey so that what changed stands out.
-        title: optional caption above the roll.
-        width, height: image size in pixels.
-        pitch_range: (low, high) MIDI pitches to show; default: fitted to the notes.
-        dpi: pixels per inch for font sizes (7 and 8 points); the image size does not depend on it.
-
-    Returns:
-        uint8 array (height, width, 3), RGB.
-
-    Raises:
-        ValueError: a token is not a state id, the song is empty, or the size is too small.
-    """
-    if width < 64 or height < 48:
-        raise ValueError(f"a piano roll needs at least 64 x 48 pixels, got {width} x {height}")
-    song = _song(tokens)
-    notes = _notes(song)
-    ghost = _notes(_song(compare, "compare")) if compare is not None else np.zeros((0, 3), np.int64)
-    n_steps = max(len(song), 0 if compare is None else len(np.ravel(compare)))
-    if pitch_range is None:
-        lo, hi = _pitch_window(np.concatenate([notes[:, 2], ghost[:, 2]]))
-    else:
-        lo, hi = _check_range(pitch_range)
-
-    top = 22 if (title or compare is not None) else 6
-    left, bottom, right = 38, 20, 6
-    plot_w, plot_h, n_rows = width - left - right, height - top - bottom, hi - lo + 1
-    image = np.full((height, width, 3), 255, dtype=np.uint8)
-
-    def x_of(steps) -> np.ndarray:
-        return left + (np.asarray(steps) * plot_w) // n_steps
-
-    def rows_of(pitches) -> tuple[np.ndarray, np.ndarray]:  # top and bottom pixel of each pitch's row
-        row = hi - np.asarray(pitches)
-        return top + (row * plot_h) // n_rows, top + ((row + 1) * plot_h) // n_rows
-
-    for pitch in range(lo, hi + 1):
-        if pitch % 12 in (1, 3, 6, 8, 10):
-            y0, y1 = rows_of(pitch)
-            image[y0:y1, left:left + plot_w] = _rgb(BLACK_KEY_ROW)
-    bars = np.arange(STEPS_PER_BAR, n_steps, STEPS_PER_BAR)
-    image[top:top + plot_h, x_of(bars[bars % CLIP_STEPS != 0])] = _rgb(BAR_LINE)
-    image[top:top + plot_h, x_of(bars[bars % CLIP_STEPS == 0])] = _rgb(CLIP_LINE)
-
-    gap = 1 if plot_w / n_steps >= 3 else 0  # a pixel between repeated notes, when there is room
-    row_h = plot_h / n_rows
-    for drawn, fill, edge, margin in ((ghost, GHOST_COLOR, GHOST_EDGE, 0.05), (notes, NOTE_COLOR, NOTE_EDGE, 0.1)):
-        drawn = drawn[(drawn[:, 2] >= lo) & (drawn[:, 2] <= hi)]
-        if len(drawn):  # the ghost (original) is a little taller, so a moved note never hides it all
-            y0, y1 = rows_of(drawn[:, 2])
-            pad = round(row_h * margin)
-            x0 = x_of(drawn[:, 0])
-            _boxes(image, x0, np.maximum(x_of(drawn[:, 1]) - gap, x0 + 1), y0 + pad, np.maximum(y1 - pad, y0 + pad + 1),
-                   fill, edge)
-    image[top:top + plot_h + 1, left - 1] = 0  # the axes: left and bottom
-    image[top + plot_h, left - 1:left + plot_w] = 0
-
-    for c in range(lo + (-lo) % 12, hi + 1, 12):
-        y0, y1 = rows_of(c)
-        _draw_text(image, pretty_midi.note_number_to_name(c), left - 4, (y0 + y1) / 2, 7, dpi, ha="right", va="center")
-    for step, label in zip(*_bar_ticks(n_steps), strict=True):
-        _draw_text(image, label, int(x_of(step)) + 2, top + plot_h + 3, 7, dpi)
-    if title:
-        _draw_text(image, title, left, 4, 8, dpi)
-    if compare is not None:
-        _draw_text(image, "original", width - right, 4, 7, dpi, GHOST_EDGE, ha="right", bold=True)
-        _draw_text(image, "result", width - right - 50, 4, 7, dpi, NOTE_COLOR, ha="right", bold=True)
-    return image
-
-
-@timed("thumbnail")
-def piano_roll_thumbnail(tokens, size: tuple[int, int] = THUMB_SIZE, *,
-                         pitch_range: tuple[int, int] | None = None) -> np.ndarray:
-    """A tiny piano roll for a gallery cell, drawn with numpy alone (no axes, no text).
-
-    Args:
-        tokens: int array (T,) of token ids (or clips (N, 32)).
-        size: (width, height) in pixels.
-        pitch_range: (low, high) MIDI pitches to show; pass the same range to every cell of a
-            grid so that heights compare. Default: fitted to the notes.
-
-    Returns:
-        uint8 array (height, width, 3), RGB.
-    """
-    width, height = (int(s) for s in size)
-    if width < 8 or height < 8:
-        raise ValueError(f"a thumbnail needs at least 8 x 8 pixels, got {width} x {height}")
-    song = _song(tokens)
-    notes = _notes(song)
-    lo, hi = _pitch_window(notes[:, 2], margin=1) if pitch_range is None else _check_range(pitch_range)
-    n_rows, n_steps = hi - lo + 1, len(song)
-
-    image = np.empty((height, width, 3), dtype=np.uint8)
-    image[:] = THUMB_BG
-    bar_x = (np.arange(STEPS_PER_BAR, n_steps, STEPS_PER_BAR) * width) // n_steps
-    image[:, bar_x] = THUMB_BAR
-    gap = 1 if width / n_steps >= 3 else 0  # a pixel between repeated notes, when there is room
-    notes = notes[(notes[:, 2] >= lo) & (notes[:, 2] <= hi)]
-    x0 = (notes[:, 0] * width) // n_steps
-    x1 = np.maximum((notes[:, 1] * width) // n_steps - gap, x0 + 1)
-    row = hi - notes[:, 2]  # row 0 is the top of the image
-    y0 = (row * height) // n_rows
-    y1 = np.maximum(((row + 1) * height) // n_rows, y0 + 1)
-    for a, b, c, d in zip(y0.tolist(), y1.tolist(), x0.tolist(), x1.tolist(), strict=True):
-        image[a:b, c:d] = THUMB_NOTE
-    return image
-
-
-@timed("png")
-def png_bytes(image: np.ndarray) -> bytes:
-    """Encode an RGB uint8 image (H, W, 3) as PNG bytes."""
-    image = np.asarray(image)
-    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-        raise ValueError(f"expected an RGB uint8 image (H, W, 3), got {image.dtype} {tuple(image.shape)}")
-    buffer = io.BytesIO()
-    Image.fromarray(image).save(buffer, format="png", compress_level=PNG_LEVEL)
-    return buffer.getvalue()
-
-
-def save_png(image: np.ndarray, path: str | Path) -> Path:
-    """Write an RGB uint8 image (H, W, 3) to ``path`` as PNG; returns the path."""
-    path = Path(path)
-    path.write_bytes(png_bytes(image))
-    return path
 
 
 # ----------------------------------------------------------------------------- audio
@@ -484,7 +233,7 @@ def synthesize(tokens, bpm: float = DEFAULT_BPM, sample_rate: int = SAMPLE_RATE,
     """
     if synth not in SYNTHS:
         raise ValueError(f"synth must be one of {SYNTHS}, got {synth!r}")
-    song = _song(tokens)
+    song = as_song(tokens)
     sample_rate = int(sample_rate)
     _check_audio_args(bpm, sample_rate)
     n_song = round(song_seconds(len(song), bpm) * sample_rate)
@@ -539,7 +288,7 @@ def wav_bytes(audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> bytes:
 def midi_bytes(tokens, bpm: float = DEFAULT_BPM) -> bytes:
     """A Standard MIDI File of the song (piano, velocity 100, 4/4 at ``bpm``), as bytes."""
     buffer = io.BytesIO()
-    tokens_to_midi(_song(tokens), bpm=bpm).write(buffer)
+    tokens_to_midi(as_song(tokens), bpm=bpm).write(buffer)
     return buffer.getvalue()
 
 
