@@ -108,8 +108,9 @@ def test_dims_from_json_round_trip(fake_info):
     assert back["pitch_dims"].dtype == torch.long and back["pitch_direction"].shape == (16,)
     assert back["pitch_dims"].tolist() == fake_info["pitch_dims"]
     assert torch.allclose(back["rhythm_direction"], torch.tensor(fake_info["rhythm_direction"]))
-    again = dims_from_json(back)
-    assert torch.equal(again["pitch_direction"], back["pitch_direction"])
+    assert dims_from_json(back) is back  # converted once, not again on every knob move
+    edited = dims_from_json({**back, "rhythm_direction": [0.0] * 16})  # a list again: converted again
+    assert torch.is_tensor(edited["rhythm_direction"]) and edited["rhythm_direction"].abs().sum() == 0
     with pytest.raises(ValueError, match="lacks"):
         dims_from_json({"pitch_dims": [1]})
 

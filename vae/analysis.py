@@ -129,12 +129,8 @@ def _pitch_deltas(model, kept: np.ndarray, shifts: Sequence[int], batch_size: in
     return torch.stack([(mu - mu0).mean(0) for mu in moved]), mu0, moved
 
 
-def _pitch_transport(mu0: Tensor, moved: list[Tensor], shifts: Sequence[int], dims: Tensor) -> dict | None:
-    """One affine map per shift within the pitch dims, both ways (see :func:`vae.latent.fit_affine`);
-    None unless the shifts are 1..P (which :func:`vae.latent.transport_move` needs) and there are
-    at least ``MIN_TRANSPORT_CLIPS`` clips."""
-    if list(shifts) != list(range(1, len(shifts) + 1)) or len(mu0) < max(MIN_TRANSPORT_CLIPS, len(dims) + 2):
-        return None
+def _pitch_transport(mu0: Tensor, moved: list[Tensor], dims: Tensor) -> dict:
+    """One affine map per shift within the pitch dims, both ways (see :func:`vae.latent.fit_affine`)."""
     forward = [latent.fit_affine(mu0, mu, dims) for mu in moved]
     backward = [latent.fit_affine(mu, mu0, dims) for mu in moved]
     return {"forward": [w.tolist() for w, _ in forward], "backward": [w.tolist() for w, _ in backward],
@@ -247,6 +243,9 @@ def discover_dims(model, clips: np.ndarray, n_pitch: int = 2, n_rhythm: int = 5,
     shifts, splits = [int(p) for p in shifts], [int(n) for n in splits]
     if pitch_knob not in PITCH_KNOBS:
         raise ValueError(f"pitch_knob must be one of {PITCH_KNOBS}, got {pitch_knob!r}")
+    consecutive = shifts == list(range(1, len(shifts) + 1))  # what latent.transport_move needs
+    if pitch_knob == "transport" and not consecutive:
+        raise ValueError(f"the transport pitch knob needs shifts 1..P, got {shifts} (use pitch_knob='linear')")
     if rhythm_unit not in RHYTHM_UNITS:
         raise ValueError(f"rhythm_unit must be one of {RHYTHM_UNITS}, got {rhythm_unit!r}")
     kept = _pitch_clips(check_clips(clips), shifts)
@@ -282,11 +281,11 @@ def discover_dims(model, clips: np.ndarray, n_pitch: int = 2, n_rhythm: int = 5,
     r_dir, r_unit = r_dirs[rhythm_unit]
     res = latent.residual_dims(latent_dim, p_dims, r_dims)
     res_dir, res_unit = latent.residual_direction(mu0, res)
-    transport = _pitch_transport(mu0, moved, shifts, p_dims)  # measured either way, for comparison
+    enough = len(kept) >= max(MIN_TRANSPORT_CLIPS, n_pitch + 2)
+    # Fitted whichever knob is asked for, so that the two can be compared.
+    transport = _pitch_transport(mu0, moved, p_dims) if consecutive and enough else None
     note = None
     if pitch_knob == "transport" and transport is None:
-        if list(shifts) != list(range(1, len(shifts) + 1)):
-            raise ValueError(f"the transport pitch knob needs shifts 1..P, got {shifts} (use pitch_knob='linear')")
         pitch_knob = "linear"
         note = (f"{len(kept)} clips are too few to fit the transport maps (it takes {MIN_TRANSPORT_CLIPS}): "
                 "the pitch knob is linear")
@@ -325,14 +324,27 @@ def discover_dims(model, clips: np.ndarray, n_pitch: int = 2, n_rhythm: int = 5,
     }
 
 
+_TENSOR_KEYS = ("pitch_dims", "rhythm_dims", "residual_dims", "pitch_direction", "rhythm_direction",
+                "residual_direction")
+
+
+def _is_converted(d: dict) -> bool:
+    keys = _TENSOR_KEYS + (("pitch_forward", "pitch_backward") if d.get("pitch_knob") == "transport" else ())
+    return d.get("pitch_knob") in PITCH_KNOBS and all(torch.is_tensor(d.get(k)) for k in keys)
+
+
 def dims_from_json(d: dict) -> dict:
     """The dims and directions of a :func:`discover_dims` dict as tensors; other entries are copied.
 
     Returns:
         dict with ``latent_dim`` (int), ``pitch_dims``, ``rhythm_dims``, ``residual_dims``
         (LongTensors) and ``pitch_direction``, ``rhythm_direction``, ``residual_direction``
-        (FloatTensors (D,); a missing residual direction is all zeros). Accepts its own output.
+        (FloatTensors (D,); a missing residual direction is all zeros), ``pitch_knob`` and, for
+        the transport knob, ``pitch_forward`` / ``pitch_backward`` (FloatTensors (P, k + 1, k)).
+        Its own output is returned as it is (a knob move calls this several times).
     """
+    if _is_converted(d):
+        return d
     missing = [k for k in ("pitch_dims", "rhythm_dims", "pitch_direction", "rhythm_direction") if k not in d]
     if missing:
         raise ValueError(f"dims info lacks {missing}; was it written by vae.analysis.discover_dims?")
@@ -507,10 +519,9 @@ def modulate(model, source: Tensor | np.ndarray, dims_info: dict, *, pitch: floa
     if info["latent_dim"] != z.shape[1]:
         raise ValueError(f"dims info is for a {info['latent_dim']}-dim latent, the latents are {z.shape[1]}-dim")
     rows = _bar_rows(len(z), bars)
-    moves = [knob_move(z, info, knob, amount, control, seed) for knob, amount in zip(KNOBS, (pitch, rhythm, residual))
-             if amount]
-    for move in moves:
-        z = z + rows[:, None] * move
+    move = sum((knob_move(z, info, knob, amount, control, seed)
+                for knob, amount in zip(KNOBS, (pitch, rhythm, residual)) if amount), torch.zeros_like(z))
+    z = z + rows[:, None] * move
     if offset is not None:
         offset = torch.as_tensor(offset, dtype=torch.float32).reshape(-1)
         if offset.shape != (z.shape[1],):
