@@ -130,7 +130,7 @@ def song_effects(model, songs: list[np.ndarray], dims: dict, desc: str, knobs: t
 def pitch_paths_figure(model, clips: np.ndarray, dims: list[int], path: Path, n: int = 8) -> None:
     """Where transposition takes single clips in the plane of the two pitch dims: a straight knob
     can follow these paths only where they are straight (the transport knob follows each)."""
-    kept = clips[[transposable(c[None], 12)[0] and (c < 128).any() for c in clips]][:n]
+    kept = clips[transposable(clips, 12) & (clips < 128).any(axis=1)][:n]
     mu = torch.stack([analysis.encode_mu(model, transpose(kept, p)) for p in range(13)])  # (13, n, D)
     fig = Figure(figsize=(5.5, 5))
     ax = fig.add_subplot()
@@ -241,30 +241,33 @@ def main() -> None:
     grid = latent.interpolation_grid(z[0], z[1], info["pitch_dims"], info["rhythm_dims"], 5)
     grid_figure(analysis.decode_z(model, grid.reshape(25, -1)), 5, figs / "fig9_grid.png")
 
-    report = {"model": str(args.model), "weights_sha256": dims["weights_sha256"], "pitch_knob": args.pitch_knob,
+    report = {"model": str(args.model), "weights_sha256": dims["weights_sha256"], "pitch_knob": dims["pitch_knob"],
               "rhythm_unit": dims["rhythm_unit"]["calibrated_on"],
               "latent": {k: dims[k] for k in ("pitch_dims", "rhythm_dims", "c_pitch", "pitch_stability", "c_rhythm",
                                               "rhythm_stability", "overlap", "n_pitch_clips", "n_rhythm_clips")},
               "pca": {k: pca[k] for k in ("components_for_99_percent", "n_clips")}}
-    report["knobs_twinkle"] = song_effects(model, [twinkle], dims, "twinkle")
-    report["knobs_test_songs"] = song_effects(model, test_songs(data, args.n_songs, seed=args.seed), dims, "test")
     nottingham = Path(args.nottingham)
-    nott_songs = nottingham_songs(nottingham, args.n_nottingham, seed=args.seed) if nottingham.is_dir() else None
-    if nott_songs:
-        report["knobs_nottingham"] = song_effects(model, nott_songs, dims, "nottingham")
-    else:
-        report["knobs_nottingham"] = f"{nottingham} not found: not measured"
+    sets = {"twinkle": [twinkle], "test_songs": test_songs(data, args.n_songs, seed=args.seed),
+            "nottingham": nottingham_songs(nottingham, args.n_nottingham, seed=args.seed) if nottingham.is_dir() else []}
+    for name, songs in sets.items():
+        report[f"knobs_{name}"] = (song_effects(model, songs, dims, name) if songs else
+                                   "not measured: no songs of 8 bars or more" + f" in {nottingham}" * (name == "nottingham"))
+    sets = {name: songs for name, songs in sets.items() if songs}
+
+    def variants(knob: str, shipped: str, alternatives: dict[str, dict]) -> dict:
+        """The knob's effects under each variant of dims; the shipped one is taken from knobs_*."""
+        return {kind: {name: ({k: v for k, v in report[f"knobs_{name}"].items() if k.startswith(knob)}
+                              if kind == shipped else song_effects(model, songs, alt, f"{kind} {name}", knobs=(knob,)))
+                       for name, songs in sets.items()}
+                for kind, alt in alternatives.items()}
+
     # Both ways of each knob on the same songs: the DESIGN's and the shipped one.
-    sets = {"twinkle": [twinkle], "test_songs": test_songs(data, args.n_songs, seed=args.seed)}
-    if nott_songs:
-        sets["nottingham"] = nott_songs
-    report["pitch_knobs"] = {kind: {name: song_effects(model, songs, {**dims, "pitch_knob": kind}, f"{kind} {name}",
-                                                       knobs=("pitch",)) for name, songs in sets.items()}
-                             for kind in analysis.PITCH_KNOBS}
-    report["rhythm_knobs"] = {unit: {name: song_effects(model, songs, {**dims, "rhythm_direction": direction},
-                                                        f"{unit} {name}", knobs=("rhythm",))
-                                     for name, songs in sets.items()}
-                              for unit, direction in dims["rhythm_directions"].items()}
+    report["pitch_knobs"] = variants("pitch", dims["pitch_knob"],
+                                     {kind: {**dims, "pitch_knob": kind} for kind in analysis.PITCH_KNOBS
+                                      if kind == "linear" or dims["pitch_transport"]})
+    report["rhythm_knobs"] = variants("rhythm", dims["rhythm_unit"]["calibrated_on"],
+                                      {unit: {**dims, "rhythm_direction": direction}
+                                       for unit, direction in dims["rhythm_directions"].items()})
     if args.eval:
         report["reconstruction"] = json.loads(Path(args.eval).read_text())
     report["seconds"] = round(time.time() - t0, 1)

@@ -89,7 +89,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
-    state = None
+    state, init = None, None
     if args.resume:
         if not ckpt_path.exists():
             raise SystemExit(f"nothing to resume: {ckpt_path} does not exist")
@@ -109,8 +109,8 @@ def main() -> None:
         overrides = {k: v for k, v in {"beta": args.beta, "kl_norm": args.kl_norm, "latent_dim": args.latent_dim,
                                        "enc_hidden": args.enc_hidden, "dec_hidden": args.dec_hidden}.items()
                      if v is not None}
-        base = load_folder(args.init).config if args.init else PRESETS[args.preset]
-        config = replace(base, **overrides)
+        init = load_folder(args.init) if args.init else None
+        config = replace(init.config if init else PRESETS[args.preset], **overrides)
         (run / "args.json").write_text(json.dumps(vars(args), indent=2))
         (run / "config.json").write_text(json.dumps(asdict(config), indent=2))
     set_seed(args.seed)
@@ -122,8 +122,8 @@ def main() -> None:
     print(f"train {len(train)} clips, validation {len(val)} clips, device {device}", flush=True)
 
     model = MusicVAE(config).to(device)
-    if args.init and not state:
-        model.load_state_dict(load_folder(args.init).state_dict())
+    if init is not None:
+        model.load_state_dict(init.state_dict())
         print(f"initialised from {args.init}", flush=True)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     steps_per_epoch = math.ceil(len(train) / args.batch)
