@@ -82,3 +82,55 @@ def test_greedy_decode_agrees_with_teacher_forcing(dec_layers):
     tokens = model.decode(z)
     with torch.no_grad():
         assert torch.equal(model.decode_logits(z, tokens).argmax(-1), tokens)
+
+
+def test_attributes_of_clips():
+    from vae.model import mean_pitch, onset_count
+
+    clips = torch.tensor([[60] + [128] * 15 + [64] + [128] * 15, [129] * 32])
+    assert mean_pitch(clips)[0] == 62.0 and torch.isnan(mean_pitch(clips)[1])
+    assert onset_count(clips).tolist() == [2.0, 0.0]
+
+
+def test_attribute_loss_is_zero_for_a_perfectly_ordered_batch():
+    from vae.model import attribute_loss
+
+    values = torch.tensor([60.0, 62.0, 55.0, float("nan"), 70.0])
+    ordered = attribute_loss(values * 10, values, delta=10.0)
+    assert ordered == 0.0
+    reversed_ = attribute_loss(-values * 10, values, delta=10.0)
+    assert reversed_ == 1.5  # all 12 ordered pairs of the 4 valid clips disagree (|±1 - ∓1| = 2); 4 diagonal 0s
+    with pytest.raises(ValueError, match="unknown attributes"):
+        VAEConfig(reg_attributes=("loudness",))
+
+
+def _spearman(a: torch.Tensor, b: torch.Tensor) -> float:
+    keep = ~torch.isnan(b)
+    ra, rb = a[keep].argsort().argsort().float(), b[keep].argsort().argsort().float()
+    return float(torch.corrcoef(torch.stack([ra, rb]))[0, 1])
+
+
+def test_a_short_run_makes_the_tied_dim_rank_the_attribute():
+    from vae.model import mean_pitch
+
+    set_seed(0)
+    gen = torch.Generator().manual_seed(0)
+    config = VAEConfig(latent_dim=16, enc_hidden=32, dec_hidden=64, reg_attributes=("pitch",), reg_gamma=1.0)
+    model = MusicVAE(config)
+    # Clips of one repeated note at random pitches and random densities.
+    pitch = torch.randint(40, 90, (64,), generator=gen)
+    clips = torch.full((64, 32), 128)
+    for i in range(64):
+        step = int([2, 4, 8][i % 3])
+        clips[i, ::step] = pitch[i]
+    target = mean_pitch(clips)
+    before = _spearman(model.encode(clips)[0][:, 0].detach(), target)
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    for _ in range(60):
+        out = model(clips)
+        assert "reg" in out
+        opt.zero_grad()
+        out["loss"].backward()
+        opt.step()
+    after = _spearman(model.encode(clips)[0][:, 0].detach(), target)
+    assert after > 0.9 and after > before + 0.3, (before, after)

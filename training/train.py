@@ -25,9 +25,8 @@ from tqdm import tqdm
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from vae.analysis import reconstruction_accuracy
-from vae.hub import load_folder
 from vae.melody import N_PITCHES
-from vae.model import PRESETS, MusicVAE, VAEConfig, set_seed
+from vae.model import ATTRIBUTES, PRESETS, MusicVAE, VAEConfig, set_seed
 
 PITCH_FLOOR, PITCH_CEIL = 21, 108  # transposition keeps notes on the piano's keys
 
@@ -43,6 +42,26 @@ def random_transpose(clips: torch.Tensor, max_shift: int, gen: torch.Generator) 
     hi = torch.clamp(PITCH_CEIL - big, min=0, max=max_shift)
     shift = lo + (torch.rand(len(clips), generator=gen) * (hi - lo + 1)).long().clamp(max=hi - lo)
     return torch.where(pitched, clips + shift[:, None], clips)
+
+
+def spearman(a: np.ndarray, b: np.ndarray) -> float:
+    """Spearman rank correlation of two 1-D arrays, NaN pairs left out (ties ranked by order)."""
+    keep = ~(np.isnan(a) | np.isnan(b))
+    ra, rb = np.argsort(np.argsort(a[keep])), np.argsort(np.argsort(b[keep]))
+    return float(np.corrcoef(ra, rb)[0, 1]) if keep.sum() > 2 else float("nan")
+
+
+def tied_dim_ranks(model: MusicVAE, clips: np.ndarray) -> dict:
+    """For each attribute-tied dim: Spearman ρ between μ of that dim and the attribute on ``clips``."""
+    names = model.config.reg_attributes
+    if not names:
+        return {}
+    model.eval()
+    with torch.no_grad():
+        x = torch.as_tensor(clips, device=model.out.weight.device)
+        mu = torch.cat([model.encode(x[i:i + 512])[0] for i in range(0, len(x), 512)]).cpu().numpy()
+    return {f"rho_{name}": round(spearman(mu[:, i], ATTRIBUTES[name](x.cpu()).numpy()), 4)
+            for i, name in enumerate(names)}
 
 
 def lr_at(step: int, total: int, lr: float, lr_min: float, decay_start: float = 0.5) -> float:
@@ -61,6 +80,11 @@ def main() -> None:
     ap.add_argument("--latent-dim", type=int, default=None)
     ap.add_argument("--enc-hidden", type=int, default=None)
     ap.add_argument("--dec-hidden", type=int, default=None)
+    ap.add_argument("--reg-attributes", default=None,
+                    help=f"comma-separated attributes tied to latent dims 0, 1, ... (of {sorted(ATTRIBUTES)}); "
+                         "'' for none (the paper's recipe)")
+    ap.add_argument("--reg-gamma", type=float, default=None, help="weight γ of the attribute loss (0 = off)")
+    ap.add_argument("--reg-delta", type=float, default=None, help="sharpness δ of the attribute loss")
     ap.add_argument("--epochs", type=int, default=100)
     ap.add_argument("--minutes", type=float, default=None,
                     help="stop after this many minutes of training steps (default 85); with --resume, a new budget: "
@@ -72,10 +96,12 @@ def main() -> None:
     ap.add_argument("--sample-max", type=float, default=0.2, help="final scheduled-sampling probability")
     ap.add_argument("--input-dropout", type=float, default=0.25, help="word dropout on decoder inputs")
     ap.add_argument("--decay-start", type=float, default=0.7, help="share of the run at constant lr before decay")
-    ap.add_argument("--transpose", type=int, default=6, help="random transposition range in semitones")
+    ap.add_argument("--transpose", type=int, default=12,
+                    help="random transposition range in semitones, kept on the piano's keys")
     ap.add_argument("--val-clips", type=int, default=2000, help="validation clips scored each epoch")
     ap.add_argument("--eval-every", type=float, default=10.0, help="also validate/checkpoint every N minutes")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--device", default=None, help="cpu or cuda (default: cuda when there is one)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--resume", action="store_true", help="continue from RUN/checkpoint.pt")
     ap.add_argument("--init", default=None,
@@ -87,7 +113,7 @@ def main() -> None:
     run.mkdir(parents=True, exist_ok=True)
     ckpt_path = run / "checkpoint.pt"
     torch.set_num_threads(args.threads)
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
 
     state, init = None, None
     if args.resume:
@@ -106,10 +132,17 @@ def main() -> None:
         config = VAEConfig.from_dict(state["config"])
     else:
         args.minutes = 85.0 if args.minutes is None else args.minutes
+        reg_attributes = (None if args.reg_attributes is None
+                          else tuple(a for a in args.reg_attributes.split(",") if a.strip()))
         overrides = {k: v for k, v in {"beta": args.beta, "kl_norm": args.kl_norm, "latent_dim": args.latent_dim,
-                                       "enc_hidden": args.enc_hidden, "dec_hidden": args.dec_hidden}.items()
+                                       "enc_hidden": args.enc_hidden, "dec_hidden": args.dec_hidden,
+                                       "reg_attributes": reg_attributes, "reg_gamma": args.reg_gamma,
+                                       "reg_delta": args.reg_delta}.items()
                      if v is not None}
-        init = load_folder(args.init) if args.init else None
+        if args.init:
+            from vae.hub import load_folder  # only here: training itself needs no Hub client
+
+            init = load_folder(args.init)
         config = replace(init.config if init else PRESETS[args.preset], **overrides)
         (run / "args.json").write_text(json.dumps(vars(args), indent=2))
         (run / "config.json").write_text(json.dumps(asdict(config), indent=2))
@@ -155,7 +188,7 @@ def main() -> None:
         model.train()
         order = torch.randperm(len(train), generator=gen)
         t_epoch = time.time()
-        sums = {"loss": 0.0, "nll": 0.0, "kl": 0.0, "n": 0}
+        sums = {"loss": 0.0, "nll": 0.0, "kl": 0.0, "reg": 0.0, "n": 0}
         bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}", unit="batch", mininterval=5)
         for b in bar:
             t0 = time.time()
@@ -176,8 +209,9 @@ def main() -> None:
             opt.step()
             step += 1
             elapsed += time.time() - t0
-            for k in ("loss", "nll", "kl"):
-                sums[k] += out[k].item()
+            for k in ("loss", "nll", "kl", "reg"):
+                if k in out:
+                    sums[k] += out[k].item()
             sums["n"] += 1
             if b % 20 == 0:
                 bar.set_postfix(nll=f"{sums['nll'] / sums['n']:.3f}", kl=f"{sums['kl'] / sums['n']:.1f}",
@@ -188,11 +222,12 @@ def main() -> None:
                     epoch += 1
                 last_eval = elapsed
                 metrics = reconstruction_accuracy(model, val)
+                metrics.update(tied_dim_ranks(model, val))
                 model.train()
                 n = max(1, sums["n"])
                 metrics.update(epoch=epoch, step=step, minutes=round(elapsed / 60, 2), lr=opt.param_groups[0]["lr"],
                                sample_prob=round(sample_prob, 3), train_loss=sums["loss"] / n,
-                               train_nll=sums["nll"] / n, train_kl=sums["kl"] / n,
+                               train_nll=sums["nll"] / n, train_kl=sums["kl"] / n, train_reg=sums["reg"] / n,
                                clips_per_s=round(sums["n"] * args.batch / max(1e-9, time.time() - t_epoch), 1))
                 tqdm.write(json.dumps(metrics))
                 checkpoint(metrics)

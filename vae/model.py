@@ -11,7 +11,44 @@ import torch.nn.functional as F
 from huggingface_hub import PyTorchModelHubMixin
 from torch import nn
 
-from vae.melody import CLIP_STEPS, N_STATES
+from vae.melody import CLIP_STEPS, N_PITCHES, N_STATES
+
+
+def mean_pitch(tokens: torch.Tensor) -> torch.Tensor:
+    """Mean MIDI pitch of the onsets of each clip (B, 32) -> (B,) float; NaN for a clip without onsets."""
+    onset = tokens < N_PITCHES
+    count = onset.sum(-1)
+    total = torch.where(onset, tokens, torch.zeros_like(tokens)).sum(-1).float()
+    return torch.where(count > 0, total / count.clamp(min=1), torch.full_like(total, float("nan")))
+
+
+def onset_count(tokens: torch.Tensor) -> torch.Tensor:
+    """Number of note onsets of each clip (B, 32) -> (B,) float (note density)."""
+    return (tokens < N_PITCHES).sum(-1).float()
+
+
+# Attributes a latent dim can be tied to: name -> function of clips (B, 32) -> (B,), NaN where undefined.
+ATTRIBUTES = {"pitch": mean_pitch, "density": onset_count}
+
+
+def attribute_loss(z: torch.Tensor, values: torch.Tensor, delta: float) -> torch.Tensor:
+    """AR-VAE's pairwise loss: mean over pairs |tanh(δ (z_i - z_j)) - sign(a_i - a_j)|.
+
+    Args:
+        z: (B,) the tied latent dim.
+        values: (B,) the attribute; pairs with a NaN are left out.
+        delta: sharpness δ.
+
+    Returns:
+        scalar tensor, 0 when z orders the batch exactly as the attribute does (and far apart).
+    """
+    valid = ~torch.isnan(values)
+    z, values = z[valid], values[valid]
+    if len(z) < 2:
+        return z.sum() * 0.0
+    dz = torch.tanh(delta * (z[:, None] - z[None, :]))  # (B, B)
+    da = torch.sign(values[:, None] - values[None, :])  # (B, B)
+    return (dz - da).abs().mean()
 
 
 @dataclass
@@ -26,10 +63,22 @@ class VAEConfig:
     dropout: float = 0.0  # between stacked GRU layers
     beta: float = 0.1  # weight of the KL term (paper: 0.1)
     kl_norm: str = "sum"  # "sum": per-clip ELBO (KL summed over z) / 32; "mean": KL averaged over z (EC2-VAE)
+    # Attribute regularisation (AR-VAE, Pati & Lerch 2020): latent dim i is tied to reg_attributes[i].
+    reg_attributes: tuple[str, ...] = ()  # names from ATTRIBUTES, e.g. ("pitch", "density"); () = the paper's recipe
+    reg_gamma: float = 0.0  # weight γ of the regularisation loss; 0 = the paper's recipe
+    reg_delta: float = 10.0  # sharpness δ in tanh(δ (z_i - z_j))
 
     def __post_init__(self):
         if self.kl_norm not in ("mean", "sum"):
             raise ValueError(f"kl_norm must be 'mean' or 'sum', got {self.kl_norm!r}")
+        self.reg_attributes = tuple(self.reg_attributes)
+        unknown = [a for a in self.reg_attributes if a not in ATTRIBUTES]
+        if unknown:
+            raise ValueError(f"unknown attributes {unknown}; known: {sorted(ATTRIBUTES)}")
+        if len(self.reg_attributes) > self.latent_dim:
+            raise ValueError(f"{len(self.reg_attributes)} attributes need at least as many latent dims")
+        if self.reg_gamma < 0 or self.reg_delta <= 0:
+            raise ValueError("reg_gamma must be >= 0 and reg_delta > 0")
 
     @classmethod
     def from_dict(cls, d: dict) -> VAEConfig:
@@ -223,7 +272,20 @@ class MusicVAE(nn.Module, PyTorchModelHubMixin, library_name="melody-knobs", tag
         else:
             # The per-clip ELBO divided by 32 steps, so the loss is on the per-token NLL's scale.
             loss = nll + self.config.beta * kl_el.sum(-1).mean() / self.config.seq_len
-        return {"loss": loss, "nll": nll, "kl": kl_el.sum(-1).mean(), "logits": logits, "mu": mu, "logvar": logvar}
+        out = {"loss": loss, "nll": nll, "kl": kl_el.sum(-1).mean(), "logits": logits, "mu": mu, "logvar": logvar}
+        reg = self.regularisation(z, tokens)
+        if reg is not None:
+            out["reg"] = reg
+            out["loss"] = loss + self.config.reg_gamma * reg
+        return out
+
+    def regularisation(self, z: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor | None:
+        """Sum over the tied dims of ``attribute_loss`` (None when no attribute is tied)."""
+        c = self.config
+        if not c.reg_attributes or c.reg_gamma == 0:
+            return None
+        return sum(attribute_loss(z[:, i], ATTRIBUTES[name](tokens), c.reg_delta)
+                   for i, name in enumerate(c.reg_attributes))
 
     @torch.no_grad()
     def reconstruct(self, tokens: torch.Tensor) -> torch.Tensor:
