@@ -177,7 +177,10 @@ def main() -> None:
                     "total_steps": total_steps}, ckpt_path)
         if metrics["token_accuracy"] > best:
             best = metrics["token_accuracy"]
-            model.save_pretrained(run / "model")
+            # A CPU copy: cuDNN keeps a GRU's weights in one flat buffer, which safetensors refuses to save.
+            export = MusicVAE(config)
+            export.load_state_dict({k: v.detach().cpu().clone() for k, v in model.state_dict().items()})
+            export.save_pretrained(run / "model")
         with open(run / "metrics.jsonl", "a") as f:
             f.write(json.dumps(metrics) + "\n")
 

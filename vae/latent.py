@@ -262,6 +262,89 @@ def transport_move(z: Tensor, forward: Tensor, backward: Tensor, amount: float, 
     return out
 
 
+def fit_curve(z: Tensor, values: Tensor, n_points: int = 33) -> tuple[Tensor, Tensor, float]:
+    """A monotone table from an attribute's values to one latent dim, fitted on data.
+
+    The clips are sorted by the attribute and cut into ``n_points`` groups of equal size; each
+    group gives a point (median attribute, median z). The z column is then made monotone in the
+    direction of the rank correlation (running maximum, or minimum), so that the table inverts.
+
+    Args:
+        z: FloatTensor (N,), one latent dim (μ of N clips).
+        values: FloatTensor (N,), the attribute of each clip; NaNs are left out.
+        n_points: points in the table.
+
+    Returns:
+        (values_table, z_table, rho): two FloatTensors (n_points,), values strictly increasing,
+        and the Spearman correlation of z with the attribute.
+    """
+    keep = ~torch.isnan(values)
+    z, values = z[keep].double(), values[keep].double()
+    if len(z) < 2 * n_points:
+        raise ValueError(f"need at least {2 * n_points} clips with the attribute to fit a curve, got {len(z)}")
+    rank_z, rank_v = z.argsort().argsort().double(), values.argsort().argsort().double()
+    rho = float(torch.corrcoef(torch.stack([rank_z, rank_v]))[0, 1])
+    order = values.argsort()
+    groups = torch.tensor_split(order, n_points)
+    v_tab = torch.stack([values[g].median() for g in groups])
+    z_tab = torch.stack([z[g].median() for g in groups])
+    z_tab = torch.cummax(z_tab, 0).values if rho >= 0 else torch.cummin(z_tab, 0).values
+    z_tab = z_tab + (1e-4 if rho >= 0 else -1e-4) * torch.arange(len(z_tab))  # strictly monotone: invertible
+    # Equal attribute medians (e.g. integer onset counts) would make the table ambiguous: keep the first.
+    distinct = torch.cat([torch.tensor([True]), v_tab[1:] > v_tab[:-1]])
+    return v_tab[distinct].float(), z_tab[distinct].float(), rho
+
+
+def _interp(x: Tensor, xp: Tensor, fp: Tensor) -> Tensor:
+    """Piecewise-linear f(x) through (xp, fp), xp increasing, extended linearly beyond both ends."""
+    x, xp, fp = x.double(), xp.double(), fp.double()
+    i = torch.searchsorted(xp, x).clamp(1, len(xp) - 1)
+    x0, x1, f0, f1 = xp[i - 1], xp[i], fp[i - 1], fp[i]
+    slope = (f1 - f0) / (x1 - x0).clamp_min(1e-12)
+    return f0 + slope * (x - x0)
+
+
+def curve_move(z: Tensor, dim: int, values: Tensor, z_table: Tensor, amount: float, log2: bool = False) -> Tensor:
+    """Each latent's move along one attribute-tied dim that changes its attribute by ``amount``.
+
+    The curve (:func:`fit_curve`) reads each latent's attribute from its z; the target is that
+    value plus ``amount`` (or times 2**amount with ``log2``: +1 doubles the attribute), read
+    back into z through the same curve. A knob in the attribute's own unit, linear in it
+    whatever the latent's scale along the dim (a rank loss orders the dim but does not make it
+    linear).
+
+    Args:
+        z: FloatTensor (N, D).
+        dim: the tied dimension.
+        values, z_table: the curve, (P,) each, values increasing, z_table monotone.
+        amount: the change of the attribute (e.g. semitones), or of its log2 with ``log2``.
+        log2: move the attribute's logarithm (for counts: +1 = twice as many).
+
+    Returns:
+        FloatTensor (N, D): zero outside ``dim``; ``z + move`` is the moved latent.
+    """
+    if not math.isfinite(float(amount)):
+        raise ValueError(f"amount must be finite, got {amount}")
+    if values.dim() != 1 or values.shape != z_table.shape or len(values) < 2:
+        raise ValueError("the curve needs two tables of the same length >= 2")
+    zt = z_table.double()
+    if zt[-1] < zt[0]:  # decreasing: flip so that the inverse table is increasing
+        zt, vt = zt.flip(0), values.double().flip(0)
+    else:
+        vt = values.double()
+    out = torch.zeros_like(z)
+    if float(amount) == 0:
+        return out
+    now = _interp(z[:, dim], zt, vt)  # the attribute each latent encodes
+    if log2:
+        target = torch.log2(now.clamp_min(0.5)) + float(amount)
+        target = torch.exp2(target)
+    else:
+        target = now + float(amount)
+    out[:, dim] = (_interp(target, values.double(), z_table.double()) - z[:, dim].double()).to(z.dtype)
+    return out
+
+
 def residual_dims(latent_dim: int, pitch_dims: DimsLike, rhythm_dims: DimsLike) -> Tensor:
     """LongTensor of the dimensions in neither ``pitch_dims`` nor ``rhythm_dims``, ascending."""
     used = set(_dims(pitch_dims, latent_dim, "pitch_dims").tolist())
