@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import sys
 import time
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -22,9 +21,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from vae.analysis import reconstruction_accuracy
+from vae.measures import reconstruction_accuracy
 from vae.melody import N_PITCHES
 from vae.model import ATTRIBUTES, PRESETS, MusicVAE, VAEConfig, set_seed
 

@@ -255,6 +255,14 @@ def piano_roll_thumbnail(tokens, size: tuple[int, int] = THUMB_SIZE, *,
     return image
 
 
+def thumbnails(clips: np.ndarray, size: tuple[int, int] = THUMB_SIZE) -> list[np.ndarray]:
+    """A thumbnail of every clip of ``clips`` (..., 32), in row-major order, all on one pitch scale."""
+    clips = check_tokens(np.asarray(clips)).reshape(-1, CLIP_STEPS)
+    pitches = clips[clips < N_PITCHES]
+    window = (max(0, int(pitches.min()) - 1), min(N_PITCHES - 1, int(pitches.max()) + 1)) if pitches.size else None
+    return [piano_roll_thumbnail(clip, size, pitch_range=window) for clip in clips]
+
+
 @timed("png")
 def png_bytes(image: np.ndarray) -> bytes:
     """Encode an RGB uint8 image (H, W, 3) as PNG bytes."""

@@ -1,7 +1,7 @@
 """Share links: a song and its knob settings as URL query parameters, and back.
 
 A song that is one of the examples is named (``example=twinkle``); any other song travels in the
-URL itself (``song=<code>&bpm=100``, the code of :func:`vae.session.encode_song`).
+URL itself (``song=<code>&bpm=100``, the code of :func:`vae.melody.encode_song`).
 """
 
 from __future__ import annotations
@@ -12,8 +12,9 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import numpy as np
 
-from vae.melody import BPM_RANGE
-from vae.session import Knobs, Song, encode_song
+from vae.knobs import Knobs
+from vae.melody import BPM_RANGE, encode_song
+from vae.song import Song
 
 
 @dataclass
