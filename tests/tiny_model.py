@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from vae.checkpoint import save_model
 from vae.dims import discover_dims
-from vae.hub import save_model
 from vae.melody import CLIP_STEPS, HOLD, notes_to_tokens
 from vae.model import PRESETS, MusicVAE, set_seed
 

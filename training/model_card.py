@@ -18,7 +18,7 @@ from pathlib import Path
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from vae.hub import load_folder
+from vae.checkpoint import load_folder
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -137,7 +137,7 @@ def main() -> None:
                                        "reg_delta": args.reg_delta}.items()
                      if v is not None}
         if args.init:
-            from vae.hub import load_folder  # only here: training itself needs no Hub client
+            from vae.checkpoint import load_folder  # only here: a model folder, no Hub client
 
             init = load_folder(args.init)
         config = replace(init.config if init else PRESETS[args.preset], **overrides)
