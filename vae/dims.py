@@ -278,27 +278,22 @@ def discover_dims(model, clips: np.ndarray, n_pitch: int = 2, n_rhythm: int = 5,
                   batch_size: int = BATCH_SIZE, progress: Progress | None = None) -> Dims:
     """Disentanglement by augmentation: find the pitch and rhythm dims and the three knobs.
 
-    Pitch dims = top ``n_pitch`` by Σ_p |Δ_p|, rhythm dims = top ``n_rhythm`` by Σ_n |Δ_n|.
-    The pitch direction is the least-squares slope of Δ_p[pitch dims] over p (+1 ≈ one
-    semitone). The pitch knob moves along it (``pitch_knob="linear"``, DESIGN "Knob effects") or,
-    by default (``"transport"``), applies per shift p an affine map within the pitch dims fitted
-    on the pairs (μ(x), μ(F_p x)) (:func:`vae.latent.fit_affine`): each clip moves along its own
-    path. The rhythm knob moves along the rhythm dims by mean(μ(F_2 x) − μ(x)) over the given
-    clips whose notes split in two (``rhythm_unit="songs"``: +1 ≈ one split of real notes) or,
-    as in the paper's analysis, by Δ_2 of the two-whole-note clips (``"whole_notes"``); both are
-    kept in ``meta``. The residual knob is the principal axis of μ(clips) in the residual dims,
-    scaled by its standard deviation (see :func:`vae.latent.residual_direction`).
+    Pitch dims = top ``n_pitch`` by Σ_p |Δ_p|, rhythm dims = top ``n_rhythm`` by Σ_n |Δ_n|. The
+    pitch knob moves along the least-squares slope of Δ_p[pitch dims] over p (+1 ≈ one semitone;
+    ``pitch_knob="linear"``) or, by default, by one affine map per shift fitted on the pairs
+    (μ(x), μ(F_p x)) (``"transport"``, :func:`vae.latent.fit_affine`). The rhythm knob moves by
+    mean(μ(F_2 x) − μ(x)) on the rhythm dims over the real clips whose notes split in two
+    (``rhythm_unit="songs"``) or over two whole notes (``"whole_notes"``, the paper's). The
+    residual knob is the principal axis of μ(clips) in the residual dims, in standard deviations.
 
     Args:
         model: the VAE.
         clips: int array (N, 32) of real clips (DESIGN: >= 2,000 test clips).
         n_pitch, n_rhythm: how many pitch and rhythm dims (paper: 2 and 5).
-        shifts, splits: transpositions in semitones and note splits.
-        n_rhythm_clips: how many two-whole-note clips.
-        pitch_range: (lo, hi) for the two-whole-note pitches; default: the clips' lowest and highest note.
-        seed: seeds the two-whole-note pitches.
-        pitch_knob: "transport" or "linear" (see above); "transport" needs shifts 1..P.
-        rhythm_unit: "songs" or "whole_notes" (see above).
+        shifts, splits: transpositions in semitones (1..P for "transport") and note splits.
+        n_rhythm_clips, pitch_range, seed: how many two-whole-note clips, their (lo, hi) pitches
+            (default: the clips' lowest and highest note), and the seed of their draw.
+        pitch_knob, rhythm_unit: see above.
 
     Returns:
         Dims; its ``meta`` holds the units, scores, deltas and concentrations (DESIGN "Measures").
