@@ -21,6 +21,7 @@ import torch
 
 from vae import hub, knobs, measures, render, share, song, timing
 from vae.bundle import Bundle, load_bundle
+from vae.dims import song_dims
 from vae.knobs import GRID_RANGE, OFFSET_RANGE, PITCH_RANGE, RESIDUAL_RANGE, RHYTHM_RANGE, Knobs
 from vae.melody import BPM_RANGE, MAX_BARS
 from vae.pianoroll import thumbnails
@@ -79,12 +80,11 @@ class Handlers:
         for message in s.warnings:
             gr.Warning(message)
         notes = "".join(f"\n\n⚠️ {m}" for m in s.warnings)
-        first, last = keep_bars or (1, s.n_bars)
-        first, last = min(max(int(first), 1), s.n_bars), min(max(int(last), 1), s.n_bars)
+        first, last = s.bar_range(keep_bars)
         return (str(s.roll_path), str(s.audio_path), s.summary() + notes,
                 gr.Dropdown(choices=s.tracks, value=s.track if s.tracks else None, visible=len(s.tracks) > 1,
                             allow_custom_value=True),
-                gr.Slider(maximum=s.n_bars, value=min(first, last)), gr.Slider(maximum=s.n_bars, value=last), s)
+                gr.Slider(maximum=s.n_bars, value=first), gr.Slider(maximum=s.n_bars, value=last), s)
 
     @user_errors
     def describe_song(self, example=DEFAULT, midi_file=None, track=None, song_code=None, bpm=None, state=None):
@@ -106,20 +106,18 @@ class Handlers:
             dim_offsets = knobs.parse_offsets(dim_offsets)
         last = min(int(bar_to or s.n_bars), s.n_bars)  # past the end (the API's default) means the end
         k = Knobs(pitch, rhythm, residual, bool(control), (int(bar_from or 1), last), tuple(dim_offsets))
-        result = knobs.apply(self.bundle.model, self.bundle.dims, s.tokens, k, latents=s.latents)
         title = f"{s.name}: pitch {pitch:+g}, rhythm {rhythm:+g}, residual {residual:+g}" + " (random control)" * k.control
-        return (*map(str, render.result_files(result, s.tokens, s.bpm, title, k.stem(s.name))), s)
+        stem = k.stem(s.name)  # named before the move: the walk goes down once, then to render
+        result = knobs.apply(self.bundle.model, self.bundle.dims, s.tokens, k, latents=s.latents)
+        return (*map(str, render.result_files(result, s.tokens, s.bpm, title, stem)), s)
 
-    def pick_example(self, example, state):
-        """The user chose an example: it replaces any uploaded or shared song."""
+    def pick_example(self, example, state):  # an example replaces any uploaded or shared song
         return None, "", *self.load_song(example, state=state)
 
-    def pick_upload(self, midi_file, state):
-        """The user uploaded a MIDI file: it replaces any shared song."""
+    def pick_upload(self, midi_file, state):  # an upload replaces any shared song
         return "", *self.load_song(midi_file=midi_file, state=state)
 
-    def clear_upload(self, example, state):
-        """The user removed the upload: back to the chosen example."""
+    def clear_upload(self, example, state):  # back to the chosen example
         return self.load_song(example, state=state)
 
     def modulate_sliders(self, state, example, midi_file, track, song_code, bpm, pitch, rhythm, residual, control,
@@ -137,40 +135,28 @@ class Handlers:
 
     def restore(self, request: gr.Request):
         """On page load: the example or song and the knobs of a share link, and the page's own URL."""
-        n_offsets = self.bundle.dims.n_offsets
-        try:
-            shared = share.parse_share_query(dict(request.query_params) if request else {})
-        except ValueError as err:
-            gr.Warning(f"This link could not be read ({err}); showing the default song.")
-            shared = share.SharedState()
-        if shared.example is not None and shared.example not in EXAMPLES:
-            gr.Warning(f"This link names an example that is not here ({shared.example!r}); showing the default song.")
-            shared.example = None
-        k = shared.knobs.clamped()
-        offsets = (list(k.offsets) + [0.0] * n_offsets)[:n_offsets]
-        bars = k.bars or (1, MAX_BARS)
+        shared, problems = share.restore(dict(request.query_params) if request else {}, EXAMPLES,
+                                         self.bundle.dims.n_offsets)
+        for message in problems:
+            gr.Warning(f"{message}; showing the default song.")
+        k, bars = shared.knobs, shared.knobs.bars or (1, MAX_BARS)
         return (shared.example or DEFAULT, shared.code or "", shared.bpm, shared.track, k.pitch, k.rhythm,
-                k.residual, k.control, bars[0], bars[1], *offsets, share.page_url(request.headers) if request else "")
+                k.residual, k.control, *bars, *k.offsets, share.page_url(request.headers) if request else "")
 
     @user_errors
     def interpolate(self, source_example=DEFAULT, source_file=None, source_clip=1, target_example=DEFAULT,
                     target_file=None, target_clip=3, grid_size=GRID_DEFAULT):
         """The 2-way pitch x rhythm grid between two 2-bar clips, as captioned piano-roll thumbnails."""
-        clips, bpm = [], None
-        for example, midi_file, number in ((source_example, source_file, source_clip),
-                                           (target_example, target_file, target_clip)):
-            melody, name, _ = song.read_song(example, midi_file, examples=EXAMPLES)
-            clips.append(song.clip_of(melody.tokens, number, name))
-            bpm = bpm or melody.bpm
-        cells = knobs.grid(self.bundle.model, self.bundle.dims, clips[0], clips[1], grid_size)
+        source, bpm = song.read_clip(source_example, source_file, source_clip, EXAMPLES)
+        target, _ = song.read_clip(target_example, target_file, target_clip, EXAMPLES)
+        cells = knobs.grid(self.bundle.model, self.bundle.dims, source, target, grid_size)
         n = len(cells)
         gallery = [(str(render.image_file(image, f"cell_{k // n}_{k % n}")), knobs.grid_caption(k // n, k % n, n))
                    for k, image in enumerate(thumbnails(cells))]
         return gallery, {"grid": cells, "bpm": bpm}
 
     @staticmethod
-    def grid_columns(grid_state):
-        """One gallery row per grid row."""
+    def grid_columns(grid_state):  # one gallery row per grid row
         return gr.Gallery(columns=len(grid_state["grid"]))
 
     @user_errors
@@ -180,9 +166,8 @@ class Handlers:
             raise ValueError("make a grid first")
         cells, bpm = grid_state["grid"], grid_state["bpm"]
         i, j = divmod(int(evt.index), len(cells))
-        stem = f"cell_{i}_{j}"
-        return (str(render.audio_file(cells[i, j], bpm, stem)), str(render.midi_file(cells[i, j], bpm, stem)),
-                f"Cell: {knobs.grid_caption(i, j, len(cells))}")
+        return *map(str, render.sound_files(cells[i, j], bpm, f"cell_{i}_{j}")), \
+            f"Cell: {knobs.grid_caption(i, j, len(cells))}"
 
     @user_errors
     def play_diagonal(self, grid_state):
@@ -190,15 +175,12 @@ class Handlers:
         if not grid_state:
             raise ValueError("make a grid first")
         path, bpm = knobs.diagonal(grid_state["grid"]), grid_state["bpm"]
-        return (str(render.audio_file(path, bpm, "diagonal")), str(render.midi_file(path, bpm, "diagonal")),
-                "The diagonal, source to target")
+        return *map(str, render.sound_files(path, bpm, "diagonal")), "The diagonal, source to target"
 
     @user_errors
     def inspect_song(self, example=DEFAULT, midi_file=None, track=None, song_code=None, bpm=None, state=None,
                      progress=gr.Progress()):  # noqa: B008
         """Re-run the pitch/rhythm analysis (disentanglement by augmentation) on the current song's clips."""
-        from vae.dims import song_dims
-
         s = self._song(state, example, midi_file, track, song_code, bpm)
         dims = song_dims(self.bundle.model, s.tokens, s.name, progress=lambda f, msg: progress(f, desc=msg))
         return measures.dims_rows(dims), measures.dim_scores_figure(dims, f"{s.name}: {s.n_clips} clips"), s
@@ -210,8 +192,7 @@ class Handlers:
 def _banner(b: Bundle) -> str:
     lines = [(f"# {TITLE}\nTurn the **pitch**, **rhythm** and **residual** knobs of a MusicVAE on a melody, or walk "
               "a pitch × rhythm grid between two clips (Yang et al., NIME 2019).")]
-    reason = render.fluidsynth_unavailable_reason()
-    if reason:
+    if reason := render.fluidsynth_unavailable_reason():
         lines.append(f"⚠️ **Audio falls back to plain sine tones**: {reason}.")
     if b.source_info.fallback_reason:
         lines.append(f"⚠️ **{b.source_info.requested} could not be loaded** ({b.source_info.fallback_reason}); "
@@ -241,8 +222,7 @@ def _song_picker(label: str, clip: int | None = None):
 
 def knobs_tab(b: Bundle) -> SimpleNamespace:
     """The Knobs tab: a song, the knob sliders, the result's roll, audio, MIDI and share link."""
-    names = [f"pitch dim {d}" for d in b.dims.pitch_dims.tolist()] + [f"rhythm dim {d}"
-                                                                       for d in b.dims.rhythm_dims.tolist()]
+    names = [f"{kind} dim {d}" for kind in ("pitch", "rhythm") for d in getattr(b.dims, f"{kind}_dims").tolist()]
     ui = SimpleNamespace()
     with gr.Tab("Knobs"), gr.Row():
         with gr.Column(scale=1, min_width=300):
@@ -279,8 +259,8 @@ def interpolate_tab() -> SimpleNamespace:
     """The Interpolate tab: two clips, the grid between them, a cell's audio."""
     ui = SimpleNamespace()
     with gr.Tab("Interpolate"):
-        gr.Markdown("Source at the top left, target at the bottom right; rows move the **pitch** dims, "
-                    "columns the **rhythm** dims (SLERP), the rest follow the Manhattan distance. Click a cell to hear it.")
+        gr.Markdown("Source at the top left, target at the bottom right; rows move the **pitch** dims, columns the "
+                    "**rhythm** dims (SLERP), the rest follow the Manhattan distance. Click a cell to hear it.")
         with gr.Row():
             with gr.Column():
                 ui.src = _song_picker("Source ", clip=1)
@@ -322,6 +302,7 @@ def inspect_tab(b: Bundle) -> SimpleNamespace:
 
 
 def model_tab(b: Bundle) -> None:
+    """The Model tab: where the weights came from, and the model card."""
     with gr.Tab("Model"):
         gr.Markdown(_model_markdown(b))
         gr.Markdown(b.card or "*This model folder has no README.md (model card).*")
@@ -358,8 +339,7 @@ def wire_knobs(demo: gr.Blocks, h: Handlers, k: SimpleNamespace, state, base) ->
 
 
 def wire_api(h: Handlers, state) -> None:
-    """API-only endpoints (gradio_client) on hidden components of their own, so that what a page does to its
-    components (a slider's maximum set to the song's length) never constrains an API call."""
+    """API-only endpoints on hidden components of their own: a page's slider limits never constrain an API call."""
     with gr.Row(visible=False):
         api_song = [gr.Dropdown(list(EXAMPLES), value=DEFAULT), gr.File(file_types=[".mid", ".midi"]),
                     gr.Number(precision=0), gr.Textbox(), gr.Number()]
@@ -412,9 +392,7 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
 
-    def log(fraction: float, message: str) -> None:
-        logger.info("computing the pitch and rhythm dims: %3.0f %% (%s)", 100 * fraction, message)
-
+    log = lambda f, msg: logger.info("computing the pitch and rhythm dims: %3.0f %% (%s)", 100 * f, msg)
     serve(build_demo(load_bundle(args.model, args.revision, EXAMPLES, progress=log)), args.host, args.port, args.share)
 
 

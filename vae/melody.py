@@ -85,6 +85,18 @@ def check_clips(clips: np.ndarray) -> np.ndarray:
     return arr
 
 
+def as_song(tokens, name: str = "tokens") -> np.ndarray:
+    """``tokens`` as an int64 song (T,); clips (N, 32) are joined."""
+    arr = check_tokens(np.asarray(tokens), name=name)
+    if arr.ndim == 2 and arr.shape[1] == CLIP_STEPS:
+        arr = arr.reshape(-1)
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be a song of shape (T,) or clips (N, {CLIP_STEPS}), got {tuple(arr.shape)}")
+    if arr.size == 0:
+        raise ValueError(f"{name} is empty: a song needs at least one step")
+    return arr
+
+
 # ----------------------------------------------------------------------------- notes <-> tokens
 
 

@@ -26,10 +26,11 @@ from vae.melody import (
     DEFAULT_BPM,
     HOLD,
     STEPS_PER_QUARTER,
+    as_song,
     tokens_to_midi,
     tokens_to_notes,
 )
-from vae.pianoroll import as_song, piano_roll, png_bytes
+from vae.pianoroll import png_bytes, roll_png
 from vae.timing import timed
 
 # ----------------------------------------------------------------------------- constants
@@ -323,7 +324,11 @@ def midi_file(tokens, bpm: float, stem: str) -> Path:
     return write_output(midi_bytes(tokens, bpm), f"{safe_stem(stem)}.mid")
 
 
+def sound_files(tokens, bpm: float, stem: str) -> tuple[Path, Path]:
+    """The song's audio and MIDI files: (wav, mid)."""
+    return audio_file(tokens, bpm, stem), midi_file(tokens, bpm, stem)
+
+
 def result_files(tokens, original: np.ndarray, bpm: float, title: str, stem: str) -> tuple[Path, Path, Path]:
     """A knob result's piano roll (over the original), audio and MIDI files: (png, wav, mid)."""
-    roll = piano_roll(tokens, compare=original, title=title)
-    return image_file(roll, stem), audio_file(tokens, bpm, stem), midi_file(tokens, bpm, stem)
+    return write_output(roll_png(tokens, original, title=title), f"{safe_stem(stem)}.png"), *sound_files(tokens, bpm, stem)

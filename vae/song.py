@@ -56,6 +56,12 @@ class Song:
     def n_clips(self) -> int:
         return len(self.latents)
 
+    def bar_range(self, keep: tuple[int, int] | None = None) -> tuple[int, int]:
+        """(first, last) bar, counted from 1: ``keep`` moved into this song (a share link's range), else all."""
+        first, last = keep or (1, self.n_bars)
+        first, last = min(max(int(first), 1), self.n_bars), min(max(int(last), 1), self.n_bars)
+        return min(first, last), last
+
     def summary(self) -> str:
         """One Markdown line about the song."""
         written = "" if self.meter == "4/4" else f" (written in {self.meter})"
@@ -164,3 +170,10 @@ def clip_of(tokens: np.ndarray, number: int, name: str = "this song") -> np.ndar
     if number is None or int(number) != number or not 1 <= int(number) <= len(clips):
         raise ValueError(f"{name} has {len(clips)} two-bar clips; choose a clip from 1 to {len(clips)}, got {number}")
     return clips[int(number) - 1]
+
+
+def read_clip(example: str | None, upload: str | Path | None, number: int,
+              examples: dict[str, Path] | None = None) -> tuple[np.ndarray, float]:
+    """Clip ``number`` (from 1) of the song an example or an upload names, and the song's tempo: (int64 (32,), bpm)."""
+    melody, name, _ = read_song(example, upload, examples=examples)
+    return clip_of(melody.tokens, number, name), melody.bpm
