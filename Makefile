@@ -25,10 +25,12 @@ system:
 
 setup: system $(VENV)/.installed
 
-$(VENV)/.installed: requirements.txt requirements-train.txt requirements-dev.txt
+# The project installs as the package melody-knobs (editable: vae/ is imported from this checkout).
+$(VENV)/.installed: requirements.txt requirements-train.txt requirements-dev.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -r requirements-dev.txt
+	$(BIN)/pip install -q -e .
 	touch $@
 
 # The shipped recipe: ~8 min of data preparation, 85 min of training steps, ~3 min of measures.

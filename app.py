@@ -3,8 +3,8 @@
     python app.py [--model user/repo | --model path/to/folder] [--revision SHA] [--host H] [--port P] [--share]
 
 Yang et al., "Inspecting and Interacting with Meaningful Music Representations using VAE",
-NIME 2019. The logic lives in ``vae/`` (``vae.session``, ``vae.explore``, ``vae.share``); this file
-only lays out the UI and turns library errors (ValueError) into messages.
+NIME 2019. The logic lives in ``vae/`` (``vae.song``, ``vae.knobs``, ``vae.render``, ``vae.share``);
+this file only lays out the UI and turns library errors (ValueError) into messages.
 """
 
 from __future__ import annotations
@@ -13,12 +13,18 @@ import argparse
 import functools
 import logging
 import os
+from pathlib import Path
+from types import SimpleNamespace
 
 import gradio as gr
 import torch
 
-from vae import explore, hub, render, session, share, timing
-from vae.session import OFFSET_RANGE, PITCH_RANGE, RESIDUAL_RANGE, RHYTHM_RANGE, Knobs
+from vae import hub, knobs, measures, render, share, song, timing
+from vae.bundle import Bundle, load_bundle
+from vae.dims import song_dims
+from vae.knobs import GRID_RANGE, OFFSET_RANGE, PITCH_RANGE, RESIDUAL_RANGE, RHYTHM_RANGE, Knobs
+from vae.melody import BPM_RANGE, MAX_BARS
+from vae.pianoroll import thumbnails
 
 TITLE = "Melody Knobs"
 HOST = os.environ.get("GRADIO_SERVER_NAME") or ("0.0.0.0" if os.environ.get("SPACE_ID") else "127.0.0.1")
@@ -32,28 +38,15 @@ QUEUE_SIZE = 64  # waiting events beyond this are refused with "queue full"
 # a Twinkle knob move took 470 ms with 2 threads, 99 ms with 1).
 TORCH_THREADS = int(os.environ.get("MELODY_KNOBS_TORCH_THREADS", "1"))
 GRID_DEFAULT = 5
-# The whole grid at once (no scrolling), cells shaped like the thumbnails (render.THUMB_SIZE, 5:3).
+# The whole grid at once (no scrolling), cells shaped like the thumbnails (pianoroll.THUMB_SIZE, 5:3).
 CSS = "#grid .grid-wrap { max-height: none; height: auto; } #grid .thumbnail-item { aspect-ratio: 5 / 3; }"
-EXAMPLES = session.example_songs()
-SONG_LIMITS = (f"Limits: MIDI files up to {session.MAX_UPLOAD_BYTES // 2**20} MB, {session.MAX_BARS} bars and "
-               f"{session.MAX_SONG_SECONDS // 60} minutes, played at {session.BPM_RANGE[0]:g} to "
-               f"{session.BPM_RANGE[1]:g} bpm; a grid of {session.GRID_RANGE[0]} to {session.GRID_RANGE[1]} cells "
-               "per side.")
-_CONFIG = {"source": None, "revision": None}  # app settings, the same for every user (set by build_demo)
+FIGURES_DIR = Path(__file__).resolve().parent / "assets" / "figures"
+EXAMPLES = song.example_songs()
+DEFAULT = song.DEFAULT_EXAMPLE
+SONG_LIMITS = (f"Limits: MIDI files up to {song.MAX_UPLOAD_BYTES // 2**20} MB, {MAX_BARS} bars and "
+               f"{song.MAX_SONG_SECONDS // 60} minutes, played at {BPM_RANGE[0]:g} to {BPM_RANGE[1]:g} bpm; a grid "
+               f"of {GRID_RANGE[0]} to {GRID_RANGE[1]} cells per side.")
 logger = logging.getLogger("melody_knobs")
-
-
-@functools.lru_cache(maxsize=2)
-def _load_bundle(source: str | None, revision: str | None) -> session.ModelBundle:
-    def log(fraction: float, message: str) -> None:
-        logger.info("computing the pitch and rhythm dims: %3.0f %% (%s)", 100 * fraction, message)
-
-    return session.load_bundle(source, revision, EXAMPLES, progress=log)
-
-
-def bundle() -> session.ModelBundle:
-    """The model, its dims and its card: loaded once per process, shared read-only by all users."""
-    return _load_bundle(_CONFIG["source"], _CONFIG["revision"])
 
 
 def user_errors(fn):
@@ -67,190 +60,149 @@ def user_errors(fn):
     return timing.timed(f"handler:{fn.__name__}")(wrapper)  # off unless $MELODY_KNOBS_TIMINGS is set
 
 
-def _song(state, example, midi_file, track, song_code, bpm) -> session.Song:
-    track = None if track in (None, "") else int(track)
-    key = session.song_key(example, midi_file, song_code, bpm)
-    if isinstance(state, session.Song) and state.matches(key, track):
-        return state
-    melody, name, example = session.read_song(example, midi_file, song_code, bpm, track, EXAMPLES)
-    return session.prepare_song(bundle().model, melody, name, key, example)
+class Handlers:
+    """The app's event handlers, bound to one bundle: loaded once, shared read-only by all users.
 
+    Per-user data (the loaded song, the grid) comes and goes through ``gr.State``.
+    """
 
-# ----------------------------------------------------------------------------- handlers
+    def __init__(self, bundle: Bundle):
+        self.bundle = bundle
 
+    def _song(self, state, example, midi_file, track, song_code, bpm) -> song.Song:
+        return song.load(self.bundle.model, example, midi_file, song_code, bpm, track, EXAMPLES, cached=state)
 
-@user_errors
-def load_song(example=session.DEFAULT_EXAMPLE, midi_file=None, track=None, song_code=None, bpm=None, state=None,
-              keep_bars=None):
-    """Load a song (upload > song code > example): original roll, audio, summary, track list, bar range."""
-    song = _song(state, example, midi_file, track, song_code, bpm)
-    for message in song.warnings:
-        gr.Warning(message)
-    notes = "".join(f"\n\n⚠️ {m}" for m in song.warnings)
-    first, last = keep_bars or (1, song.n_bars)
-    first, last = min(max(int(first), 1), song.n_bars), min(max(int(last), 1), song.n_bars)
-    return (str(song.roll_path), str(song.audio_path), session.song_summary(song) + notes,
-            gr.Dropdown(choices=song.tracks, value=song.track if song.tracks else None, visible=len(song.tracks) > 1,
-                        allow_custom_value=True),
-            gr.Slider(maximum=song.n_bars, value=min(first, last)), gr.Slider(maximum=song.n_bars, value=last), song)
+    @user_errors
+    def load_song(self, example=DEFAULT, midi_file=None, track=None, song_code=None, bpm=None, state=None,
+                  keep_bars=None):
+        """Load a song (upload > song code > example): original roll, audio, summary, track list, bar range."""
+        s = self._song(state, example, midi_file, track, song_code, bpm)
+        for message in s.warnings:
+            gr.Warning(message)
+        notes = "".join(f"\n\n⚠️ {m}" for m in s.warnings)
+        first, last = s.bar_range(keep_bars)
+        return (str(s.roll_path), str(s.audio_path), s.summary() + notes,
+                gr.Dropdown(choices=s.tracks, value=s.track if s.tracks else None, visible=len(s.tracks) > 1,
+                            allow_custom_value=True),
+                gr.Slider(maximum=s.n_bars, value=first), gr.Slider(maximum=s.n_bars, value=last), s)
 
+    @user_errors
+    def describe_song(self, example=DEFAULT, midi_file=None, track=None, song_code=None, bpm=None, state=None):
+        """Load a song (upload > song code > example): its piano roll, its audio, and facts about it."""
+        s = self._song(state, example, midi_file, track, song_code, bpm)
+        return str(s.roll_path), str(s.audio_path), s.facts(), s
 
-@user_errors
-def describe_song(example=session.DEFAULT_EXAMPLE, midi_file=None, track=None, song_code=None, bpm=None, state=None):
-    """Load a song (upload > song code > example): its piano roll, its audio, and facts about it."""
-    song = _song(state, example, midi_file, track, song_code, bpm)
-    facts = {"name": song.name, "bars": song.n_bars, "clips": song.n_clips, "bpm": song.bpm, "meter": song.meter,
-             "track": song.track, "tracks": [{"index": i, "label": label} for label, i in song.tracks],
-             "reconstruction_accuracy": song.accuracy, "warnings": song.warnings,
-             "song_code": session.encode_song(song.tokens)}
-    return str(song.roll_path), str(song.audio_path), facts, song
+    @user_errors
+    def load_restored(self, example, midi_file, track, song_code, bpm, state, bar_from, bar_to):
+        """load_song for a share link: keeps the link's bar range (clamped to the song)."""
+        return self.load_song(example, midi_file, track, song_code, bpm, state, keep_bars=(bar_from, bar_to))
 
+    @user_errors
+    def modulate(self, example=DEFAULT, midi_file=None, track=None, song_code=None, bpm=None, pitch=0.0,
+                 rhythm=0.0, residual=0.0, control=False, bar_from=1, bar_to=MAX_BARS, dim_offsets=None, state=None):
+        """Turn the knobs on a song: result piano roll (over the original), result audio, result MIDI file."""
+        s = self._song(state, example, midi_file, track, song_code, bpm)
+        if isinstance(dim_offsets, str) or dim_offsets is None:  # the API's "0.5,0,-1" (pitch dims, then rhythm)
+            dim_offsets = knobs.parse_offsets(dim_offsets)
+        last = min(int(bar_to or s.n_bars), s.n_bars)  # past the end (the API's default) means the end
+        k = Knobs(pitch, rhythm, residual, bool(control), (int(bar_from or 1), last), tuple(dim_offsets))
+        title = f"{s.name}: pitch {pitch:+g}, rhythm {rhythm:+g}, residual {residual:+g}" + " (random control)" * k.control
+        stem = k.stem(s.name)  # named before the move: the walk goes down once, then to render
+        result = knobs.apply(self.bundle.model, self.bundle.dims, s.tokens, k, latents=s.latents)
+        return (*map(str, render.result_files(result, s.tokens, s.bpm, title, stem)), s)
 
-@user_errors
-def load_restored(example, midi_file, track, song_code, bpm, state, bar_from, bar_to):
-    """load_song for a share link: keeps the link's bar range (clamped to the song)."""
-    return load_song(example, midi_file, track, song_code, bpm, state, keep_bars=(bar_from, bar_to))
+    def pick_example(self, example, state):  # an example replaces any uploaded or shared song
+        return None, "", *self.load_song(example, state=state)
 
+    def pick_upload(self, midi_file, state):  # an upload replaces any shared song
+        return "", *self.load_song(midi_file=midi_file, state=state)
 
-@user_errors
-def modulate(example=session.DEFAULT_EXAMPLE, midi_file=None, track=None, song_code=None, bpm=None, pitch=0.0,
-             rhythm=0.0, residual=0.0, control=False, bar_from=1, bar_to=session.MAX_BARS, dim_offsets=None,
-             state=None):
-    """Turn the knobs on a song: result piano roll (over the original), result audio, result MIDI file."""
-    song = _song(state, example, midi_file, track, song_code, bpm)
-    if isinstance(dim_offsets, str) or dim_offsets is None:  # the API's "0.5,0,-1" (pitch dims, then rhythm dims)
-        dim_offsets = session.parse_offsets(dim_offsets)
-    last = min(int(bar_to or song.n_bars), song.n_bars)  # past the end (the API's default) means the end
-    knobs = Knobs(pitch, rhythm, residual, bool(control), (int(bar_from or 1), last), tuple(dim_offsets))
-    result = session.apply_knobs(bundle().model, bundle().dims, song, knobs)
-    title = f"{song.name}: pitch {pitch:+g}, rhythm {rhythm:+g}, residual {residual:+g}" + " (random control)" * knobs.control
-    stem = session.result_stem(song, knobs)
-    return (str(session.image_file(render.piano_roll(result, compare=song.tokens, title=title), stem)),
-            str(session.audio_file(result, song.bpm, stem)), str(session.midi_file(result, song.bpm, stem)), song)
+    def clear_upload(self, example, state):  # back to the chosen example
+        return self.load_song(example, state=state)
 
+    def modulate_sliders(self, state, example, midi_file, track, song_code, bpm, pitch, rhythm, residual, control,
+                         bar_from, bar_to, *dim_offsets):
+        return self.modulate(example, midi_file, track, song_code, bpm, pitch, rhythm, residual, control, bar_from,
+                             bar_to, dim_offsets, state)
 
-def pick_example(example, state):
-    """The user chose an example: it replaces any uploaded or shared song."""
-    return None, "", *load_song(example, state=state)
+    @user_errors
+    def share_link(self, state, base, pitch, rhythm, residual, control, bar_from, bar_to, *dim_offsets):
+        """The URL that restores this song and these knobs."""
+        if not isinstance(state, song.Song):
+            return ""
+        k = Knobs(pitch, rhythm, residual, bool(control), (int(bar_from), int(bar_to)), tuple(dim_offsets))
+        return share.share_url(base, state, k.checked(state.n_bars, len(dim_offsets)))
 
+    def restore(self, request: gr.Request):
+        """On page load: the example or song and the knobs of a share link, and the page's own URL."""
+        shared, problems = share.restore(dict(request.query_params) if request else {}, EXAMPLES,
+                                         self.bundle.dims.n_offsets)
+        for message in problems:
+            gr.Warning(f"{message}; showing the default song.")
+        k, bars = shared.knobs, shared.knobs.bars or (1, MAX_BARS)
+        return (shared.example or DEFAULT, shared.code or "", shared.bpm, shared.track, k.pitch, k.rhythm,
+                k.residual, k.control, *bars, *k.offsets, share.page_url(request.headers) if request else "")
 
-def pick_upload(midi_file, state):
-    """The user uploaded a MIDI file: it replaces any shared song."""
-    return "", *load_song(midi_file=midi_file, state=state)
+    @user_errors
+    def interpolate(self, source_example=DEFAULT, source_file=None, source_clip=1, target_example=DEFAULT,
+                    target_file=None, target_clip=3, grid_size=GRID_DEFAULT):
+        """The 2-way pitch x rhythm grid between two 2-bar clips, as captioned piano-roll thumbnails."""
+        source, bpm = song.read_clip(source_example, source_file, source_clip, EXAMPLES)
+        target, _ = song.read_clip(target_example, target_file, target_clip, EXAMPLES)
+        cells = knobs.grid(self.bundle.model, self.bundle.dims, source, target, grid_size)
+        n = len(cells)
+        gallery = [(str(render.image_file(image, f"cell_{k // n}_{k % n}")), knobs.grid_caption(k // n, k % n, n))
+                   for k, image in enumerate(thumbnails(cells))]
+        return gallery, {"grid": cells, "bpm": bpm}
 
+    @staticmethod
+    def grid_columns(grid_state):  # one gallery row per grid row
+        return gr.Gallery(columns=len(grid_state["grid"]))
 
-def clear_upload(example, state):
-    """The user removed the upload: back to the chosen example."""
-    return load_song(example, state=state)
+    @user_errors
+    def play_cell(self, grid_state, evt: gr.SelectData):
+        """Audio and MIDI of the grid cell the user selected."""
+        if not grid_state:
+            raise ValueError("make a grid first")
+        cells, bpm = grid_state["grid"], grid_state["bpm"]
+        i, j = divmod(int(evt.index), len(cells))
+        return *map(str, render.sound_files(cells[i, j], bpm, f"cell_{i}_{j}")), \
+            f"Cell: {knobs.grid_caption(i, j, len(cells))}"
 
+    @user_errors
+    def play_diagonal(self, grid_state):
+        """The cells (i, i) from source to target joined into one melody: audio and MIDI."""
+        if not grid_state:
+            raise ValueError("make a grid first")
+        path, bpm = knobs.diagonal(grid_state["grid"]), grid_state["bpm"]
+        return *map(str, render.sound_files(path, bpm, "diagonal")), "The diagonal, source to target"
 
-def modulate_sliders(state, example, midi_file, track, song_code, bpm, pitch, rhythm, residual, control, bar_from,
-                     bar_to, *dim_offsets):
-    return modulate(example, midi_file, track, song_code, bpm, pitch, rhythm, residual, control, bar_from, bar_to,
-                    dim_offsets, state)
-
-
-@user_errors
-def share_link(state, base, pitch, rhythm, residual, control, bar_from, bar_to, *dim_offsets):
-    """The URL that restores this song and these knobs."""
-    if not isinstance(state, session.Song):
-        return ""
-    knobs = Knobs(pitch, rhythm, residual, bool(control), (int(bar_from), int(bar_to)), tuple(dim_offsets))
-    return share.share_url(base, state, knobs.checked(state.n_bars, len(dim_offsets)))
-
-
-def restore(request: gr.Request):
-    """On page load: the example or song and the knobs of a share link, and the page's own URL."""
-    n_offsets = len(bundle().dims["pitch_dims"]) + len(bundle().dims["rhythm_dims"])
-    try:
-        shared = share.parse_share_query(dict(request.query_params) if request else {})
-    except ValueError as err:
-        gr.Warning(f"This link could not be read ({err}); showing the default song.")
-        shared = share.SharedState()
-    if shared.example is not None and shared.example not in EXAMPLES:
-        gr.Warning(f"This link names an example that is not here ({shared.example!r}); showing the default song.")
-        shared.example = None
-    knobs = shared.knobs.clamped()
-    offsets = (list(knobs.offsets) + [0.0] * n_offsets)[:n_offsets]
-    bars = knobs.bars or (1, session.MAX_BARS)
-    return (shared.example or session.DEFAULT_EXAMPLE, shared.code or "", shared.bpm, shared.track, knobs.pitch,
-            knobs.rhythm, knobs.residual, knobs.control, bars[0], bars[1], *offsets,
-            share.page_url(request.headers) if request else "")
-
-
-@user_errors
-def interpolate(source_example=session.DEFAULT_EXAMPLE, source_file=None, source_clip=1,
-                target_example=session.DEFAULT_EXAMPLE, target_file=None, target_clip=3, grid_size=GRID_DEFAULT):
-    """The 2-way pitch x rhythm grid between two 2-bar clips, as captioned piano-roll thumbnails."""
-    clips, bpm = [], None
-    for example, midi_file, number in ((source_example, source_file, source_clip),
-                                       (target_example, target_file, target_clip)):
-        melody, name, _ = session.read_song(example, midi_file, examples=EXAMPLES)
-        clips.append(explore.clip_of(melody.tokens, number, name))
-        bpm = bpm or melody.bpm
-    grid = explore.interpolate(bundle().model, bundle().dims, clips[0], clips[1], grid_size)
-    n = len(grid)
-    cells = [(str(session.image_file(image, f"cell_{k // n}_{k % n}")), caption)
-             for k, (image, caption) in enumerate(explore.grid_thumbnails(grid))]
-    return cells, {"grid": grid, "bpm": bpm}
-
-
-def grid_columns(grid_state):
-    """One gallery row per grid row."""
-    return gr.Gallery(columns=len(grid_state["grid"]))
-
-
-@user_errors
-def play_cell(grid_state, evt: gr.SelectData):
-    """Audio and MIDI of the grid cell the user selected."""
-    if not grid_state:
-        raise ValueError("make a grid first")
-    grid = grid_state["grid"]
-    i, j = divmod(int(evt.index), len(grid))
-    caption = explore.grid_caption(i, j, len(grid))
-    stem, bpm = f"cell_{i}_{j}", grid_state["bpm"]
-    return (str(session.audio_file(grid[i, j], bpm, stem)), str(session.midi_file(grid[i, j], bpm, stem)),
-            f"Cell: {caption}")
-
-
-@user_errors
-def play_diagonal(grid_state):
-    """The cells (i, i) from source to target joined into one melody: audio and MIDI."""
-    if not grid_state:
-        raise ValueError("make a grid first")
-    path = explore.diagonal(grid_state["grid"])
-    bpm = grid_state["bpm"]
-    return (str(session.audio_file(path, bpm, "diagonal")), str(session.midi_file(path, bpm, "diagonal")),
-            "The diagonal, source to target")
-
-
-@user_errors
-def inspect_song(example=session.DEFAULT_EXAMPLE, midi_file=None, track=None, song_code=None, bpm=None, state=None,
-                 progress=gr.Progress()):  # noqa: B008
-    """Re-run the pitch/rhythm analysis (disentanglement by augmentation) on the current song's clips."""
-    song = _song(state, example, midi_file, track, song_code, bpm)
-    dims = explore.analyse_song(bundle().model, song, progress=lambda f, msg: progress(f, desc=msg))
-    return explore.dims_rows(dims), explore.dim_scores_figure(dims, f"{song.name}: {song.n_clips} clips"), song
+    @user_errors
+    def inspect_song(self, example=DEFAULT, midi_file=None, track=None, song_code=None, bpm=None, state=None,
+                     progress=gr.Progress()):  # noqa: B008
+        """Re-run the pitch/rhythm analysis (disentanglement by augmentation) on the current song's clips."""
+        s = self._song(state, example, midi_file, track, song_code, bpm)
+        dims = song_dims(self.bundle.model, s.tokens, s.name, progress=lambda f, msg: progress(f, desc=msg))
+        return measures.dims_rows(dims), measures.dim_scores_figure(dims, f"{s.name}: {s.n_clips} clips"), s
 
 
 # ----------------------------------------------------------------------------- layout
 
 
-def _banner(b: session.ModelBundle) -> str:
+def _banner(b: Bundle) -> str:
     lines = [(f"# {TITLE}\nTurn the **pitch**, **rhythm** and **residual** knobs of a MusicVAE on a melody, or walk "
               "a pitch × rhythm grid between two clips (Yang et al., NIME 2019).")]
-    reason = render.fluidsynth_unavailable_reason()
-    if reason:
+    if reason := render.fluidsynth_unavailable_reason():
         lines.append(f"⚠️ **Audio falls back to plain sine tones**: {reason}.")
     if b.source_info.fallback_reason:
         lines.append(f"⚠️ **{b.source_info.requested} could not be loaded** ({b.source_info.fallback_reason}); "
                      "using the bundled weights.")
-    if "not found" in b.dims_note:
+    if b.dims_computed:
         lines.append(f"⚠️ {b.dims_note}")
     return "\n\n".join(lines)
 
 
-def _model_markdown(b: session.ModelBundle) -> str:
+def _model_markdown(b: Bundle) -> str:
     info = b.source_info
     rows = [("source", info.source), ("requested", info.requested or "default (bundled)"),
             ("Hub repo", info.repo_id), ("revision", info.revision), ("folder", info.path),
@@ -261,139 +213,163 @@ def _model_markdown(b: session.ModelBundle) -> str:
             f"{b.dims_note}\n\n### Model card")
 
 
-def _api_song_inputs() -> list:
-    """Hidden inputs naming a song: example, MIDI file, track, share code, tempo of the share code."""
-    return [gr.Dropdown(list(EXAMPLES), value=session.DEFAULT_EXAMPLE), gr.File(file_types=[".mid", ".midi"]),
-            gr.Number(precision=0), gr.Textbox(), gr.Number()]
-
-
 def _song_picker(label: str, clip: int | None = None):
-    example = gr.Dropdown(list(EXAMPLES), value=session.DEFAULT_EXAMPLE, label=f"{label}example")
+    example = gr.Dropdown(list(EXAMPLES), value=DEFAULT, label=f"{label}example")
     upload = gr.File(label=f"{label}or your MIDI file (.mid)", file_types=[".mid", ".midi"])
     number = gr.Number(clip, label=f"{label}clip (2 bars each, from 1)", precision=0, minimum=1) if clip else None
     return example, upload, number
 
 
-def build_demo(model: str | None = None, revision: str | None = None) -> gr.Blocks:
-    """The app. ``model``: Hub repo id or folder (default: $MELODY_KNOBS_MODEL, else bundled)."""
-    _CONFIG.update(source=model, revision=revision)
-    b = bundle()
-    dim_names = [f"pitch dim {d}" for d in b.dims["pitch_dims"].tolist()]
-    dim_names += [f"rhythm dim {d}" for d in b.dims["rhythm_dims"].tolist()]
-    figures = sorted(session.FIGURES_DIR.glob("*.png"))
+def knobs_tab(b: Bundle) -> SimpleNamespace:
+    """The Knobs tab: a song, the knob sliders, the result's roll, audio, MIDI and share link."""
+    names = [f"{kind} dim {d}" for kind in ("pitch", "rhythm") for d in getattr(b.dims, f"{kind}_dims").tolist()]
+    ui = SimpleNamespace()
+    with gr.Tab("Knobs"), gr.Row():
+        with gr.Column(scale=1, min_width=300):
+            ui.example, ui.upload, _ = _song_picker("Song: ")
+            ui.track = gr.Dropdown([], label="Track (melody)", visible=False, allow_custom_value=True)
+            ui.song_code, ui.bpm = gr.Textbox(visible=False), gr.Number(visible=False)
+            ui.info = gr.Markdown(label="Song")
+            gr.Markdown(SONG_LIMITS)
+        with gr.Column(scale=2):
+            with gr.Row():
+                ui.pitch = gr.Slider(*PITCH_RANGE, value=0, step=0.5, label="Pitch (semitones)", elem_id="pitch")
+                ui.rhythm = gr.Slider(*RHYTHM_RANGE, value=0, step=0.25, label="Rhythm (splits)")
+                ui.residual = gr.Slider(*RESIDUAL_RANGE, value=0, step=0.25, label="Residual (std)")
+            with gr.Row():
+                ui.bar_from = gr.Slider(1, MAX_BARS, value=1, step=1, label="From bar")
+                ui.bar_to = gr.Slider(1, MAX_BARS, value=MAX_BARS, step=1, label="To bar")
+                ui.control = gr.Checkbox(label="Random control: same move on random non-significant dims")
+            with gr.Accordion("Advanced: one slider per pitch and rhythm dim (raw latent units)", open=False), gr.Row():
+                ui.offsets = [gr.Slider(*OFFSET_RANGE, value=0, step=0.1, label=n, min_width=140) for n in names]
+            ui.roll = gr.Image(label="Result (orange) over the original (grey)", show_label=False, format="png",
+                               interactive=False, elem_id="result-roll")
+            with gr.Row():
+                ui.audio_orig = gr.Audio(label="Original", interactive=False)
+                ui.audio_out = gr.Audio(label="Result", interactive=False, elem_id="result-audio")
+            with gr.Row():
+                ui.midi_out = gr.File(label="Result as MIDI", interactive=False, height=80)
+                ui.link = gr.Textbox(label="Share this song and knobs", buttons=["copy"], interactive=False)
+            with gr.Accordion("Original piano roll", open=False):
+                ui.roll_orig = gr.Image(label="Original piano roll", show_label=False, format="png", interactive=False)
+    return ui
+
+
+def interpolate_tab() -> SimpleNamespace:
+    """The Interpolate tab: two clips, the grid between them, a cell's audio."""
+    ui = SimpleNamespace()
+    with gr.Tab("Interpolate"):
+        gr.Markdown("Source at the top left, target at the bottom right; rows move the **pitch** dims, columns the "
+                    "**rhythm** dims (SLERP), the rest follow the Manhattan distance. Click a cell to hear it.")
+        with gr.Row():
+            with gr.Column():
+                ui.src = _song_picker("Source ", clip=1)
+            with gr.Column():
+                ui.tgt = _song_picker("Target ", clip=3)
+            with gr.Column():
+                ui.grid_size = gr.Slider(*GRID_RANGE, value=GRID_DEFAULT, step=1, label="Grid size")
+                ui.make_grid = gr.Button("Interpolate", variant="primary")
+                ui.diagonal = gr.Button("Play the diagonal (source → target)")
+        ui.gallery = gr.Gallery(label="pitch (rows) × rhythm (columns)", columns=GRID_DEFAULT, allow_preview=False,
+                                object_fit="contain", format="png", elem_id="grid")
+        with gr.Row():
+            ui.cell_info = gr.Markdown()
+            ui.cell_audio = gr.Audio(label="Selected", interactive=False)
+            ui.cell_midi = gr.File(label="As MIDI", interactive=False, height=80)
+    return ui
+
+
+def inspect_tab(b: Bundle) -> SimpleNamespace:
+    """The Inspect tab: the paper's figures, this model's dims and report, the analysis on the current song."""
+    figures = sorted(FIGURES_DIR.glob("*.png"))
+    ui = SimpleNamespace()
+    with gr.Tab("Inspect"):
+        gr.Markdown("Disentanglement by augmentation (paper §3): transpose clips by 1–12 semitones and split "
+                    "two whole notes into 2–16; the latent dims that move most are the pitch and rhythm dims.")
+        if figures:
+            gr.Gallery([str(p) for p in figures], label="Figures", columns=min(3, len(figures)), height="auto")
+        with gr.Row():
+            gr.Dataframe(measures.dims_rows(b.dims), headers=["measure", "value"], label="Dims of this model")
+            if b.report:
+                gr.Dataframe(measures.report_rows(b.report), headers=["measure", "value"], label="report.json")
+        if "pitch_scores" in b.dims.meta:
+            gr.Plot(measures.dim_scores_figure(b.dims, "this model"), label="Σ |Δz| per latent dim")
+        ui.analyse = gr.Button("Re-run the analysis on the current song's clips")
+        with gr.Row():
+            ui.song_dims = gr.Dataframe(headers=["measure", "value"], label="Dims found on this song")
+            ui.song_plot = gr.Plot(label="Σ |Δz| per latent dim, this song")
+    return ui
+
+
+def model_tab(b: Bundle) -> None:
+    """The Model tab: where the weights came from, and the model card."""
+    with gr.Tab("Model"):
+        gr.Markdown(_model_markdown(b))
+        gr.Markdown(b.card or "*This model folder has no README.md (model card).*")
+
+
+def _private(name: str) -> dict:  # events of the page itself, not offered to API clients
+    return {"api_name": name, "api_visibility": "private"}
+
+
+def wire_knobs(demo: gr.Blocks, h: Handlers, k: SimpleNamespace, state, base) -> None:
+    """Loading a song (page load, example, upload, track) and moving a knob: the result, then the share link."""
+    song_in = [k.example, k.upload, k.track, k.song_code, k.bpm]
+    knob_in = [k.pitch, k.rhythm, k.residual, k.control, k.bar_from, k.bar_to]
+    load_out = [k.roll_orig, k.audio_orig, k.info, k.track, k.bar_from, k.bar_to, state]
+    refresh = {"fn": h.modulate_sliders, "inputs": [state, *song_in, *knob_in, *k.offsets],
+               "outputs": [k.roll, k.audio_out, k.midi_out, state], **_private("knobs")}
+    link_args = {"fn": h.share_link, "inputs": [state, base, *knob_in, *k.offsets], "outputs": k.link,
+                 **_private("share_link")}
+    loads = (
+        demo.load(h.restore, None, [k.example, k.song_code, k.bpm, k.track, *knob_in, *k.offsets, base],
+                  **_private("restore")
+                  ).then(h.load_restored, [*song_in, state, k.bar_from, k.bar_to], load_out, **_private("load_restored")),
+        k.example.input(h.pick_example, [k.example, state], [k.upload, k.song_code, *load_out],
+                        **_private("pick_example")),
+        k.upload.upload(h.pick_upload, [k.upload, state], [k.song_code, *load_out], **_private("pick_upload")),
+        k.upload.clear(h.clear_upload, [k.example, state], load_out, **_private("clear_upload")),
+        k.track.input(h.load_song, [*song_in, state], load_out, **_private("pick_track")),
+    )
+    for event in loads:  # a new song: show it through the knobs as they stand
+        event.success(**refresh).success(**link_args)
+    gr.on([k.pitch.release, k.rhythm.release, k.residual.release, k.control.input, k.bar_from.release,
+           k.bar_to.release, *(s.release for s in k.offsets)], trigger_mode="always_last", **refresh
+          ).success(**link_args)
+
+
+def wire_api(h: Handlers, state) -> None:
+    """API-only endpoints on hidden components of their own: a page's slider limits never constrain an API call."""
+    with gr.Row(visible=False):
+        api_song = [gr.Dropdown(list(EXAMPLES), value=DEFAULT), gr.File(file_types=[".mid", ".midi"]),
+                    gr.Number(precision=0), gr.Textbox(), gr.Number()]
+        api_knobs = [gr.Slider(*PITCH_RANGE, value=0), gr.Slider(*RHYTHM_RANGE, value=0),
+                     gr.Slider(*RESIDUAL_RANGE, value=0), gr.Checkbox(), gr.Number(1, precision=0),
+                     gr.Number(MAX_BARS, precision=0), gr.Textbox()]
+        api_out = [gr.Image(format="png"), gr.Audio(), gr.File(), gr.JSON()]
+        api_modulate, api_load = gr.Button(), gr.Button()
+    api_modulate.click(h.modulate, [*api_song, *api_knobs, state], [*api_out[:3], state], api_name="modulate")
+    api_load.click(h.describe_song, [*api_song, state], [api_out[0], api_out[1], api_out[3], state],
+                   api_name="load_song")
+
+
+def build_demo(bundle: Bundle) -> gr.Blocks:
+    """The app on a loaded bundle (see :func:`vae.bundle.load_bundle`)."""
+    h = Handlers(bundle)
     with gr.Blocks(title=TITLE, delete_cache=(3600, 86400)) as demo:
         state, grid_state, base = gr.State(), gr.State(), gr.State("")
-        gr.Markdown(_banner(b))
-        with gr.Tab("Knobs"), gr.Row():
-            with gr.Column(scale=1, min_width=300):
-                example, upload, _ = _song_picker("Song: ")
-                track = gr.Dropdown([], label="Track (melody)", visible=False, allow_custom_value=True)
-                song_code, bpm = gr.Textbox(visible=False), gr.Number(visible=False)
-                info = gr.Markdown(label="Song")
-                gr.Markdown(SONG_LIMITS)
-            with gr.Column(scale=2):
-                with gr.Row():
-                    pitch = gr.Slider(*PITCH_RANGE, value=0, step=0.5, label="Pitch (semitones)", elem_id="pitch")
-                    rhythm = gr.Slider(*RHYTHM_RANGE, value=0, step=0.25, label="Rhythm (splits)")
-                    residual = gr.Slider(*RESIDUAL_RANGE, value=0, step=0.25, label="Residual (std)")
-                with gr.Row():
-                    bar_from = gr.Slider(1, session.MAX_BARS, value=1, step=1, label="From bar")
-                    bar_to = gr.Slider(1, session.MAX_BARS, value=session.MAX_BARS, step=1, label="To bar")
-                    control = gr.Checkbox(label="Random control: same move on random non-significant dims")
-                with gr.Accordion("Advanced: one slider per pitch and rhythm dim (raw latent units)", open=False), \
-                        gr.Row():
-                    offsets = [gr.Slider(*OFFSET_RANGE, value=0, step=0.1, label=n, min_width=140) for n in dim_names]
-                roll = gr.Image(label="Result (orange) over the original (grey)", show_label=False, format="png",
-                                interactive=False,
-                                elem_id="result-roll")
-                with gr.Row():
-                    audio_orig = gr.Audio(label="Original", interactive=False)
-                    audio_out = gr.Audio(label="Result", interactive=False, elem_id="result-audio")
-                with gr.Row():
-                    midi_out = gr.File(label="Result as MIDI", interactive=False, height=80)
-                    link = gr.Textbox(label="Share this song and knobs", buttons=["copy"], interactive=False)
-                with gr.Accordion("Original piano roll", open=False):
-                    roll_orig = gr.Image(label="Original piano roll", show_label=False, format="png", interactive=False)
-        with gr.Tab("Interpolate"):
-            gr.Markdown("Source at the top left, target at the bottom right; rows move the **pitch** dims, "
-                        "columns the **rhythm** dims (SLERP), the rest follow the Manhattan distance. "
-                        "Click a cell to hear it.")
-            with gr.Row():
-                with gr.Column():
-                    src = _song_picker("Source ", clip=1)
-                with gr.Column():
-                    tgt = _song_picker("Target ", clip=3)
-                with gr.Column():
-                    grid_size = gr.Slider(*session.GRID_RANGE, value=GRID_DEFAULT, step=1, label="Grid size")
-                    make_grid = gr.Button("Interpolate", variant="primary")
-                    diagonal = gr.Button("Play the diagonal (source → target)")
-            gallery = gr.Gallery(label="pitch (rows) × rhythm (columns)", columns=GRID_DEFAULT, allow_preview=False,
-                                 object_fit="contain", format="png", elem_id="grid")
-            with gr.Row():
-                cell_info = gr.Markdown()
-                cell_audio = gr.Audio(label="Selected", interactive=False)
-                cell_midi = gr.File(label="As MIDI", interactive=False, height=80)
-        with gr.Tab("Inspect"):
-            gr.Markdown("Disentanglement by augmentation (paper §3): transpose clips by 1–12 semitones and split "
-                        "two whole notes into 2–16; the latent dims that move most are the pitch and rhythm dims.")
-            if figures:
-                gr.Gallery([str(p) for p in figures], label="Figures", columns=min(3, len(figures)), height="auto")
-            with gr.Row():
-                gr.Dataframe(explore.dims_rows(b.dims_raw), headers=["measure", "value"], label="Dims of this model")
-                if b.report:
-                    gr.Dataframe(explore.report_rows(b.report), headers=["measure", "value"], label="report.json")
-            if "pitch_scores" in b.dims_raw:
-                gr.Plot(explore.dim_scores_figure(b.dims_raw, "this model"), label="Σ |Δz| per latent dim")
-            analyse = gr.Button("Re-run the analysis on the current song's clips")
-            with gr.Row():
-                song_dims = gr.Dataframe(headers=["measure", "value"], label="Dims found on this song")
-                song_plot = gr.Plot(label="Σ |Δz| per latent dim, this song")
-        with gr.Tab("Model"):
-            gr.Markdown(_model_markdown(b))
-            gr.Markdown(b.card or "*This model folder has no README.md (model card).*")
-
-        song_in = [example, upload, track, song_code, bpm]
-        knob_in = [pitch, rhythm, residual, control, bar_from, bar_to]
-        knob_out = [roll, audio_out, midi_out, state]
-        load_out = [roll_orig, audio_orig, info, track, bar_from, bar_to, state]
-        refresh = {"fn": modulate_sliders, "inputs": [state, *song_in, *knob_in, *offsets], "outputs": knob_out,
-                   "api_name": "knobs", "api_visibility": "private"}
-        link_args = {"fn": share_link, "inputs": [state, base, *knob_in, *offsets], "outputs": link,
-                     "api_name": "share_link", "api_visibility": "private"}
-
-        def ui_only(name: str) -> dict:  # events of the page itself, not offered to API clients
-            return {"api_name": name, "api_visibility": "private"}
-
-        loads = (
-            demo.load(restore, None, [example, song_code, bpm, track, *knob_in, *offsets, base], **ui_only("restore")
-                      ).then(load_restored, [*song_in, state, bar_from, bar_to], load_out, **ui_only("load_restored")),
-            example.input(pick_example, [example, state], [upload, song_code, *load_out], **ui_only("pick_example")),
-            upload.upload(pick_upload, [upload, state], [song_code, *load_out], **ui_only("pick_upload")),
-            upload.clear(clear_upload, [example, state], load_out, **ui_only("clear_upload")),
-            track.input(load_song, [*song_in, state], load_out, **ui_only("pick_track")),
-        )
-        for event in loads:  # a new song: show it through the knobs as they stand
-            event.success(**refresh).success(**link_args)
-        gr.on([pitch.release, rhythm.release, residual.release, control.input, bar_from.release, bar_to.release,
-               *(s.release for s in offsets)], trigger_mode="always_last", **refresh).success(**link_args)
-        make_grid.click(interpolate, [*src, *tgt, grid_size], [gallery, grid_state], api_name="interpolate"
-                        ).success(grid_columns, grid_state, gallery, **ui_only("grid_columns"))
-        gallery.select(play_cell, grid_state, [cell_audio, cell_midi, cell_info], **ui_only("play_cell"))
-        diagonal.click(play_diagonal, grid_state, [cell_audio, cell_midi, cell_info], **ui_only("play_diagonal"))
-        analyse.click(inspect_song, [*song_in, state], [song_dims, song_plot, state], api_name="inspect")
-
-        # API-only endpoints (gradio_client) on hidden components of their own, so that what a page does to
-        # its components (a slider's maximum set to the song's length) never constrains an API call.
-        with gr.Row(visible=False):
-            api_song = _api_song_inputs()
-            api_knobs = [gr.Slider(*PITCH_RANGE, value=0), gr.Slider(*RHYTHM_RANGE, value=0),
-                         gr.Slider(*RESIDUAL_RANGE, value=0), gr.Checkbox(), gr.Number(1, precision=0),
-                         gr.Number(session.MAX_BARS, precision=0), gr.Textbox()]
-            api_out = [gr.Image(format="png"), gr.Audio(), gr.File(), gr.JSON()]
-            api_modulate, api_load = gr.Button(), gr.Button()
-        api_modulate.click(modulate, [*api_song, *api_knobs, state], [*api_out[:3], state], api_name="modulate")
-        api_load.click(describe_song, [*api_song, state], [api_out[0], api_out[1], api_out[3], state],
-                       api_name="load_song")
+        gr.Markdown(_banner(bundle))
+        k, g, i = knobs_tab(bundle), interpolate_tab(), inspect_tab(bundle)
+        model_tab(bundle)
+        wire_knobs(demo, h, k, state, base)
+        g.make_grid.click(h.interpolate, [*g.src, *g.tgt, g.grid_size], [g.gallery, grid_state], api_name="interpolate"
+                          ).success(h.grid_columns, grid_state, g.gallery, **_private("grid_columns"))
+        g.gallery.select(h.play_cell, grid_state, [g.cell_audio, g.cell_midi, g.cell_info], **_private("play_cell"))
+        g.diagonal.click(h.play_diagonal, grid_state, [g.cell_audio, g.cell_midi, g.cell_info],
+                         **_private("play_diagonal"))
+        i.analyse.click(h.inspect_song, [k.example, k.upload, k.track, k.song_code, k.bpm, state],
+                        [i.song_dims, i.song_plot, state], api_name="inspect")
+        wire_api(h, state)
     return demo
 
 
@@ -401,8 +377,8 @@ def serve(demo: gr.Blocks, host: str = HOST, port: int = PORT, share: bool = Fal
     """Queue and launch ``demo`` with the app's limits; ``kwargs`` go to ``launch`` (e.g. prevent_thread_lock)."""
     torch.set_num_threads(TORCH_THREADS)
     demo.queue(default_concurrency_limit=DEFAULT_CONCURRENCY, max_size=QUEUE_SIZE)
-    return demo.launch(server_name=host, server_port=port, share=share, max_file_size=session.MAX_UPLOAD_BYTES,
-                       allowed_paths=[str(session.FIGURES_DIR)], css=CSS, **kwargs)
+    return demo.launch(server_name=host, server_port=port, share=share, max_file_size=song.MAX_UPLOAD_BYTES,
+                       allowed_paths=[str(FIGURES_DIR)], css=CSS, **kwargs)
 
 
 def main() -> None:
@@ -415,7 +391,9 @@ def main() -> None:
     parser.add_argument("--share", action="store_true", help="also serve through a public gradio.live link")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    serve(build_demo(args.model, args.revision), args.host, args.port, args.share)
+
+    log = lambda f, msg: logger.info("computing the pitch and rhythm dims: %3.0f %% (%s)", 100 * f, msg)
+    serve(build_demo(load_bundle(args.model, args.revision, EXAMPLES, progress=log)), args.host, args.port, args.share)
 
 
 if __name__ == "__main__":

@@ -49,10 +49,11 @@ import torch
 from gradio_client import Client, handle_file
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-from vae import analysis, explore, session, timing
+from vae import knobs, song, timing
 from vae.augment import transpose
+from vae.bundle import load_bundle
+from vae.inference import decode_z, encode_mu
 from vae.melody import STEPS_PER_BAR, join_clips, load_melody, split_clips, tokens_to_midi
 
 TORCH_THREADS = int(os.environ.get("MELODY_KNOBS_TORCH_THREADS", "1"))  # what app.py uses
@@ -68,7 +69,7 @@ DOWNLOADS = ThreadPoolExecutor(6)  # a browser fetches up to 6 files from one ho
 
 def long_song(path: Path, bars: int = SONG_BARS) -> Path:
     """Twinkle's clips repeated in other keys up to ``bars`` bars of 4/4, written as a .mid."""
-    twinkle = load_melody(session.example_songs()["twinkle"])
+    twinkle = load_melody(song.example_songs()["twinkle"])
     clips = split_clips(twinkle.tokens)
     n_clips = bars * STEPS_PER_BAR // clips.shape[1]
     parts = [transpose(clips, KEYS[i % len(KEYS)]) for i in range(-(-n_clips // len(clips)))]
@@ -80,9 +81,9 @@ def long_song(path: Path, bars: int = SONG_BARS) -> Path:
 def knob_settings(n: int, seed: int = 0) -> list[dict]:
     """``n`` distinct (pitch, rhythm, residual) settings on the sliders' steps, none all zero."""
     rng = np.random.default_rng(seed)
-    pitches = np.arange(session.PITCH_RANGE[0], session.PITCH_RANGE[1] + 0.5, 0.5)
-    rhythms = np.arange(session.RHYTHM_RANGE[0], session.RHYTHM_RANGE[1] + 0.25, 0.25)
-    residuals = np.arange(session.RESIDUAL_RANGE[0], session.RESIDUAL_RANGE[1] + 0.25, 0.25)
+    pitches = np.arange(knobs.PITCH_RANGE[0], knobs.PITCH_RANGE[1] + 0.5, 0.5)
+    rhythms = np.arange(knobs.RHYTHM_RANGE[0], knobs.RHYTHM_RANGE[1] + 0.25, 0.25)
+    residuals = np.arange(knobs.RESIDUAL_RANGE[0], knobs.RESIDUAL_RANGE[1] + 0.25, 0.25)
     seen, out = set(), []
     while len(out) < n:
         k = (float(rng.choice(pitches)), float(rng.choice(rhythms)), float(rng.choice(residuals)))
@@ -319,20 +320,20 @@ def model_cost(model_source: str, songs: dict[str, Path], calls: int, seed: int)
     threads = torch.get_num_threads()
     torch.set_num_threads(TORCH_THREADS)
     try:
-        bundle = session.load_bundle(model_source)
+        bundle = load_bundle(model_source)
         model, dims = bundle.model, bundle.dims
         out = {"torch_threads": TORCH_THREADS}
         for s, (name, path) in enumerate(songs.items()):  # the knob values of the first client's calls
             clips = split_clips(load_melody(path).tokens)
-            z = analysis.encode_mu(model, clips)
-            moves = [median_ms(lambda k=k, z=z: analysis.modulate(model, z, dims, **k), 3)
+            z = encode_mu(model, clips)
+            moves = [median_ms(lambda k=k, z=z: decode_z(model, knobs.move(z, dims, knobs.Knobs(**k))), 3)
                      for k in knob_settings(calls, seed + s)]
-            out[name] = {"clips": len(clips), "encode_ms": median_ms(lambda c=clips: analysis.encode_mu(model, c), calls),
+            out[name] = {"clips": len(clips), "encode_ms": median_ms(lambda c=clips: encode_mu(model, c), calls),
                          "move_and_decode_ms": float(np.median(moves))}
         clips = split_clips(load_melody(songs["twinkle"]).tokens)
         for size in (5, 7):
             pairs = clip_pairs(len(clips), calls)
-            times = [median_ms(lambda i=i, j=j, n=size: explore.interpolate(model, dims, clips[i - 1], clips[j - 1], n), 1)
+            times = [median_ms(lambda i=i, j=j, n=size: knobs.grid(model, dims, clips[i - 1], clips[j - 1], n), 1)
                      for i, j in pairs]
             out[f"grid {size}x{size}"] = {"encode_and_decode_ms": float(np.median(times)), "clips": size * size}
         return out
@@ -408,7 +409,7 @@ def main() -> None:
               "torch": torch.__version__, "load_average_start": load_average(), "scenarios": []}
     with tempfile.TemporaryDirectory(prefix="bench-latency-") as tmp:
         work = Path(tmp)
-        songs = {"twinkle": session.example_songs()["twinkle"],
+        songs = {"twinkle": song.example_songs()["twinkle"],
                  f"{SONG_BARS} bars": long_song(work / f"twinkle_{SONG_BARS}_bars.mid")}
         app = App(args.model, work)
         try:

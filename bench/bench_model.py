@@ -17,13 +17,10 @@ import os
 import platform
 import statistics
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import torch
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from vae.hub import load_model
 from vae.model import PRESETS, MusicVAE

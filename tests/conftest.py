@@ -1,11 +1,11 @@
-import sys
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from vae.model import PRESETS, MusicVAE, set_seed
 
@@ -31,24 +31,29 @@ def tiny_model_dir(tmp_path_factory) -> Path:
     return make_tiny_model_folder(tmp_path_factory.mktemp("tiny_model"))
 
 
-@pytest.fixture(scope="session")
-def app_url(tiny_model_dir, tmp_path_factory):
-    """The app served on a free localhost port with the tiny model, for the server and browser tests."""
-    import socket
-
+@contextmanager
+def served(source: str, out_dir: Path) -> Iterator[str]:
+    """The app on ``source`` (a model folder) served on a free localhost port; yields its URL."""
     import app
-    from vae import session
+    from vae import render
+    from vae.bundle import load_bundle
 
     patch = pytest.MonkeyPatch()
-    patch.setattr(session, "OUT_DIR", tmp_path_factory.mktemp("app_out"))
+    patch.setattr(render, "OUT_DIR", out_dir)
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    demo = app.build_demo(str(tiny_model_dir))
+    demo = app.build_demo(load_bundle(source))
     app.serve(demo, "127.0.0.1", port, prevent_thread_lock=True, quiet=True)
     try:
         yield f"http://127.0.0.1:{port}/"
     finally:
         demo.close()
         patch.undo()
-        app._CONFIG.update(source=None, revision=None)
+
+
+@pytest.fixture(scope="session")
+def app_url(tiny_model_dir, tmp_path_factory):
+    """The app served with the tiny model, for the server and browser tests."""
+    with served(str(tiny_model_dir), tmp_path_factory.mktemp("app_out")) as url:
+        yield url

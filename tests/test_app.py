@@ -16,61 +16,66 @@ from matplotlib.image import imread
 from midi_files import melody_midi, write_midi
 
 import app
-from vae import render, session
-from vae.analysis import decode_z, encode_mu
+import vae.song
+from vae import pianoroll, render
+from vae.bundle import Bundle, load_bundle
+from vae.inference import decode_z, encode_mu
 from vae.melody import join_clips, load_melody, split_clips
+from vae.song import Song
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
-@pytest.fixture
-def tiny_app(tiny_model_dir, monkeypatch, tmp_path):
-    monkeypatch.setitem(app._CONFIG, "source", str(tiny_model_dir))
-    monkeypatch.setitem(app._CONFIG, "revision", None)
-    monkeypatch.setattr(session, "OUT_DIR", tmp_path / "out")
-    return app
+@pytest.fixture(scope="module")
+def tiny_bundle(tiny_model_dir) -> Bundle:
+    return load_bundle(str(tiny_model_dir))
 
 
 @pytest.fixture
-def twinkle(tiny_app) -> session.Song:
-    return app.load_song()[-1]
+def tiny_app(tiny_bundle, monkeypatch, tmp_path) -> app.Handlers:
+    monkeypatch.setattr(render, "OUT_DIR", tmp_path / "out")
+    return app.Handlers(tiny_bundle)
+
+
+@pytest.fixture
+def twinkle(tiny_app) -> Song:
+    return tiny_app.load_song()[-1]
 
 
 def midi_of(path) -> bytes:
     return Path(path).read_bytes()
 
 
-def n_offsets() -> int:
-    dims = app.bundle().dims
-    return len(dims["pitch_dims"]) + len(dims["rhythm_dims"])
+def n_offsets(h: app.Handlers) -> int:
+    return h.bundle.dims.n_offsets
 
 
 # ----------------------------------------------------------------------------- loading songs
 
 
 def test_load_example_gives_roll_audio_summary_and_bar_range(tiny_app):
-    roll, audio, info, track, bar_from, bar_to, song = app.load_song()
+    roll, audio, info, track, bar_from, bar_to, song = tiny_app.load_song()
     assert (song.name, song.example, song.n_bars, song.n_clips, song.bpm) == ("twinkle", "twinkle", 12, 6, 100.0)
     assert midi_of(roll).startswith(PNG) and midi_of(audio).startswith(b"RIFF")
     assert "twinkle" in info and "12 bars" in info and "2/4" in info
     assert (bar_to.maximum, bar_to.value, bar_from.value) == (12, 12, 1)
     assert track.visible is False
-    assert app.load_song(state=song)[-1] is song, "the same song must come from the cache, not be re-encoded"
+    assert tiny_app.load_song(state=song)[-1] is song, "the same song must come from the cache, not be re-encoded"
 
 
 def test_every_example_loads(tiny_app):
     assert next(iter(app.EXAMPLES)) == "twinkle"
     for name in app.EXAMPLES:
-        assert app.load_song(name)[-1].n_clips >= 1
+        assert tiny_app.load_song(name)[-1].n_clips >= 1
 
 
 def test_upload_with_several_tracks_offers_a_track_picker(tiny_app, tmp_path):
     path = write_midi(tmp_path / "band.mid", [(0, False, [60, 62] * 4), (40, False, [72, 74, 76, 77] * 4),
                                               (0, True, [36] * 16)])
-    *_, track, _, _, song = app.load_song(midi_file=str(path))
+    *_, track, _, _, song = tiny_app.load_song(midi_file=str(path))
     assert track.visible and [index for _, index in track.choices] == [0, 1]
     assert song.track == 1 and song.name == "band" and song.example is None
-    other = app.load_song(midi_file=str(path), track=0, state=song)[-1]
+    other = tiny_app.load_song(midi_file=str(path), track=0, state=song)[-1]
     assert other.track == 0 and not np.array_equal(other.tokens[:16], song.tokens[:16])
 
 
@@ -78,19 +83,19 @@ def test_a_knob_move_only_decodes(tiny_app, twinkle, monkeypatch):
     def no_reload(*args, **kwargs):
         raise AssertionError("a knob move must use the cached latents")
 
-    monkeypatch.setattr(session, "prepare_song", no_reload)
-    app.modulate(pitch=3, state=twinkle)
+    monkeypatch.setattr(vae.song, "prepare_song", no_reload)
+    tiny_app.modulate(pitch=3, state=twinkle)
 
 
 # ----------------------------------------------------------------------------- knobs
 
 
 def test_pitch_knob_changes_the_song_and_zero_gives_the_reconstruction(tiny_app, twinkle):
-    recon = join_clips(decode_z(app.bundle().model, twinkle.latents))[: len(twinkle.tokens)]
-    roll0, audio0, midi0, _ = app.modulate(state=twinkle)
+    recon = join_clips(decode_z(tiny_app.bundle.model, twinkle.latents))[: len(twinkle.tokens)]
+    roll0, audio0, midi0, _ = tiny_app.modulate(state=twinkle)
     assert midi_of(midi0) == render.midi_bytes(recon, twinkle.bpm)
-    roll5, audio5, midi5, _ = app.modulate(pitch=5, state=twinkle)
-    assert imread(roll5).shape[:2] == (render.ROLL_HEIGHT, render.ROLL_WIDTH) and midi_of(roll5).startswith(PNG)
+    roll5, audio5, midi5, _ = tiny_app.modulate(pitch=5, state=twinkle)
+    assert imread(roll5).shape[:2] == (pianoroll.ROLL_HEIGHT, pianoroll.ROLL_WIDTH) and midi_of(roll5).startswith(PNG)
     assert midi_of(midi5) != midi_of(midi0) and "pitch+5" in Path(midi5).name
     assert midi_of(roll5) != midi_of(roll0)
     with wave.open(audio5) as wav:
@@ -99,13 +104,13 @@ def test_pitch_knob_changes_the_song_and_zero_gives_the_reconstruction(tiny_app,
 
 
 def test_random_control_moves_other_dims(tiny_app, twinkle):
-    *_, moved, _ = app.modulate(pitch=5, state=twinkle)
-    *_, control, _ = app.modulate(pitch=5, control=True, state=twinkle)
+    *_, moved, _ = tiny_app.modulate(pitch=5, state=twinkle)
+    *_, control, _ = tiny_app.modulate(pitch=5, control=True, state=twinkle)
     assert midi_of(control) != midi_of(moved) and "control" in Path(control).name
 
 
 def test_bar_range_changes_only_the_clips_that_hold_those_bars(tiny_app, twinkle):
-    *_, path, _ = app.modulate(pitch=12, bar_from=3, bar_to=4, state=twinkle)
+    *_, path, _ = tiny_app.modulate(pitch=12, bar_from=3, bar_to=4, state=twinkle)
     result = split_clips(load_melody(path).tokens)
     original = split_clips(twinkle.tokens)
     assert result.shape == original.shape
@@ -114,15 +119,15 @@ def test_bar_range_changes_only_the_clips_that_hold_those_bars(tiny_app, twinkle
 
 
 def test_per_dimension_sliders_move_the_latent(tiny_app, twinkle):
-    *_, zero, _ = app.modulate(state=twinkle)
-    *_, moved, _ = app.modulate(dim_offsets=",".join(["4"] * n_offsets()), state=twinkle)
-    *_, from_sliders, _ = app.modulate_sliders(twinkle, "twinkle", None, None, "", None, 0, 0, 0, False, 1, 12,
-                                               *[4.0] * n_offsets())
+    *_, zero, _ = tiny_app.modulate(state=twinkle)
+    *_, moved, _ = tiny_app.modulate(dim_offsets=",".join(["4"] * n_offsets(tiny_app)), state=twinkle)
+    *_, from_sliders, _ = tiny_app.modulate_sliders(twinkle, "twinkle", None, None, "", None, 0, 0, 0, False, 1, 12,
+                                               *[4.0] * n_offsets(tiny_app))
     assert midi_of(moved) != midi_of(zero) and midi_of(moved) == midi_of(from_sliders)
-    with pytest.raises(gr.Error, match=f"expected {n_offsets()} per-dimension offsets"):
-        app.modulate(dim_offsets="1,2", state=twinkle)
+    with pytest.raises(gr.Error, match=f"expected {n_offsets(tiny_app)} per-dimension offsets"):
+        tiny_app.modulate(dim_offsets="1,2", state=twinkle)
     with pytest.raises(gr.Error, match="numbers separated by commas"):
-        app.modulate(dim_offsets="1;2", state=twinkle)
+        tiny_app.modulate(dim_offsets="1;2", state=twinkle)
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [
@@ -134,7 +139,7 @@ def test_per_dimension_sliders_move_the_latent(tiny_app, twinkle):
 ])
 def test_out_of_range_knobs_are_refused_clearly(tiny_app, kwargs, message):
     with pytest.raises(gr.Error, match=message):
-        app.modulate(**kwargs)
+        tiny_app.modulate(**kwargs)
 
 
 # ----------------------------------------------------------------------------- bad input
@@ -161,73 +166,73 @@ def test_bad_uploads_get_a_clear_message_and_the_app_keeps_serving(tiny_app, tmp
     path = tmp_path / "song.mid"
     make(path)
     with pytest.raises(gr.Error, match=message):
-        app.load_song(midi_file=str(path))
+        tiny_app.load_song(midi_file=str(path))
     with pytest.raises(gr.Error, match=message):
-        app.modulate(midi_file=str(path), pitch=1)
-    assert app.load_song()[-1].name == "twinkle"
+        tiny_app.modulate(midi_file=str(path), pitch=1)
+    assert tiny_app.load_song()[-1].name == "twinkle"
 
 
 def test_three_four_warns_visibly_and_still_works(tiny_app, tmp_path):
     path = melody_midi(tmp_path / "waltz.mid", meter=(3, 4))
     with pytest.warns(UserWarning, match="3/4"):
-        _, _, info, *_, song = app.load_song(midi_file=str(path))
+        _, _, info, *_, song = tiny_app.load_song(midi_file=str(path))
     assert "⚠️" in info and "3/4" in info
-    roll, *_ = app.modulate(midi_file=str(path), pitch=2, state=song)
+    roll, *_ = tiny_app.modulate(midi_file=str(path), pitch=2, state=song)
     assert midi_of(roll).startswith(PNG)
 
 
 # ----------------------------------------------------------------------------- share links
 
 
-def _restore(url: str):
+def _restore(h: app.Handlers, url: str):
     request = SimpleNamespace(query_params=dict(parse_qsl(urlsplit(url).query)),
                               headers={"referer": "http://host:7860/?old=1"})
-    return app.restore(request)
+    return h.restore(request)
 
 
 def test_share_link_round_trip_for_an_upload(tiny_app, tmp_path):
-    song = app.load_song(midi_file=str(melody_midi(tmp_path / "scale.mid", bpm=90)))[-1]
-    offsets = [0.5] + [0.0] * (n_offsets() - 1)
-    url = app.share_link(song, "http://host:7860/", 3, 1, -0.5, True, 2, 3, *offsets)
+    song = tiny_app.load_song(midi_file=str(melody_midi(tmp_path / "scale.mid", bpm=90)))[-1]
+    offsets = [0.5] + [0.0] * (n_offsets(tiny_app) - 1)
+    url = tiny_app.share_link(song, "http://host:7860/", 3, 1, -0.5, True, 2, 3, *offsets)
     assert url.startswith("http://host:7860/?song=") and "example=" not in url
-    example, code, bpm, track, pitch, rhythm, residual, control, bar_from, bar_to, *rest = _restore(url)
+    example, code, bpm, track, pitch, rhythm, residual, control, bar_from, bar_to, *rest = _restore(tiny_app, url)
     assert (pitch, rhythm, residual, control, bar_from, bar_to) == (3, 1, -0.5, True, 2, 3)
     assert list(rest[:-1]) == offsets and rest[-1] == "http://host:7860/"
-    *_, restored_from, restored_to, restored = app.load_restored(example, None, track, code, bpm, None, bar_from,
-                                                                 bar_to)
+    *_, restored_from, restored_to, restored = tiny_app.load_restored(example, None, track, code, bpm, None,
+                                                                      bar_from, bar_to)
     assert np.array_equal(restored.tokens, song.tokens) and restored.bpm == 90
     assert (restored_from.value, restored_to.value) == (2, 3)
 
 
 def test_share_link_names_an_example_and_a_bad_link_falls_back(tiny_app, twinkle):
-    url = app.share_link(twinkle, "http://host/", 0, 0, 0, False, 1, 12, *[0.0] * n_offsets())
+    url = tiny_app.share_link(twinkle, "http://host/", 0, 0, 0, False, 1, 12, *[0.0] * n_offsets(tiny_app))
     assert url == "http://host/?example=twinkle"
-    assert _restore(url)[:2] == ("twinkle", "")
+    assert _restore(tiny_app, url)[:2] == ("twinkle", "")
     with pytest.warns(UserWarning, match="could not be read"):
-        restored = _restore("http://host/?pitch=loud")
+        restored = _restore(tiny_app, "http://host/?pitch=loud")
     assert restored[0] == "twinkle" and restored[4] == 0
-    assert _restore("http://host/?example=twinkle&pitch=99")[4] == 12, "a link's knob is clamped to its range"
+    assert _restore(tiny_app, "http://host/?example=twinkle&pitch=99")[4] == 12, "a link's knob is clamped to its range"
     with pytest.raises(gr.Error, match="damaged"):
-        app.load_song(song_code="!!!not-a-song", bpm=120)
+        tiny_app.load_song(song_code="!!!not-a-song", bpm=120)
 
 
 # ----------------------------------------------------------------------------- interpolation and inspection
 
 
 def test_grid_corners_decode_the_source_and_target_clips(tiny_app):
-    items, grid_state = app.interpolate("twinkle", None, 1, "twinkle", None, 3, 5)
+    items, grid_state = tiny_app.interpolate("twinkle", None, 1, "twinkle", None, 3, 5)
     grid = grid_state["grid"]
     assert grid.shape == (5, 5, 32) and len(items) == 25
-    model = app.bundle().model
+    model = tiny_app.bundle.model
     clips = split_clips(load_melody(app.EXAMPLES["twinkle"]).tokens)[[0, 2]]
     corners = decode_z(model, encode_mu(model, clips))
     assert np.array_equal(grid[0, 0], corners[0]) and np.array_equal(grid[4, 4], corners[1])
     assert items[1][1] == "pitch t=0.00 · rhythm t=0.25" and items[5][1] == "pitch t=0.25 · rhythm t=0.00"
-    assert imread(items[0][0]).shape[:2] == render.THUMB_SIZE[::-1] and Path(items[7][0]).name == "cell_1_2.png"
+    assert imread(items[0][0]).shape[:2] == pianoroll.THUMB_SIZE[::-1] and Path(items[7][0]).name == "cell_1_2.png"
 
-    audio, midi, caption = app.play_cell(grid_state, gr.SelectData(None, {"index": 7, "value": None}))
+    audio, midi, caption = tiny_app.play_cell(grid_state, gr.SelectData(None, {"index": 7, "value": None}))
     assert "pitch t=0.25 · rhythm t=0.50" in caption and midi_of(midi) == render.midi_bytes(grid[1, 2], 100.0)
-    audio, midi, _ = app.play_diagonal(grid_state)
+    audio, midi, _ = tiny_app.play_diagonal(grid_state)
     assert load_melody(midi).tokens.size >= 4 * 32 and midi_of(audio).startswith(b"RIFF")
 
 
@@ -238,14 +243,14 @@ def test_grid_corners_decode_the_source_and_target_clips(tiny_app):
 ])
 def test_bad_grid_requests_are_refused_clearly(tiny_app, kwargs, message):
     with pytest.raises(gr.Error, match=message):
-        app.interpolate(**kwargs)
+        tiny_app.interpolate(**kwargs)
     with pytest.raises(gr.Error, match="make a grid first"):
-        app.play_diagonal(None)
+        tiny_app.play_diagonal(None)
 
 
 def test_inspect_reruns_the_analysis_on_the_song(tiny_app, twinkle):
     calls = []
-    rows, figure, song = app.inspect_song(state=twinkle, progress=lambda f, desc=None: calls.append(f))
+    rows, figure, song = tiny_app.inspect_song(state=twinkle, progress=lambda f, desc=None: calls.append(f))
     table = dict(rows)
     assert len(table["pitch dims"].split(", ")) == 2 and len(table["rhythm dims"].split(", ")) == 5
     assert isinstance(figure, Figure) and song is twinkle
@@ -253,21 +258,20 @@ def test_inspect_reruns_the_analysis_on_the_song(tiny_app, twinkle):
 
 
 def test_model_tab_says_where_the_weights_came_from(tiny_app, tiny_model_dir):
-    b = app.bundle()
+    b = tiny_app.bundle
     text = app._model_markdown(b)
     assert "local" in text and str(tiny_model_dir) in text and "dims.json" in text
     assert b.card.startswith("# Tiny test model")
     banner = app._banner(b)
-    assert "Melody Knobs" in banner and ("sine" in banner) != render.fluidsynth_available()
+    assert "Melody Knobs" in banner and ("sine" in banner) == (render.fluidsynth_unavailable_reason() is not None)
 
 
 def test_missing_dims_json_is_computed_from_the_examples_and_said(tiny_app, tmp_path, monkeypatch):
     from tiny_model import make_tiny_model_folder
 
     folder = make_tiny_model_folder(tmp_path / "no_dims", with_dims=False)
-    monkeypatch.setitem(app._CONFIG, "source", str(folder))
-    b = app.bundle()
-    assert "was not found" in b.dims_note and len(b.dims["pitch_dims"]) == 2
+    b = load_bundle(str(folder))
+    assert "was not found" in b.dims_note and len(b.dims.pitch_dims) == 2
     assert "was not found" in app._banner(b)
 
 
@@ -279,9 +283,9 @@ def test_build_demo_shows_the_figures_report_and_card(tiny_app, tiny_model_dir, 
     (folder / "report.json").write_text(json.dumps({"twinkle": {"token_accuracy": 0.99, "n_clips": 6}}))
     figures = tmp_path / "figures"
     figures.mkdir()
-    render.save_png(render.piano_roll_thumbnail(np.full(32, 60)), figures / "pitch_dims.png")
-    monkeypatch.setattr(session, "FIGURES_DIR", figures)
-    demo = app.build_demo(str(folder))
+    pianoroll.save_png(pianoroll.piano_roll_thumbnail(np.full(32, 60)), figures / "pitch_dims.png")
+    monkeypatch.setattr(app, "FIGURES_DIR", figures)
+    demo = app.build_demo(load_bundle(str(folder)))
     blocks = {getattr(b, "label", None): b for b in demo.blocks.values()}
     assert blocks["report.json"].value["data"] == [["twinkle.token_accuracy", "0.99"], ["twinkle.n_clips", "6"]]
     assert len(blocks["Figures"].value) == 1

@@ -18,7 +18,9 @@ from gradio_client import Client, handle_file
 from midi_files import write_midi
 
 import app
-from vae import analysis, render, session
+from vae import knobs, render, song
+from vae.bundle import Bundle, load_bundle
+from vae.inference import encode_mu
 from vae.melody import split_clips
 
 N_USERS = 16
@@ -32,15 +34,14 @@ class User:
     path: Path | None  # uploaded song, or None for the example
     moves: list[dict]  # knob settings, one request each, in order
 
-    def expected(self, knobs: dict) -> tuple[str, bytes]:
+    def expected(self, b: Bundle, moves: dict) -> tuple[str, bytes]:
         """(file name, MIDI bytes) that the library gives for this song and these knobs."""
-        b = app.bundle()
-        melody, name, example = session.read_song(session.DEFAULT_EXAMPLE, self.path, examples=app.EXAMPLES)
-        song = session.Song(key="direct", name=name, tokens=melody.tokens, bpm=melody.bpm, example=example,
-                            latents=analysis.encode_mu(b.model, split_clips(melody.tokens)))
-        k = session.Knobs(**knobs)
-        result = session.apply_knobs(b.model, b.dims, song, k)
-        return f"{session.result_stem(song, k)}.mid", render.midi_bytes(result, song.bpm)
+        melody, name, example = song.read_song(song.DEFAULT_EXAMPLE, self.path, examples=app.EXAMPLES)
+        s = song.Song(key="direct", name=name, tokens=melody.tokens, bpm=melody.bpm, example=example,
+                      latents=encode_mu(b.model, split_clips(melody.tokens)))
+        k = knobs.Knobs(**moves)
+        result = knobs.apply(b.model, b.dims, s.tokens, k, latents=s.latents)
+        return f"{render.safe_stem(k.stem(s.name))}.mid", render.midi_bytes(result, s.bpm)
 
 
 def _users(folder: Path) -> list[User]:
@@ -61,9 +62,9 @@ def _session(url: str, user: User, barrier: threading.Barrier) -> list[tuple[str
     try:
         barrier.wait(timeout=60)  # every session sends its first request at the same moment
         answers = []
-        for knobs in user.moves:
-            song = {"midi_file": handle_file(str(user.path))} if user.path else {"example": session.DEFAULT_EXAMPLE}
-            roll, audio, midi = client.predict(**song, **knobs, api_name="/modulate")
+        for moves in user.moves:
+            source = {"midi_file": handle_file(str(user.path))} if user.path else {"example": song.DEFAULT_EXAMPLE}
+            roll, audio, midi = client.predict(**source, **moves, api_name="/modulate")
             assert Path(roll).read_bytes()[:4] == b"\x89PNG" and Path(audio).read_bytes()[:4] == b"RIFF"
             answers.append((Path(midi).name, Path(midi).read_bytes()))
         return answers
@@ -71,14 +72,15 @@ def _session(url: str, user: User, barrier: threading.Barrier) -> list[tuple[str
         client.close()
 
 
-def test_sixteen_sessions_at_once_each_get_their_own_answers(app_url, tmp_path, monkeypatch):
+def test_sixteen_sessions_at_once_each_get_their_own_answers(app_url, tiny_model_dir, tmp_path, monkeypatch):
     users = _users(tmp_path)
-    expected = {u.name: [u.expected(k) for k in u.moves] for u in users}
+    bundle = load_bundle(str(tiny_model_dir))
+    expected = {u.name: [u.expected(bundle, k) for k in u.moves] for u in users}
     distinct = {answer for u in users[: N_USERS - N_SAME] for answer in expected[u.name]}
     assert len(distinct) == 2 * (N_USERS - N_SAME), "every session's answers must tell it apart from the others"
 
     lock, active, most = threading.Lock(), [0], [0]
-    apply_knobs = session.apply_knobs
+    apply = knobs.apply
 
     def counted(*args, **kwargs):  # how many /modulate events run at once (the queue's concurrency limit)
         with lock:
@@ -86,12 +88,12 @@ def test_sixteen_sessions_at_once_each_get_their_own_answers(app_url, tmp_path, 
             most[0] = max(most[0], active[0])
         try:
             time.sleep(0.05)  # long enough for events that are allowed to overlap to overlap
-            return apply_knobs(*args, **kwargs)
+            return apply(*args, **kwargs)
         finally:
             with lock:
                 active[0] -= 1
 
-    monkeypatch.setattr(session, "apply_knobs", counted)
+    monkeypatch.setattr(knobs, "apply", counted)
     barrier = threading.Barrier(N_USERS)
     start = time.monotonic()
     with ThreadPoolExecutor(max_workers=N_USERS) as pool:

@@ -27,7 +27,8 @@ import pytest
 import torch
 
 from vae import hub
-from vae.hub import CONFIG_FILE, WEIGHTS_FILE, SourceInfo, load_model, push_model, save_model
+from vae.checkpoint import CONFIG_FILE, WEIGHTS_FILE, save_model
+from vae.hub import SourceInfo, load_model, push_model
 from vae.model import PRESETS, MusicVAE, set_seed
 
 ROOT = Path(__file__).resolve().parents[1]

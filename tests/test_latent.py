@@ -4,14 +4,12 @@ import pytest
 import torch
 
 from vae.latent import (
+    carry_over,
     concentration,
     fit_affine,
     interpolation_grid,
     knob_direction,
-    mean_delta,
-    move,
     random_control_dims,
-    random_control_move,
     residual_dims,
     residual_direction,
     slerp,
@@ -38,14 +36,6 @@ def pitch_like_deltas(noise: float = 0.0) -> torch.Tensor:
 
 
 # ----------------------------------------------------------------------------- discovery
-
-
-def test_mean_delta():
-    before = torch.tensor([[0.0, 1.0], [2.0, 3.0]])
-    after = torch.tensor([[1.0, 1.0], [4.0, 2.0]])
-    assert torch.allclose(mean_delta(before, after), torch.tensor([1.5, -0.5]))
-    with pytest.raises(ValueError, match="same shape"):
-        mean_delta(before, after[:1])
 
 
 def test_top_dims_orders_by_score_and_excludes():
@@ -117,22 +107,6 @@ def test_knob_direction_scale_is_per_unit_of_amount():
 # ----------------------------------------------------------------------------- knobs
 
 
-def test_move_touches_only_the_given_dims():
-    g = torch.Generator().manual_seed(2)
-    z = torch.randn(4, D, generator=g)
-    direction = torch.randn(D, generator=g)
-    moved = move(z, direction, 2.5, dims=[1, 9])
-    changed = (moved != z).any(dim=0).nonzero().flatten().tolist()
-    assert changed == [1, 9]
-    assert torch.allclose(moved[:, [1, 9]], z[:, [1, 9]] + 2.5 * direction[[1, 9]])
-    full = move(z, direction, -1.0)
-    assert torch.allclose(full, z - direction)
-    per_row = move(z, direction, torch.tensor([0.0, 1.0, 0.0, 2.0]))
-    assert torch.equal(per_row[0], z[0]) and torch.allclose(per_row[3], z[3] + 2 * direction)
-    with pytest.raises(ValueError, match="direction must have shape"):
-        move(z, direction[:3], 1.0)
-
-
 def test_residual_dims():
     assert residual_dims(8, [0, 3], [5, 3, 7]).tolist() == [1, 2, 4, 6]
     with pytest.raises(ValueError, match="pitch_dims must lie in"):
@@ -152,14 +126,18 @@ def test_random_control_dims_avoid_excluded_and_are_seeded():
         random_control_dims(D, exclude, 10, 0)
 
 
-def test_random_control_move_keeps_size_on_other_dims():
+def test_carry_over_keeps_size_on_other_dims():
     direction = torch.zeros(D)
     direction[[3, 7]] = torch.tensor([2.0, -1.0])
     ctrl = random_control_dims(D, [3, 7, 1, 5], 2, 0)
-    moved = random_control_move(direction, [3, 7], ctrl)
+    moved = carry_over(direction, [3, 7], ctrl)
     assert moved.norm() == pytest.approx(direction.norm().item())
     assert set(moved.nonzero().flatten().tolist()) == set(ctrl.tolist())
     assert (moved[[3, 7, 1, 5]] == 0).all()
+    rows = torch.stack([direction, 2 * direction])  # one move per latent
+    assert torch.equal(carry_over(rows, [3, 7], ctrl)[1], 2 * moved)
+    with pytest.raises(ValueError, match="same length"):
+        carry_over(direction, [3, 7], ctrl[:1])
 
 
 def test_residual_direction_is_the_principal_axis_scaled_by_std():

@@ -15,7 +15,8 @@ import pytest
 import torch
 from test_hub import REPO, fake_hub  # noqa: F401  (the stand-in Hub fixture)
 
-from vae import hub, session
+from vae import hub
+from vae.bundle import load_bundle
 from vae.hub import load_model
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -63,8 +64,8 @@ def no_unpickling(monkeypatch):
 def test_loading_a_folder_and_the_app_bundle_never_unpickles(no_unpickling, tiny_model_dir):
     model = load_model(str(tiny_model_dir))
     assert model.source_info.source == "local"
-    bundle = session.load_bundle(str(tiny_model_dir))
-    assert bundle.dims["latent_dim"] == model.config.latent_dim
+    bundle = load_bundle(str(tiny_model_dir))
+    assert bundle.dims.latent_dim == model.config.latent_dim
 
 
 def test_loading_from_the_hub_never_unpickles(fake_hub, no_unpickling, tiny_model_dir):  # noqa: F811

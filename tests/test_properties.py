@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from vae.augment import split_notes, transposable, transpose
+from vae.knobs import Knobs
 from vae.melody import (
     BPM_RANGE,
     CLIP_STEPS,
@@ -26,6 +27,8 @@ from vae.melody import (
     STEPS_PER_BAR,
     Melody,
     check_tokens,
+    decode_song,
+    encode_song,
     join_clips,
     load_melody,
     normalize_tokens,
@@ -35,7 +38,6 @@ from vae.melody import (
     tokens_to_notes,
 )
 from vae.render import midi_bytes
-from vae.session import Knobs, decode_song, encode_song
 
 SETTINGS = settings(max_examples=60, deadline=None, derandomize=True, database=None,
                     suppress_health_check=[HealthCheck.too_slow])

@@ -1,4 +1,4 @@
-"""vae.render: piano-roll images, audio and MIDI bytes."""
+"""vae.render: audio, MIDI bytes and the output files."""
 
 from __future__ import annotations
 
@@ -10,28 +10,12 @@ import wave
 import numpy as np
 import pretty_midi
 import pytest
-from matplotlib.image import imread
+from test_pianoroll import random_song
 
 from vae import render
-from vae.melody import HOLD, REST, midi_to_tokens, normalize_tokens, tokens_to_notes
+from vae.melody import HOLD, REST, midi_to_tokens, tokens_to_notes
 
 SR = 16000  # Hz: small, keeps the audio tests fast
-NOTE_RGB = np.array([int(render.NOTE_COLOR[i:i + 2], 16) for i in (1, 3, 5)])
-GHOST_RGB = np.array([int(render.GHOST_COLOR[i:i + 2], 16) for i in (1, 3, 5)])
-
-
-def _random_song(rng: np.random.Generator, n_bars: int) -> np.ndarray:
-    """Random monophonic song: onsets in C4-C6, holds, rests; starts and ends with a note."""
-    kinds = rng.choice(3, size=n_bars * 16, p=[0.35, 0.45, 0.2])
-    song = np.where(kinds == 0, rng.integers(60, 85, n_bars * 16), np.where(kinds == 1, HOLD, REST))
-    song[0] = 64
-    song[-4:] = [67, HOLD, HOLD, HOLD]
-    return normalize_tokens(song)
-
-
-def _count(image: np.ndarray, rgb: np.ndarray, tol: int = 2) -> int:
-    """Pixels within ``tol`` of ``rgb`` on every channel."""
-    return int((np.abs(image.astype(int) - rgb).max(axis=-1) <= tol).sum())
 
 
 def _dominant_hz(audio: np.ndarray, sample_rate: int) -> float:
@@ -41,95 +25,7 @@ def _dominant_hz(audio: np.ndarray, sample_rate: int) -> float:
 
 @pytest.fixture
 def song(rng) -> np.ndarray:
-    return _random_song(rng, n_bars=8)
-
-
-# ----------------------------------------------------------------------------- piano roll
-
-
-@pytest.mark.parametrize("width, height", [(render.ROLL_WIDTH, render.ROLL_HEIGHT), (400, 150), (1201, 333)])
-def test_roll_has_the_requested_size(song, width, height):
-    image = render.piano_roll(song, width=width, height=height)
-    assert image.shape == (height, width, 3) and image.dtype == np.uint8
-
-
-def test_roll_draws_the_notes(song):
-    empty = render.piano_roll(np.full_like(song, REST))
-    image = render.piano_roll(song)
-    assert _count(empty, NOTE_RGB) == 0
-    assert _count(image, NOTE_RGB) > 2000
-    assert not np.array_equal(image, empty)
-
-
-def test_holds_make_notes_longer():
-    short = np.array([60] + [REST] * 15 + [64] + [REST] * 15)
-    long = np.array([60] + [HOLD] * 15 + [64] + [HOLD] * 15)
-    assert _count(render.piano_roll(long), NOTE_RGB) > 4 * _count(render.piano_roll(short), NOTE_RGB)
-
-
-def test_compare_shows_the_original_beneath(song):
-    moved = np.where(song < 128, np.minimum(song + 3, 127), song)
-    single = render.piano_roll(moved)
-    both = render.piano_roll(moved, compare=song)
-    same = render.piano_roll(song, compare=song)
-    assert not np.array_equal(single, both)
-    assert _count(single, GHOST_RGB) == 0
-    assert _count(both, GHOST_RGB) > 1000  # the original shows where the result moved away
-    assert _count(same, GHOST_RGB) < 50  # unchanged notes cover their ghosts
-
-
-def test_roll_accepts_clips_titles_and_extreme_pitches(song):
-    clips = song.reshape(-1, 32)
-    assert np.array_equal(render.piano_roll(clips), render.piano_roll(song))
-    assert render.piano_roll(np.array([0, HOLD, 127, HOLD] * 8), title="extremes").shape == (320, 1024, 3)
-    fixed = render.piano_roll(song, pitch_range=(40, 100))
-    assert not np.array_equal(fixed, render.piano_roll(song))
-
-
-@pytest.mark.parametrize("tokens, message", [
-    (np.array([], dtype=int), "empty"),
-    (np.array([60, 130]), "0..129"),
-    (np.zeros((2, 3, 32), dtype=int), "shape"),
-    (np.array([60.0, 62.0]), "integer"),
-])
-def test_roll_rejects_bad_tokens(tokens, message):
-    with pytest.raises(ValueError, match=message):
-        render.piano_roll(tokens)
-
-
-def test_roll_rejects_bad_pitch_range_and_size(song):
-    with pytest.raises(ValueError, match="pitch_range"):
-        render.piano_roll(song, pitch_range=(80, 40))
-    with pytest.raises(ValueError, match="pixels"):
-        render.piano_roll(song, width=10, height=10)
-
-
-def test_thumbnail_shape_and_notes(song):
-    thumb = render.piano_roll_thumbnail(song[:32])
-    assert thumb.shape == (96, 160, 3) and thumb.dtype == np.uint8
-    assert _count(thumb, np.array(render.THUMB_NOTE), tol=0) > 100
-    assert render.piano_roll_thumbnail(song, size=(64, 40)).shape == (40, 64, 3)
-    rests = render.piano_roll_thumbnail(np.full(32, REST))
-    assert _count(rests, np.array(render.THUMB_NOTE), tol=0) == 0
-
-
-def test_thumbnails_share_a_pitch_range():
-    low = render.piano_roll_thumbnail(np.array([60] + [HOLD] * 31), pitch_range=(55, 80))
-    high = render.piano_roll_thumbnail(np.array([76] + [HOLD] * 31), pitch_range=(55, 80))
-    rows = [np.nonzero((t == render.THUMB_NOTE).all(-1).any(1))[0].mean() for t in (low, high)]
-    assert rows[1] < rows[0]  # the higher note sits higher in the image
-
-
-def test_png_round_trip(song, tmp_path):
-    image = render.piano_roll_thumbnail(song)
-    data = render.png_bytes(image)
-    assert data.startswith(b"\x89PNG")
-    path = render.save_png(image, tmp_path / "roll.png")
-    back = imread(path)
-    assert back.shape[:2] == image.shape[:2]
-    assert np.array_equal(np.round(back[..., :3] * 255).astype(np.uint8), image)
-    with pytest.raises(ValueError, match="RGB uint8"):
-        render.png_bytes(image.astype(float))
+    return random_song(rng, n_bars=8)
 
 
 # ----------------------------------------------------------------------------- audio
@@ -139,7 +35,7 @@ def _expected_samples(n_steps: int, bpm: float, sample_rate: int) -> int:
     return round((n_steps * 60 / bpm / 4 + render.TAIL_SECONDS) * sample_rate)
 
 
-needs_fluidsynth = pytest.mark.skipif(not render.fluidsynth_available(),
+needs_fluidsynth = pytest.mark.skipif(render.fluidsynth_unavailable_reason() is not None,
                                       reason=f"{render.fluidsynth_unavailable_reason()}")
 
 
@@ -235,7 +131,7 @@ def test_sine_plays_the_right_pitch():
 
 
 def test_falls_back_to_sine_without_fluidsynth(song, no_fluidsynth):
-    assert not render.fluidsynth_available()
+    assert render.fluidsynth_unavailable_reason() is not None
     assert "pretend" in render.fluidsynth_unavailable_reason()
     audio, used = render.synthesize(song, sample_rate=SR)
     assert used == "sine" and len(audio) == _expected_samples(len(song), 120.0, SR)
@@ -247,7 +143,7 @@ def test_missing_library_is_detected(song, monkeypatch):
     monkeypatch.setitem(sys.modules, "fluidsynth", None)  # makes `import fluidsynth` raise ImportError
     monkeypatch.setattr(render._Fluid, "synths", {})
     monkeypatch.setattr(render._Fluid, "checked", False)
-    assert not render.fluidsynth_available()
+    assert render.fluidsynth_unavailable_reason() is not None
     assert "ModuleNotFoundError" in render.fluidsynth_unavailable_reason()
     assert render.synthesize(song, sample_rate=SR)[1] == "sine"
 
@@ -279,7 +175,7 @@ def test_wav_bytes_round_trip():
 
 @pytest.mark.parametrize("bpm", [90.0, 120.0, 150.0])
 def test_midi_bytes_round_trip(rng, bpm):
-    song = _random_song(rng, n_bars=6)
+    song = random_song(rng, n_bars=6)
     data = render.midi_bytes(song, bpm=bpm)
     assert data.startswith(b"MThd")
     pm = pretty_midi.PrettyMIDI(io.BytesIO(data))
@@ -290,6 +186,10 @@ def test_midi_bytes_round_trip(rng, bpm):
     assert np.array_equal(midi_to_tokens(data), song)
 
 
-def test_write_midi(song, tmp_path):
-    path = render.write_midi(song, tmp_path / "song.mid", bpm=100.0)
-    assert np.array_equal(midi_to_tokens(path), song)
+def test_output_files_are_written_once_per_content_under_out_dir(song, tmp_path, monkeypatch):
+    monkeypatch.setattr(render, "OUT_DIR", tmp_path)
+    roll, audio, midi = render.result_files(song, song, 100.0, "a title", "my song: +3")
+    assert [p.name for p in (roll, audio, midi)] == ["my_song_+3.png", "my_song_+3.wav", "my_song_+3.mid"]
+    assert all(p.is_relative_to(tmp_path) for p in (roll, audio, midi)) and np.array_equal(midi_to_tokens(midi), song)
+    assert render.midi_file(song, 100.0, "my song: +3") == midi, "the same content is the same file"
+    assert render.safe_stem("../..") == "song"

@@ -23,13 +23,17 @@ from gradio_client.exceptions import AppError
 from midi_files import chords_midi, melody_midi, tempo_change_midi, write_midi
 
 import app
-from vae import hub, render, session
+import vae.song
+from vae import hub, knobs, pianoroll, render, song
+from vae.bundle import Bundle, load_bundle
 from vae.melody import (
     BPM_RANGE,
     CLIP_STEPS,
     MAX_BARS,
+    Melody,
     MeterWarning,
     check_tokens,
+    encode_song,
     load_melody,
     midi_to_tokens,
     notes_to_tokens,
@@ -168,31 +172,31 @@ def test_upload_limit_refuses_a_50_mb_file_before_reading_it(tmp_path, monkeypat
         f.truncate(50 * MB)  # sparse: the size is what is checked
     monkeypatch.setattr(Path, "read_bytes", lambda self: pytest.fail("a file over the limit must not be read"))
     with pytest.raises(ValueError, match="big.mid is 52.4 MB; the limit is 2 MB"):
-        session.upload_bytes(big)
+        song.upload_bytes(big)
 
 
 # ----------------------------------------------------------------------------- knobs at the edges of the MIDI range
 
 
 @pytest.fixture(scope="module")
-def tiny_bundle(tiny_model_dir) -> session.ModelBundle:
-    return session.load_bundle(str(tiny_model_dir))
+def tiny_bundle(tiny_model_dir) -> Bundle:
+    return load_bundle(str(tiny_model_dir))
 
 
 @pytest.mark.parametrize("pitch", [0, 120, 127])
-@pytest.mark.parametrize("knobs", [session.Knobs(pitch=12), session.Knobs(pitch=-12),
-                                   session.Knobs(pitch=12, rhythm=3, residual=3)], ids=["up", "down", "all-max"])
+@pytest.mark.parametrize("turned", [knobs.Knobs(pitch=12), knobs.Knobs(pitch=-12),
+                                    knobs.Knobs(pitch=12, rhythm=3, residual=3)], ids=["up", "down", "all-max"])
 def test_knobs_on_a_song_at_the_edge_of_the_midi_range_give_valid_tokens(tiny_bundle, tmp_path, monkeypatch,
-                                                                         pitch, knobs):
+                                                                         pitch, turned):
     """The knobs move z, never the tokens: whatever the decoder says is a token, and it renders and plays."""
-    monkeypatch.setattr(session, "OUT_DIR", tmp_path)
+    monkeypatch.setattr(render, "OUT_DIR", tmp_path)
     tokens = notes_to_tokens([(4 * i, 4 * i + 4, pitch) for i in range(16)], n_steps=64)
-    song = session.prepare_song(tiny_bundle.model, session.Melody(tokens=tokens, bpm=120.0), f"at{pitch}", "k")
-    result = session.apply_knobs(tiny_bundle.model, tiny_bundle.dims, song, knobs)
+    s = song.prepare_song(tiny_bundle.model, Melody(tokens=tokens, bpm=120.0), f"at{pitch}", "k")
+    result = knobs.apply(tiny_bundle.model, tiny_bundle.dims, s.tokens, turned, latents=s.latents)
     assert check_tokens(result).shape == tokens.shape
-    assert render.piano_roll(result, compare=tokens).shape == (render.ROLL_HEIGHT, render.ROLL_WIDTH, 3)
-    assert session.audio_file(result, song.bpm, "edge").read_bytes().startswith(b"RIFF")
-    written = pretty_midi.PrettyMIDI(str(session.midi_file(result, song.bpm, "edge")))
+    assert pianoroll.piano_roll(result, compare=tokens).shape == (pianoroll.ROLL_HEIGHT, pianoroll.ROLL_WIDTH, 3)
+    assert render.audio_file(result, s.bpm, "edge").read_bytes().startswith(b"RIFF")
+    written = pretty_midi.PrettyMIDI(str(render.midi_file(result, s.bpm, "edge")))
     assert all(0 <= n.pitch <= 127 for n in written.instruments[0].notes)
 
 
@@ -200,27 +204,27 @@ def test_knobs_on_a_song_at_the_edge_of_the_midi_range_give_valid_tokens(tiny_bu
 
 
 def test_a_song_that_plays_too_long_is_refused_before_any_work(tiny_bundle, monkeypatch):
-    monkeypatch.setattr(session.analysis, "encode_mu", lambda *a, **k: pytest.fail("refused songs are not encoded"))
-    slow = session.Melody(tokens=np.full(MAX_BARS * 16, 60), bpm=BPM_RANGE[0])
+    monkeypatch.setattr(vae.song, "encode_mu", lambda *a, **k: pytest.fail("refused songs are not encoded"))
+    slow = Melody(tokens=np.full(MAX_BARS * 16, 60), bpm=BPM_RANGE[0])
     with pytest.raises(ValueError, match=f"plays for 205 minutes at 10 bpm; the limit is "
-                                         f"{session.MAX_SONG_SECONDS // 60} minutes"):
-        session.prepare_song(tiny_bundle.model, slow, "slow", "k")
+                                         f"{song.MAX_SONG_SECONDS // 60} minutes"):
+        song.prepare_song(tiny_bundle.model, slow, "slow", "k")
 
 
 @pytest.mark.parametrize("bpm", [0.001, 5, 401, float("inf"), float("nan")])
 def test_a_song_code_with_a_tempo_outside_the_range_is_refused(bpm):
     with pytest.raises(ValueError, match="tempo must be 10 to 400 bpm"):
-        session.read_song(code=session.encode_song(np.full(32, 60)), bpm=bpm)
+        song.read_song(code=encode_song(np.full(32, 60)), bpm=bpm)
 
 
 def test_concurrent_writers_of_one_output_never_expose_half_a_file(tmp_path, monkeypatch):
-    monkeypatch.setattr(session, "OUT_DIR", tmp_path)
+    monkeypatch.setattr(render, "OUT_DIR", tmp_path)
     data = np.random.default_rng(0).bytes(8 * MB)
     barrier, seen = threading.Barrier(8), []
 
     def work() -> None:
         barrier.wait()
-        seen.append(session.write_output(data, "same.wav").read_bytes() == data)
+        seen.append(render.write_output(data, "same.wav").read_bytes() == data)
 
     threads = [threading.Thread(target=work) for _ in range(8)]
     for t in threads:
@@ -251,9 +255,9 @@ def _good_request_succeeds(client: Client) -> None:
 def test_bad_uploads_through_the_server_get_the_friendly_message(client, tmp_path, make, message):
     path = tmp_path / "song.mid"
     make(path)
-    for api_name, knobs in (("/modulate", {"pitch": 2}), ("/load_song", {})):
+    for api_name, moves in (("/modulate", {"pitch": 2}), ("/load_song", {})):
         with pytest.raises(AppError) as info:
-            client.predict(midi_file=handle_file(str(path)), **knobs, api_name=api_name)
+            client.predict(midi_file=handle_file(str(path)), **moves, api_name=api_name)
         _friendly(str(info.value), message)
         _good_request_succeeds(client)
 
@@ -264,7 +268,7 @@ def test_bad_uploads_through_the_server_get_the_friendly_message(client, tmp_pat
     ({"track": 3}, "track 3 does not exist"),
     ({"dim_offsets": "1,2"}, "per-dimension offsets"),
     ({"song_code": "not a song!", "bpm": 120}, "the shared song in this link is damaged"),
-    ({"song_code": session.encode_song(np.full(32, 60)), "bpm": 0.5}, "the shared song's tempo must be 10 to 400 bpm, got 0.5"),
+    ({"song_code": encode_song(np.full(32, 60)), "bpm": 0.5}, "the shared song's tempo must be 10 to 400 bpm, got 0.5"),
 ], ids=["pitch-over-range", "bar-past-the-end", "no-such-track", "offsets", "bad-song-code", "song-code-tempo"])
 def test_bad_knobs_through_the_server_get_the_friendly_message(client, kwargs, message):
     with pytest.raises(AppError) as info:
@@ -314,13 +318,13 @@ def test_a_50_mb_upload_is_refused_and_the_server_stays_up(client, app_url, tmp_
         response = httpx.post(f"{app_url}gradio_api/upload", files={"files": ("big.mid", f, "audio/midi")},
                               timeout=60)
     assert response.status_code == 413, response.text
-    assert f"maximum allowed size of {session.MAX_UPLOAD_BYTES} bytes" in response.text
+    assert f"maximum allowed size of {song.MAX_UPLOAD_BYTES} bytes" in response.text
     assert time.monotonic() - start < 30
-    with pytest.raises(ValueError, match=f"exceeds the maximum file size of {session.MAX_UPLOAD_BYTES} bytes"):
+    with pytest.raises(ValueError, match=f"exceeds the maximum file size of {song.MAX_UPLOAD_BYTES} bytes"):
         client.predict(midi_file=handle_file(str(big)), api_name="/modulate")  # gradio_client checks it first
     _good_request_succeeds(client)
     kept = [p for p in Path(get_upload_folder()).rglob("*")
-            if p.is_file() and p.stat().st_mtime >= wall_start - 1 and p.stat().st_size > session.MAX_UPLOAD_BYTES]
+            if p.is_file() and p.stat().st_mtime >= wall_start - 1 and p.stat().st_size > song.MAX_UPLOAD_BYTES]
     assert kept == [], "nothing of the refused upload is kept"
 
 
@@ -340,14 +344,13 @@ def test_an_unreachable_hub_falls_back_within_seconds_and_the_model_tab_says_why
     for name in ("HF_HUB_CACHE", "HF_HUB_OFFLINE", hub.ENV_MODEL, hub.ENV_REVISION):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(hub, "BUNDLED_DIR", Path(tiny_model_dir))
-    monkeypatch.setitem(app._CONFIG, "source", None)  # build_demo sets them; put them back after
-    monkeypatch.setitem(app._CONFIG, "revision", None)
-    monkeypatch.setattr(session, "OUT_DIR", tmp_path / "out")
+    monkeypatch.setattr(render, "OUT_DIR", tmp_path / "out")
 
     start = time.monotonic()
-    demo = app.build_demo("someone/unreachable-knobs")
+    bundle = load_bundle("someone/unreachable-knobs")
+    demo = app.build_demo(bundle)
     assert time.monotonic() - start < 10
-    info = app.bundle().source_info
+    info = bundle.source_info
     assert (info.source, info.requested) == ("bundled", "someone/unreachable-knobs")
     assert "could not be reached" in info.fallback_reason
     texts = [b.value for b in demo.blocks.values() if type(b).__name__ == "Markdown" and isinstance(b.value, str)]

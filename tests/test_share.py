@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 
 from vae import share
-from vae.melody import HOLD, MAX_BARS, REST
-from vae.session import MAX_CODE_CHARS, Knobs, Song, decode_song, encode_song
+from vae.knobs import Knobs
+from vae.melody import HOLD, MAX_BARS, MAX_CODE_CHARS, REST, decode_song, encode_song
+from vae.song import Song
 
 
 def _song(example=None, tokens=None, bpm=120.0):

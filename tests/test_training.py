@@ -10,7 +10,7 @@ import numpy as np
 import pretty_midi
 import pytest
 
-from vae.hub import load_folder
+from vae.checkpoint import load_folder
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -3,7 +3,7 @@
     python tests/tiny_model.py /tmp/tiny_model    # then: python app.py --model /tmp/tiny_model
 
 The folder holds config.json and model.safetensors of ``MusicVAE(PRESETS["tiny"])`` (seeded, untrained)
-and a dims.json from :func:`vae.analysis.discover_dims` on seeded synthetic clips; never the shipped
+and a dims.json from :func:`vae.dims.discover_dims` on seeded synthetic clips; never the shipped
 weights. An untrained model's knob directions are tiny (~0.002 per semitone), so the pitch and rhythm
 directions are rescaled to ``KNOB_NORM`` per unit: app tests check that a knob reaches the model and
 changes what it decodes, not the musical effect (the real model's report measures that).
@@ -17,10 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from vae.analysis import discover_dims
-from vae.hub import save_model
+from vae.checkpoint import save_model
+from vae.dims import discover_dims
 from vae.melody import CLIP_STEPS, HOLD, notes_to_tokens
 from vae.model import PRESETS, MusicVAE, set_seed
 
@@ -49,7 +47,7 @@ def make_tiny_model_folder(folder: str | Path, seed: int = 0, with_dims: bool = 
     model = MusicVAE(PRESETS["tiny"]).eval()
     extra = {"README.md": "---\nlicense: mit\n---\n# Tiny test model\n\nUntrained, for tests only.\n"}
     if with_dims:
-        dims = discover_dims(model, synthetic_clips(seed=seed), n_rhythm_clips=200, seed=seed)
+        dims = discover_dims(model, synthetic_clips(seed=seed), n_rhythm_clips=200, seed=seed).to_json()
         for knob in ("pitch", "rhythm"):
             direction = np.asarray(dims[f"{knob}_direction"])
             dims[f"{knob}_direction"] = (direction * KNOB_NORM / np.linalg.norm(direction)).tolist()

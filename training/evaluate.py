@@ -12,16 +12,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from vae.analysis import reconstruction_accuracy
 from vae.hub import load_model
+from vae.measures import reconstruction_accuracy
 from vae.melody import clip_is_valid, load_melody, split_clips
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -19,8 +19,8 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -29,11 +29,13 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from tqdm import tqdm
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from vae import analysis, latent, render
+from vae import knobs, pianoroll
 from vae.augment import transposable, transpose
+from vae.dims import KNOBS, PITCH_KNOBS, RHYTHM_UNITS, Dims, discover_dims
 from vae.hub import load_model
+from vae.inference import encode_mu
+from vae.knobs import Knobs
+from vae.measures import knob_effects
 from vae.melody import STEPS_PER_BAR, load_melody
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -86,37 +88,38 @@ def deltas_figure(deltas: np.ndarray, labels: list[str], dims: list[int], title:
 
 def rolls_figure(rows: list[tuple[str, np.ndarray, np.ndarray | None]], path: Path) -> None:
     """Piano rolls stacked: (title, tokens, the tokens to compare against or None)."""
-    images = [render.piano_roll(tokens, compare=ref, title=title, width=1100, height=260) for title, tokens, ref in rows]
-    render.save_png(np.concatenate(images, axis=0), path)
+    images = [pianoroll.piano_roll(tokens, compare=ref, title=title, width=1100, height=260)
+              for title, tokens, ref in rows]
+    pianoroll.save_png(np.concatenate(images, axis=0), path)
     print("wrote", path)
 
 
-def grid_figure(cells: np.ndarray, n: int, path: Path) -> None:
-    """Paper fig. 9: an n x n grid of clips; rows move pitch, columns move rhythm."""
-    notes = cells[cells < 128]
-    window = (int(notes.min()) - 2, int(notes.max()) + 2) if notes.size else None
+def grid_figure(cells: np.ndarray, path: Path) -> None:
+    """Paper fig. 9: the app's n x n grid (n, n, 32) as its thumbnails; rows move pitch, columns move rhythm."""
+    n, images = len(cells), pianoroll.thumbnails(cells)
     fig = Figure(figsize=(2.1 * n, 1.45 * n))
     axes = fig.subplots(n, n)
     for i in range(n):
         for j in range(n):
             ax = axes[i, j]
-            ax.imshow(render.piano_roll_thumbnail(cells[i * n + j], pitch_range=window))
+            ax.imshow(images[i * n + j])
             ax.set_xticks([])
             ax.set_yticks([])
+            pitch_t, rhythm_t = knobs.grid_caption(i, j, n).split(" · ")
             if j == 0:
-                ax.set_ylabel(f"pitch t={i / (n - 1):.2f}", fontsize=8)
+                ax.set_ylabel(pitch_t, fontsize=8)
             if i == n - 1:
-                ax.set_xlabel(f"rhythm t={j / (n - 1):.2f}", fontsize=8)
+                ax.set_xlabel(rhythm_t, fontsize=8)
     fig.suptitle("source (top left) → target (bottom right)")
     save(fig, path)
 
 
-def song_effects(model, songs: list[np.ndarray], dims: dict, desc: str, knobs: tuple[str, ...] = analysis.KNOBS) -> dict:
+def song_effects(model, songs: list[np.ndarray], dims: Dims, desc: str, names: tuple[str, ...] = KNOBS) -> dict:
     """Knob effects averaged over songs, each knob with its random control."""
     out = {}
-    for knob, amount in ((k, KNOB_MOVES[k]) for k in knobs):
+    for knob, amount in ((k, KNOB_MOVES[k]) for k in names):
         for control in ([False, True] if knob != "residual" else [False]):
-            rows = [analysis.knob_effects(model, s, dims, amount, knob=knob, control=control, seed=k)
+            rows = [knob_effects(model, s, dims, amount, knob=knob, control=control, seed=k)
                     for k, s in enumerate(tqdm(songs, desc=f"{desc} {knob}{' control' if control else ''}"))]
             summary = {"amount": amount, "n_songs": len(rows)}
             for key in ("pitch_shift", "rhythm_change", "density_ratio"):
@@ -131,7 +134,7 @@ def pitch_paths_figure(model, clips: np.ndarray, dims: list[int], path: Path, n:
     """Where transposition takes single clips in the plane of the two pitch dims: a straight knob
     can follow these paths only where they are straight (the transport knob follows each)."""
     kept = clips[transposable(clips, 12) & (clips < 128).any(axis=1)][:n]
-    mu = torch.stack([analysis.encode_mu(model, transpose(kept, p)) for p in range(13)])  # (13, n, D)
+    mu = torch.stack([encode_mu(model, transpose(kept, p)) for p in range(13)])  # (13, n, D)
     fig = Figure(figsize=(5.5, 5))
     ax = fig.add_subplot()
     for i in range(len(kept)):
@@ -177,9 +180,9 @@ def main() -> None:
     ap.add_argument("--n-songs", type=int, default=24, help="test songs (>= 8 bars) for the knob effects")
     ap.add_argument("--n-nottingham", type=int, default=40)
     ap.add_argument("--nottingham", default=str(NOTTINGHAM), help="folder of Nottingham MIDI files, read when present")
-    ap.add_argument("--pitch-knob", choices=analysis.PITCH_KNOBS, default="transport",
+    ap.add_argument("--pitch-knob", choices=PITCH_KNOBS, default="transport",
                     help="how the pitch knob moves z (both are measured; this one is shipped)")
-    ap.add_argument("--rhythm-unit", choices=analysis.RHYTHM_UNITS, default="songs",
+    ap.add_argument("--rhythm-unit", choices=RHYTHM_UNITS, default="songs",
                     help="what the rhythm knob's +1 is calibrated on (both are measured; this one is shipped)")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
@@ -196,54 +199,52 @@ def main() -> None:
     weights = Path(model.source_info.path) / "model.safetensors"
 
     bar = tqdm(total=100, desc="disentanglement by augmentation", unit="%")
-    dims = analysis.discover_dims(model, clips, seed=args.seed, pitch_knob=args.pitch_knob, rhythm_unit=args.rhythm_unit,
-                                  progress=lambda f, msg: bar.update(round(100 * f) - bar.n))
+    dims = discover_dims(model, clips, seed=args.seed, pitch_knob=args.pitch_knob, rhythm_unit=args.rhythm_unit,
+                         progress=lambda f, msg: bar.update(round(100 * f) - bar.n))
     bar.close()
-    dims["method"] = ("disentanglement by augmentation: pitch dims = top 2 of Σ_p |mean Δz| over transpositions "
+    dims.meta["method"] = ("disentanglement by augmentation: pitch dims = top 2 of Σ_p |mean Δz| over transpositions "
                       "p = 1..12 of test clips; rhythm dims = top 5 of Σ_n |mean Δz| over splits n = 2, 4, 8, 16 of "
                       "two-whole-note clips; knob units from the least-squares slope (pitch) and the n = 2 split; the "
                       f"pitch knob: {args.pitch_knob} (transport = one affine map within the pitch dims per shift, "
                       "fitted on the pairs μ(x), μ(F_p x)); the rhythm knob's unit: mean Δz of a split in 2 over "
                       f"{'the test clips whose notes split' if args.rhythm_unit == 'songs' else 'two-whole-note clips'}")
-    dims["data"] = {"clips": f"{len(clips)} test-split clips of {args.data}", "seed": args.seed}
-    dims["weights_sha256"] = hashlib.sha256(weights.read_bytes()).hexdigest()
-    (out / "dims.json").write_text(json.dumps(dims))
-    print(f"pitch dims {dims['pitch_dims']} C={dims['c_pitch']:.3f} stability={dims['pitch_stability']:.2f}; "
-          f"rhythm dims {dims['rhythm_dims']} C={dims['c_rhythm']:.3f}; overlap {dims['overlap']}")
+    dims.meta["data"] = {"clips": f"{len(clips)} test-split clips of {args.data}", "seed": args.seed}
+    dims.meta["weights_sha256"] = hashlib.sha256(weights.read_bytes()).hexdigest()
+    saved = dims.to_json()
+    (out / "dims.json").write_text(json.dumps(saved))
+    print(f"pitch dims {saved['pitch_dims']} C={saved['c_pitch']:.3f} stability={saved['pitch_stability']:.2f}; "
+          f"rhythm dims {saved['rhythm_dims']} C={saved['c_rhythm']:.3f}; overlap {saved['overlap']}")
 
-    mu = analysis.encode_mu(model, clips)
+    mu = encode_mu(model, clips)
     pca = pca_figure(mu, figs / "fig2_pca.png")
-    deltas_figure(dims["pitch_deltas"], [f"+{p}" for p in dims["shifts"]], dims["pitch_dims"],
+    deltas_figure(saved["pitch_deltas"], [f"+{p}" for p in saved["shifts"]], saved["pitch_dims"],
                   "transposition: |mean Δz| per dimension (paper fig. 3)", figs / "fig3_pitch_dims.png")
-    deltas_figure(dims["rhythm_deltas"], [f"n={n}" for n in dims["splits"]], dims["rhythm_dims"],
+    deltas_figure(saved["rhythm_deltas"], [f"n={n}" for n in saved["splits"]], saved["rhythm_dims"],
                   "note splitting: |mean Δz| per dimension (paper fig. 4)", figs / "fig4_rhythm_dims.png")
-    pitch_paths_figure(model, clips, dims["pitch_dims"], figs / "fig5_pitch_paths.png")
+    pitch_paths_figure(model, clips, saved["pitch_dims"], figs / "fig5_pitch_paths.png")
 
     twinkle = load_melody(TWINKLE).tokens
-    base = analysis.modulate(model, twinkle, dims)
-    knob = {k: analysis.modulate(model, twinkle, dims, **{k: a}) for k, a in KNOB_MOVES.items()}
-    control = {k: analysis.modulate(model, twinkle, dims, control=True, **{k: KNOB_MOVES[k]}) for k in ("pitch", "rhythm")}
+    # The app's knob path: knobs.apply with the app's random-control seed.
+    base = knobs.apply(model, dims, twinkle, Knobs())
+    knob = {k: knobs.apply(model, dims, twinkle, Knobs(**{k: a})) for k, a in KNOB_MOVES.items()}
+    control = {k: knobs.apply(model, dims, twinkle, Knobs(control=True, **{k: KNOB_MOVES[k]})) for k in ("pitch", "rhythm")}
     rolls_figure([("Twinkle theme, decoded", base, None),
                   (f"pitch knob +{KNOB_MOVES['pitch']:g} (paper fig. 6a)", knob["pitch"], base),
-                  (f"random control, same move on {len(dims['pitch_dims'])} random dims (fig. 6b)", control["pitch"], base)],
+                  (f"random control, same move on {len(dims.pitch_dims)} random dims (fig. 6b)", control["pitch"], base)],
                  figs / "fig6_pitch_knob.png")
     rolls_figure([("Twinkle theme, decoded", base, None),
                   (f"rhythm knob +{KNOB_MOVES['rhythm']:g} (paper fig. 7a)", knob["rhythm"], base),
-                  (f"random control on {len(dims['rhythm_dims'])} random dims (fig. 7b)", control["rhythm"], base)],
+                  (f"random control on {len(dims.rhythm_dims)} random dims (fig. 7b)", control["rhythm"], base)],
                  figs / "fig7_rhythm_knob.png")
-    minus = analysis.modulate(model, twinkle, dims, residual=-KNOB_MOVES["residual"])
+    minus = knobs.apply(model, dims, twinkle, Knobs(residual=-KNOB_MOVES["residual"]))
     rolls_figure([(f"residual knob +{KNOB_MOVES['residual']:g} (paper fig. 8)", knob["residual"], base),
                   (f"residual knob -{KNOB_MOVES['residual']:g}", minus, base)], figs / "fig8_residual_knob.png")
 
-    info = analysis.dims_from_json(dims)
-    src, tgt = clips[0], clips[len(clips) // 2]
-    z = analysis.encode_mu(model, np.stack([src, tgt]))
-    grid = latent.interpolation_grid(z[0], z[1], info["pitch_dims"], info["rhythm_dims"], 5)
-    grid_figure(analysis.decode_z(model, grid.reshape(25, -1)), 5, figs / "fig9_grid.png")
+    grid_figure(knobs.grid(model, dims, clips[0], clips[len(clips) // 2], 5), figs / "fig9_grid.png")
 
-    report = {"model": str(args.model), "weights_sha256": dims["weights_sha256"], "pitch_knob": dims["pitch_knob"],
-              "rhythm_unit": dims["rhythm_unit"]["calibrated_on"],
-              "latent": {k: dims[k] for k in ("pitch_dims", "rhythm_dims", "c_pitch", "pitch_stability", "c_rhythm",
+    report = {"model": str(args.model), "weights_sha256": saved["weights_sha256"], "pitch_knob": dims.pitch_knob,
+              "rhythm_unit": saved["rhythm_unit"]["calibrated_on"],
+              "latent": {k: saved[k] for k in ("pitch_dims", "rhythm_dims", "c_pitch", "pitch_stability", "c_rhythm",
                                               "rhythm_stability", "overlap", "n_pitch_clips", "n_rhythm_clips")},
               "pca": {k: pca[k] for k in ("components_for_99_percent", "n_clips")}}
     nottingham = Path(args.nottingham)
@@ -254,20 +255,20 @@ def main() -> None:
                                    "not measured: no songs of 8 bars or more" + f" in {nottingham}" * (name == "nottingham"))
     sets = {name: songs for name, songs in sets.items() if songs}
 
-    def variants(knob: str, shipped: str, alternatives: dict[str, dict]) -> dict:
+    def variants(knob: str, shipped: str, alternatives: dict[str, Dims]) -> dict:
         """The knob's effects under each variant of dims; the shipped one is taken from knobs_*."""
         return {kind: {name: ({k: v for k, v in report[f"knobs_{name}"].items() if k.startswith(knob)}
-                              if kind == shipped else song_effects(model, songs, alt, f"{kind} {name}", knobs=(knob,)))
+                              if kind == shipped else song_effects(model, songs, alt, f"{kind} {name}", names=(knob,)))
                        for name, songs in sets.items()}
                 for kind, alt in alternatives.items()}
 
     # Both ways of each knob on the same songs: the DESIGN's and the shipped one.
-    report["pitch_knobs"] = variants("pitch", dims["pitch_knob"],
-                                     {kind: {**dims, "pitch_knob": kind} for kind in analysis.PITCH_KNOBS
-                                      if kind == "linear" or dims["pitch_transport"]})
-    report["rhythm_knobs"] = variants("rhythm", dims["rhythm_unit"]["calibrated_on"],
-                                      {unit: {**dims, "rhythm_direction": direction}
-                                       for unit, direction in dims["rhythm_directions"].items()})
+    report["pitch_knobs"] = variants("pitch", dims.pitch_knob,
+                                     {kind: replace(dims, pitch_knob=kind) for kind in PITCH_KNOBS
+                                      if kind == "linear" or dims.transport})
+    report["rhythm_knobs"] = variants("rhythm", saved["rhythm_unit"]["calibrated_on"],
+                                      {unit: replace(dims, directions={**dims.directions, "rhythm": torch.tensor(d)})
+                                       for unit, d in saved["rhythm_directions"].items()})
     if args.eval:
         report["reconstruction"] = json.loads(Path(args.eval).read_text())
     report["seconds"] = round(time.time() - t0, 1)

@@ -13,15 +13,12 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import sys
 from pathlib import Path
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from vae.hub import load_folder
+from vae.checkpoint import load_folder
 
 ROOT = Path(__file__).resolve().parents[1]
 

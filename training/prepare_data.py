@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from collections import Counter
 from multiprocessing import Pool
@@ -19,8 +18,6 @@ from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from vae.melody import (
     CLIP_STEPS,

@@ -16,17 +16,8 @@ import argparse
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from vae.hub import (
-    CONFIG_FILE,
-    DEFAULT_COMMIT_MESSAGE,
-    ENV_MODEL,
-    ENV_REVISION,
-    WEIGHTS_FILE,
-    load_folder,
-    push_model,
-)
+from vae.checkpoint import CONFIG_FILE, WEIGHTS_FILE, load_folder
+from vae.hub import DEFAULT_COMMIT_MESSAGE, ENV_MODEL, ENV_REVISION, push_model
 
 EXPECTED_EXTRAS = ("dims.json", "report.json", "README.md")  # what the shipped folder carries (DESIGN.md)
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import sys
 import time
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -22,9 +21,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from vae.analysis import reconstruction_accuracy
+from vae.measures import reconstruction_accuracy
 from vae.melody import N_PITCHES
 from vae.model import ATTRIBUTES, PRESETS, MusicVAE, VAEConfig, set_seed
 
@@ -140,7 +137,7 @@ def main() -> None:
                                        "reg_delta": args.reg_delta}.items()
                      if v is not None}
         if args.init:
-            from vae.hub import load_folder  # only here: training itself needs no Hub client
+            from vae.checkpoint import load_folder  # only here: a model folder, no Hub client
 
             init = load_folder(args.init)
         config = replace(init.config if init else PRESETS[args.preset], **overrides)

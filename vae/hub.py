@@ -1,7 +1,7 @@
-"""Where the weights come from: a Hub repo, a local folder, or the copy bundled in ``assets/model``.
+"""Where the weights come from: a Hub repo, a local folder, or the copy bundled in ``assets/model``; and pushing.
 
-A model folder holds ``config.json`` (the fields of :class:`vae.model.VAEConfig`) and
-``model.safetensors``. Weights are only ever read with safetensors, never unpickled.
+A model folder (:mod:`vae.checkpoint`) holds ``config.json`` and ``model.safetensors``. Weights are
+only ever read with safetensors, never unpickled.
 
 Source order: the ``source`` argument, else ``$MELODY_KNOBS_MODEL`` (a Hub repo id or a folder,
 with ``$MELODY_KNOBS_REVISION`` to pin a Hub commit), else the bundled folder. When the requested
@@ -12,17 +12,14 @@ the weights), :func:`load_model` loads the bundled folder instead and says why i
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
-import shutil
 import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import httpx2  # huggingface_hub's HTTP client: its transport errors are how "unreachable" shows up
-import safetensors.torch
 from huggingface_hub import HfApi, constants, get_hf_file_metadata, hf_hub_download, hf_hub_url
 from huggingface_hub.errors import (
     GatedRepoError,
@@ -33,15 +30,14 @@ from huggingface_hub.errors import (
     RevisionNotFoundError,
 )
 
-from vae.model import MusicVAE, VAEConfig
+from vae.checkpoint import CONFIG_FILE, WEIGHTS_FILE, build_model, load_folder
+from vae.model import MusicVAE
 
 logger = logging.getLogger(__name__)
 
 BUNDLED_DIR = Path(__file__).resolve().parents[1] / "assets" / "model"
 ENV_MODEL = "MELODY_KNOBS_MODEL"  # Hub repo id ("user/repo") or a local folder
 ENV_REVISION = "MELODY_KNOBS_REVISION"  # branch, tag or commit sha of the Hub repo
-CONFIG_FILE = "config.json"
-WEIGHTS_FILE = "model.safetensors"
 DEFAULT_TIMEOUT = 5.0  # s to wait for the Hub to answer a request before falling back
 DEFAULT_DOWNLOAD_TIMEOUT = 60.0  # s for both files to arrive (the shipped weights are <= 20 MB)
 DEFAULT_COMMIT_MESSAGE = "Upload Melody Knobs model"
@@ -79,69 +75,6 @@ class SourceInfo:
 
 
 # ----------------------------------------------------------------------------- model folders
-
-
-def _read_config(path: Path) -> VAEConfig:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise FileNotFoundError(f"{path.parent} has no {CONFIG_FILE}") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise ValueError(f"{CONFIG_FILE} is not valid JSON ({err})") from err
-    if isinstance(data, dict):
-        try:
-            return VAEConfig.from_dict(data)
-        except (TypeError, ValueError) as err:
-            raise ValueError(f"{CONFIG_FILE} does not describe a MusicVAE: {err}") from err
-    raise ValueError(f"{CONFIG_FILE} must hold a JSON object of VAEConfig fields, got {type(data).__name__}")
-
-
-def build_model(config_path: str | Path, weights_path: str | Path) -> MusicVAE:
-    """Build a MusicVAE from a config.json and load a model.safetensors into it, strictly.
-
-    Args:
-        config_path: JSON object whose keys are :class:`VAEConfig` fields (unknown keys are refused).
-        weights_path: safetensors file whose tensor names and shapes match the config exactly.
-
-    Returns:
-        The model, in eval mode.
-
-    Raises:
-        FileNotFoundError: a file is missing.
-        ValueError: the config is not valid, the weights file is not readable safetensors, or the
-            weights do not fit the config (missing, unexpected or differently shaped tensors).
-    """
-    config_path, weights_path = Path(config_path), Path(weights_path)
-    config = _read_config(config_path)
-    if not weights_path.is_file():
-        raise FileNotFoundError(f"{weights_path.parent} has no {WEIGHTS_FILE}")
-    try:
-        state = safetensors.torch.load_file(weights_path)
-    except Exception as err:  # SafetensorError has no public base class to catch
-        raise ValueError(f"{WEIGHTS_FILE} is not a readable safetensors file ({err})") from err
-    try:
-        model = MusicVAE(config)
-    except (TypeError, ValueError, RuntimeError) as err:
-        raise ValueError(f"{CONFIG_FILE} does not describe a buildable MusicVAE ({err})") from err
-    try:
-        model.load_state_dict(state, strict=True)
-    except RuntimeError as err:
-        details = " ".join(str(err).split())
-        raise ValueError(f"the weights in {WEIGHTS_FILE} do not fit {CONFIG_FILE}: {details[:400]}") from err
-    return model.eval()
-
-
-def load_folder(folder: str | Path) -> MusicVAE:
-    """Load the model folder written by :func:`save_model` (config.json + model.safetensors), strictly.
-
-    Raises:
-        FileNotFoundError: the folder or one of its two files is missing.
-        ValueError: see :func:`build_model`.
-    """
-    folder = Path(folder).expanduser()
-    if not folder.is_dir():
-        raise FileNotFoundError(f"no model folder at {folder}")
-    return build_model(folder / CONFIG_FILE, folder / WEIGHTS_FILE)
 
 
 def _load_bundled(bundled: Path, requested: str | None, reason: str | None) -> MusicVAE:
@@ -337,37 +270,6 @@ def load_model(source: str | Path | None = None, revision: str | None = None, *,
         return _load_bundled(bundled, requested, reason)
     except (OSError, ValueError) as err:
         raise OSError(f"could not load {requested!r} ({reason}), and the bundled fallback failed too: {err}") from err
-
-
-def save_model(model: MusicVAE, folder: str | Path, extra_files: dict[str, Path | str] | None = None) -> Path:
-    """Write a model folder: config.json, model.safetensors, a README.md model card, and extra files.
-
-    Args:
-        model: the model to save.
-        folder: created if needed; existing files of the same names are replaced.
-        extra_files: file name in the folder -> a :class:`~pathlib.Path` to copy there, or a
-            ``str`` that is written as the file's text (e.g. ``{"dims.json": Path("runs/x/dims.json"),
-            "README.md": card_text}``). A README.md given here replaces the generated card.
-
-    Returns:
-        The folder.
-    """
-    folder = Path(folder)
-    extra_files = dict(extra_files or {})
-    for name in extra_files:
-        if Path(name).name != name or name in (CONFIG_FILE, WEIGHTS_FILE):
-            raise ValueError(f"extra file names must be plain file names other than {CONFIG_FILE} and "
-                             f"{WEIGHTS_FILE}, got {name!r}")
-    for name, content in extra_files.items():
-        if isinstance(content, Path) and not content.is_file():
-            raise FileNotFoundError(f"extra file {name!r}: no file at {content}")
-    model.save_pretrained(folder)
-    for name, content in extra_files.items():
-        if isinstance(content, Path):
-            shutil.copyfile(content, folder / name)
-        else:
-            (folder / name).write_text(str(content), encoding="utf-8")
-    return folder
 
 
 @dataclass(frozen=True)

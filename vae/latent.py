@@ -1,7 +1,7 @@
-"""Latent-space tools: dimensions found by augmentation, knob directions, slerp and the 2-way grid.
+"""Latent-space maths: dimension scores, knob directions and moves, slerp and the 2-way grid.
 
-Pure tensor functions with no model inside; :mod:`vae.analysis` runs a model to produce their
-inputs. Throughout, ``D`` is the latent size and a *delta matrix* ``(P, D)`` holds one mean
+Pure tensor functions with no model inside; :mod:`vae.dims` and :mod:`vae.knobs` run a model to
+produce their inputs. Throughout, ``D`` is the latent size and a *delta matrix* ``(P, D)`` holds one mean
 latent change per transform amount (one row per transposition p, or per split n).
 """
 
@@ -21,7 +21,7 @@ _NORM_EPS = 1e-12
 DimsLike = Tensor | Sequence[int]
 
 
-def _dims(dims: DimsLike, latent_dim: int, name: str = "dims") -> Tensor:
+def check_dims(dims: DimsLike, latent_dim: int, name: str = "dims") -> Tensor:
     """``dims`` as a LongTensor (k,) of distinct indices in 0..latent_dim-1."""
     d = torch.as_tensor(dims, dtype=torch.long).reshape(-1)
     if d.numel() and (d.min() < 0 or d.max() >= latent_dim):
@@ -41,22 +41,6 @@ def _matrix(deltas: Tensor, name: str = "deltas") -> Tensor:
 # ----------------------------------------------------------------------------- discovery
 
 
-def mean_delta(z_before: Tensor, z_after: Tensor) -> Tensor:
-    """Mean latent change of a transform, Δz = mean_i(z_after_i − z_before_i).
-
-    Args:
-        z_before: FloatTensor (N, D), latents of the original clips.
-        z_after: FloatTensor (N, D), latents of the transformed clips, row for row.
-
-    Returns:
-        FloatTensor (D,).
-    """
-    if z_before.shape != z_after.shape or z_before.dim() != 2 or len(z_before) == 0:
-        raise ValueError(f"expected two latent batches of the same shape (N, D), N >= 1; "
-                         f"got {tuple(z_before.shape)} and {tuple(z_after.shape)}")
-    return (z_after - z_before).mean(dim=0)
-
-
 def top_dims(score: Tensor, k: int, exclude: DimsLike | None = None) -> Tensor:
     """The ``k`` dimensions of highest score, highest first (ties: lower index first).
 
@@ -74,7 +58,7 @@ def top_dims(score: Tensor, k: int, exclude: DimsLike | None = None) -> Tensor:
     if not torch.isfinite(s).all():
         raise ValueError("score contains NaN or infinity; check the latents it was computed from")
     s = s.clone()
-    ex = _dims([] if exclude is None else exclude, len(s), "exclude")
+    ex = check_dims([] if exclude is None else exclude, len(s), "exclude")
     s[ex] = -math.inf
     available = len(s) - ex.numel()
     if not 1 <= k <= available:
@@ -96,7 +80,7 @@ def concentration(deltas: Tensor, dims: DimsLike) -> float:
         A float in [0, 1].
     """
     m = _matrix(deltas)
-    d = _dims(dims, m.shape[1])
+    d = check_dims(dims, m.shape[1])
     total = m.pow(2).sum(dim=1)
     inside = m[:, d].pow(2).sum(dim=1)
     ratio = torch.where(total > 0, inside / total.clamp_min(1e-300), torch.zeros_like(total))
@@ -114,7 +98,7 @@ def stability(deltas: Tensor, dims: DimsLike) -> float:
         A float in [0, 1].
     """
     m = _matrix(deltas)
-    d = set(_dims(dims, m.shape[1]).tolist())
+    d = set(check_dims(dims, m.shape[1]).tolist())
     if not d:
         raise ValueError("dims is empty; stability needs at least one dimension")
     hits = [set(top_dims(row.abs(), len(d)).tolist()) == d for row in m]
@@ -148,7 +132,7 @@ def knob_direction(deltas: Tensor, amounts: Tensor | Sequence[float], dims: Dims
         raise ValueError(f"need one amount per row of deltas: {len(m)} rows, {len(a)} amounts")
     if not (a @ a) > 0:
         raise ValueError("amounts are all zero; a slope over them is undefined")
-    d = _dims(dims, m.shape[1])
+    d = check_dims(dims, m.shape[1])
     sub = m[:, d]  # (P, k)
     slope = (a @ sub) / (a @ a)  # (k,)
     residual = (sub - a[:, None] * slope).pow(2).sum()
@@ -159,35 +143,6 @@ def knob_direction(deltas: Tensor, amounts: Tensor | Sequence[float], dims: Dims
     direction[d] = slope
     info = {"slope": slope.tolist(), "norm": float(slope.norm()), "r2": r2, "amounts": a.tolist()}
     return direction.to(dtype), info
-
-
-def move(z: Tensor, direction: Tensor, amount: float | Tensor, dims: DimsLike | None = None) -> Tensor:
-    """z + amount · direction, where only ``dims`` of the direction are used (all if None).
-
-    Args:
-        z: FloatTensor (..., D).
-        direction: FloatTensor (D,).
-        amount: a float, or a tensor broadcastable to z.shape[:-1] (one amount per latent).
-        dims: the dimensions that may change; the others come back exactly as they were.
-
-    Returns:
-        FloatTensor of the shape of ``z``.
-    """
-    if direction.dim() != 1 or z.shape[-1] != len(direction):
-        raise ValueError(f"direction must have shape ({z.shape[-1]},) to move z of shape {tuple(z.shape)}, "
-                         f"got {tuple(direction.shape)}")
-    step = direction.to(z.dtype)
-    if dims is not None:
-        mask = torch.zeros_like(step)
-        mask[_dims(dims, len(step))] = 1
-        step = step * mask
-    amount = torch.as_tensor(amount, dtype=z.dtype, device=z.device)
-    if amount.dim():
-        amount = amount.unsqueeze(-1)
-    out = z + amount * step.to(z.device)
-    if dims is not None:  # the untouched dims stay bit-exact
-        out = torch.where(mask.to(z.device).bool(), out, z)
-    return out
 
 
 def fit_affine(z_from: Tensor, z_to: Tensor, dims: DimsLike) -> tuple[Tensor, float]:
@@ -207,7 +162,7 @@ def fit_affine(z_from: Tensor, z_to: Tensor, dims: DimsLike) -> tuple[Tensor, fl
     """
     if z_from.shape != z_to.shape or z_from.dim() != 2:
         raise ValueError(f"z_from and z_to must both be (N, D), got {tuple(z_from.shape)} and {tuple(z_to.shape)}")
-    d = _dims(dims, z_from.shape[1])
+    d = check_dims(dims, z_from.shape[1])
     if len(z_from) <= len(d):
         raise ValueError(f"fitting a map on {len(d)} dims needs more than {len(d)} pairs, got {len(z_from)}")
     x = torch.cat([z_from[:, d].double(), torch.ones(len(z_from), 1, dtype=torch.float64)], 1)
@@ -239,7 +194,7 @@ def transport_move(z: Tensor, forward: Tensor, backward: Tensor, amount: float, 
     Returns:
         FloatTensor (N, D): the move (zero outside ``dims``); ``z + move`` is the moved latent.
     """
-    d = _dims(dims, z.shape[1])
+    d = check_dims(dims, z.shape[1])
     maps = forward if amount >= 0 else backward
     if maps.dim() != 3 or maps.shape[1:] != (len(d) + 1, len(d)) or not len(maps):
         raise ValueError(f"maps must have shape (P, {len(d) + 1}, {len(d)}) for {len(d)} dims, "
@@ -347,8 +302,8 @@ def curve_move(z: Tensor, dim: int, values: Tensor, z_table: Tensor, amount: flo
 
 def residual_dims(latent_dim: int, pitch_dims: DimsLike, rhythm_dims: DimsLike) -> Tensor:
     """LongTensor of the dimensions in neither ``pitch_dims`` nor ``rhythm_dims``, ascending."""
-    used = set(_dims(pitch_dims, latent_dim, "pitch_dims").tolist())
-    used |= set(_dims(rhythm_dims, latent_dim, "rhythm_dims").tolist())
+    used = set(check_dims(pitch_dims, latent_dim, "pitch_dims").tolist())
+    used |= set(check_dims(rhythm_dims, latent_dim, "rhythm_dims").tolist())
     return torch.tensor([d for d in range(latent_dim) if d not in used], dtype=torch.long)
 
 
@@ -374,26 +329,27 @@ def random_control_dims(latent_dim: int, exclude: DimsLike, k: int,
     return allowed[torch.randperm(len(allowed), generator=generator)[:k]]
 
 
-def random_control_move(direction: Tensor, dims_from: DimsLike, dims_to: DimsLike) -> Tensor:
-    """The control direction: the knob's components on ``dims_from`` moved onto ``dims_to``.
+def carry_over(v: Tensor, dims_from: DimsLike, dims_to: DimsLike) -> Tensor:
+    """``v`` with its components on ``dims_from`` moved onto ``dims_to`` (the random control).
 
-    The result has the same L2 size and the same component values as the knob direction on its
-    own dims, on the same number of other dims, and zeros everywhere else.
+    The result has the same values on as many other dims (so the same L2 size), zeros on
+    ``dims_from``, and ``v`` unchanged elsewhere.
 
     Args:
-        direction: FloatTensor (D,), the knob direction.
+        v: FloatTensor (..., D), a knob direction or a move per latent.
         dims_from: the knob's dims (k,).
-        dims_to: the control dims (k,), e.g. from :func:`random_control_dims`.
+        dims_to: the control dims (k,), e.g. from :func:`random_control_dims`, outside ``dims_from``.
 
     Returns:
-        FloatTensor (D,).
+        FloatTensor of the shape of ``v``.
     """
-    src = _dims(dims_from, len(direction), "dims_from")
-    dst = _dims(dims_to, len(direction), "dims_to")
+    src = check_dims(dims_from, v.shape[-1], "dims_from")
+    dst = check_dims(dims_to, v.shape[-1], "dims_to")
     if len(src) != len(dst):
         raise ValueError(f"dims_from and dims_to must have the same length, got {len(src)} and {len(dst)}")
-    out = torch.zeros_like(direction)
-    out[dst] = direction[src]
+    out = v.clone()
+    out[..., src] = 0
+    out[..., dst] = v[..., src]
     return out
 
 
@@ -416,7 +372,7 @@ def residual_direction(z: Tensor, dims: DimsLike) -> tuple[Tensor, dict]:
     """
     if z.dim() != 2 or len(z) < 2:
         raise ValueError(f"need latents of shape (N, D) with N >= 2, got {tuple(z.shape)}")
-    d = _dims(dims, z.shape[1])
+    d = check_dims(dims, z.shape[1])
     direction = torch.zeros(z.shape[1], dtype=torch.float64)
     if not d.numel():
         return direction.to(z.dtype), {"std": 0.0, "explained": 0.0}
@@ -505,8 +461,8 @@ def interpolation_grid(z_src: Tensor, z_tgt: Tensor, pitch_dims: DimsLike, rhyth
         raise ValueError(f"the grid needs n >= 2 cells per side (source and target corners), got {n}")
     n = int(n)
     latent_dim = len(z_src)
-    p = _dims(pitch_dims, latent_dim, "pitch_dims")
-    r = _dims([d for d in _dims(rhythm_dims, latent_dim, "rhythm_dims").tolist() if d not in set(p.tolist())],
+    p = check_dims(pitch_dims, latent_dim, "pitch_dims")
+    r = check_dims([d for d in check_dims(rhythm_dims, latent_dim, "rhythm_dims").tolist() if d not in set(p.tolist())],
               latent_dim)
     res = residual_dims(latent_dim, p, r)
     steps = torch.arange(n, dtype=torch.float64) / (n - 1)  # exact 0 and 1 at the ends

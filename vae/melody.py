@@ -1,4 +1,4 @@
-"""Melodies as token sequences: MIDI <-> tokens <-> 2-bar clips.
+"""Melodies as token sequences: MIDI <-> tokens <-> 2-bar clips, and tokens <-> song codes.
 
 Token ids: 0-127 onset of that MIDI pitch, 128 hold (continue the sounding note), 129 rest.
 Time runs in sixteenth-note steps: 4 per quarter note, 16 per bar of 4/4, 32 per clip.
@@ -8,8 +8,11 @@ Every conversion here has its inverse beside it (``midi_to_tokens`` / ``tokens_t
 
 from __future__ import annotations
 
+import base64
+import binascii
 import io
 import warnings
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +30,7 @@ CLIP_STEPS = 32  # 2 bars x 16 steps
 DEFAULT_BPM = 120.0
 BPM_RANGE = (10.0, 400.0)  # tempi played; a file's tempo outside is moved to the nearest end, with a warning
 MAX_BARS = 512  # longest song accepted (256 clips); longer input is refused, not truncated
+MAX_CODE_CHARS = 16_000  # longest song code accepted (share links): a long song that compresses badly
 
 # Bars of these many steps tile a 32-step clip exactly (2/4, 4/4, 2/2, 4/2 ...).
 _NATIVE_BAR_STEPS = (8, 16, 32)
@@ -78,6 +82,18 @@ def check_clips(clips: np.ndarray) -> np.ndarray:
         arr = arr[None]
     if arr.ndim != 2 or arr.shape[1] != CLIP_STEPS:
         raise ValueError(f"expected clips of shape (N, {CLIP_STEPS}), got {tuple(arr.shape)}")
+    return arr
+
+
+def as_song(tokens, name: str = "tokens") -> np.ndarray:
+    """``tokens`` as an int64 song (T,); clips (N, 32) are joined."""
+    arr = check_tokens(np.asarray(tokens), name=name)
+    if arr.ndim == 2 and arr.shape[1] == CLIP_STEPS:
+        arr = arr.reshape(-1)
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be a song of shape (T,) or clips (N, {CLIP_STEPS}), got {tuple(arr.shape)}")
+    if arr.size == 0:
+        raise ValueError(f"{name} is empty: a song needs at least one step")
     return arr
 
 
@@ -344,3 +360,41 @@ def clip_is_valid(clips: np.ndarray) -> np.ndarray:
     """bool (N,): clips with at least 2 onsets and not all rest (what training keeps)."""
     clips = check_clips(clips)
     return (clips < N_PITCHES).sum(axis=1) >= 2
+
+
+# ----------------------------------------------------------------------------- tokens <-> song code
+
+
+def encode_song(tokens: np.ndarray) -> str:
+    """Token ids (T,) as a compact URL-safe string; the inverse of :func:`decode_song`.
+
+    The ids as bytes (all < 130), zlib-compressed, URL-safe base64 without padding: a 24-bar
+    melody takes ~100 characters.
+    """
+    tokens = check_tokens(np.asarray(tokens))
+    packed = zlib.compress(tokens.astype(np.uint8).tobytes(), 9)  # ids < 130 fit in a byte
+    return base64.urlsafe_b64encode(packed).decode("ascii").rstrip("=")
+
+
+def decode_song(code: str) -> np.ndarray:
+    """Token ids int64 (T,) from :func:`encode_song`'s string.
+
+    Raises:
+        ValueError: the code is damaged (cut short, edited), too long, or not a song.
+    """
+    code = (code or "").strip()
+    if len(code) > MAX_CODE_CHARS:
+        raise ValueError(f"the shared song is {len(code)} characters long; the limit is {MAX_CODE_CHARS}")
+    limit = MAX_BARS * STEPS_PER_BAR
+    try:
+        packed = base64.urlsafe_b64decode(code + "=" * (-len(code) % 4))
+        inflater = zlib.decompressobj()
+        data = inflater.decompress(packed, limit + 1)  # never inflate more than the longest song
+    except (binascii.Error, ValueError, zlib.error) as err:
+        raise ValueError(f"the shared song in this link is damaged ({err}); ask for the link again") from None
+    if not inflater.eof:
+        raise ValueError(f"the shared song is longer than {MAX_BARS} bars or its link was cut short")
+    tokens = np.frombuffer(data, dtype=np.uint8).astype(np.int64)
+    if tokens.size == 0 or tokens.max() >= N_STATES:
+        raise ValueError("the shared song in this link is damaged (no notes, or ids that are not tokens)")
+    return tokens

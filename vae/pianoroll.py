@@ -16,7 +16,7 @@ from matplotlib import font_manager
 from matplotlib.ft2font import LoadFlags
 from PIL import Image  # Pillow, the image library matplotlib itself is built on
 
-from vae.melody import CLIP_STEPS, N_PITCHES, STEPS_PER_BAR, check_tokens, tokens_to_notes
+from vae.melody import CLIP_STEPS, N_PITCHES, STEPS_PER_BAR, as_song, check_tokens, tokens_to_notes
 from vae.timing import timed
 
 ROLL_WIDTH = 1024  # default piano-roll size in pixels
@@ -37,18 +37,6 @@ CLIP_LINE = "#7d848e"  # every 2 bars: where the model cuts the song into clips
 THUMB_BG = (250, 250, 251)
 THUMB_BAR = (222, 225, 230)
 THUMB_NOTE = (217, 72, 15)
-
-
-def as_song(tokens, name: str = "tokens") -> np.ndarray:
-    """``tokens`` as an int64 song (T,); clips (N, 32) are joined."""
-    arr = check_tokens(np.asarray(tokens), name=name)
-    if arr.ndim == 2 and arr.shape[1] == CLIP_STEPS:
-        arr = arr.reshape(-1)
-    if arr.ndim != 1:
-        raise ValueError(f"{name} must be a song of shape (T,) or clips (N, {CLIP_STEPS}), got {tuple(arr.shape)}")
-    if arr.size == 0:
-        raise ValueError(f"{name} is empty: a song needs at least one step")
-    return arr
 
 
 def _notes(tokens: np.ndarray) -> np.ndarray:
@@ -253,6 +241,19 @@ def piano_roll_thumbnail(tokens, size: tuple[int, int] = THUMB_SIZE, *,
     for a, b, c, d in zip(y0.tolist(), y1.tolist(), x0.tolist(), x1.tolist(), strict=True):
         image[a:b, c:d] = THUMB_NOTE
     return image
+
+
+def roll_png(tokens, compare=None, *, title: str | None = None) -> bytes:
+    """:func:`piano_roll` of ``tokens`` (over ``compare``) as PNG bytes."""
+    return png_bytes(piano_roll(tokens, compare, title=title))
+
+
+def thumbnails(clips: np.ndarray, size: tuple[int, int] = THUMB_SIZE) -> list[np.ndarray]:
+    """A thumbnail of every clip of ``clips`` (..., 32), in row-major order, all on one pitch scale."""
+    clips = check_tokens(np.asarray(clips)).reshape(-1, CLIP_STEPS)
+    pitches = clips[clips < N_PITCHES]
+    window = (max(0, int(pitches.min()) - 1), min(N_PITCHES - 1, int(pitches.max()) + 1)) if pitches.size else None
+    return [piano_roll_thumbnail(clip, size, pitch_range=window) for clip in clips]
 
 
 @timed("png")

@@ -1,13 +1,17 @@
-"""What a person sees and hears of a song: piano-roll images (from ``vae.pianoroll``), audio and MIDI bytes.
+"""What a person hears and downloads of a song: audio, MIDI bytes, and the output files handed to the UI.
 
 Everything here takes a song as token ids (T,) (see ``vae.melody``). Audio is float32 mono in
-[-1, 1]; images are RGB uint8 arrays (H, W, 3).
+[-1, 1]. Output files are written once per content under ``OUT_DIR`` (:func:`write_output`); the
+audio of recently played pieces is kept in a bounded in-memory cache (``PIECE_CACHE_BYTES``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import itertools
+import re
+import tempfile
 import threading
 import wave
 from collections import OrderedDict
@@ -22,22 +26,11 @@ from vae.melody import (
     DEFAULT_BPM,
     HOLD,
     STEPS_PER_QUARTER,
+    as_song,
     tokens_to_midi,
     tokens_to_notes,
 )
-from vae.pianoroll import (  # noqa: F401  the piano-roll half of rendering, re-exported here
-    GHOST_COLOR,
-    NOTE_COLOR,
-    ROLL_HEIGHT,
-    ROLL_WIDTH,
-    THUMB_NOTE,
-    THUMB_SIZE,
-    as_song,
-    piano_roll,
-    piano_roll_thumbnail,
-    png_bytes,
-    save_png,
-)
+from vae.pianoroll import png_bytes, roll_png
 from vae.timing import timed
 
 # ----------------------------------------------------------------------------- constants
@@ -53,6 +46,7 @@ SINE_ATTACK = 0.005  # s, linear fade-in of each sine note
 SINE_RELEASE = 0.08  # s, linear fade-out after the note ends
 SINE_LEVEL = 0.3  # amplitude of one sine note before peak normalisation
 SYNTHS = ("auto", "fluidsynth", "sine")
+OUT_DIR = Path(tempfile.gettempdir()) / "melody-knobs"  # rolls, audio and MIDI files handed to the UI
 PIECE_CACHE_BYTES = 32 * 2**20  # audio of recent pieces kept (a 2-bar piece at 100 bpm: 0.5 MB), see _Pieces
 
 
@@ -98,11 +92,6 @@ class _Fluid:
                     cls.reason = f"FluidSynth cannot be used ({type(err).__name__}: {err})"
                 cls.checked = True
             return cls.reason
-
-
-def fluidsynth_available() -> bool:
-    """True when libfluidsynth and the soundfont load; the first call loads them (~50 ms)."""
-    return _Fluid.check() is None
 
 
 def fluidsynth_unavailable_reason() -> str | None:
@@ -292,9 +281,54 @@ def midi_bytes(tokens, bpm: float = DEFAULT_BPM) -> bytes:
     return buffer.getvalue()
 
 
-def write_midi(tokens, path: str | Path, bpm: float = DEFAULT_BPM) -> Path:
-    """Write the song to ``path`` as a Standard MIDI File; returns the path."""
-    path = Path(path)
-    path.write_bytes(midi_bytes(tokens, bpm))
+# ----------------------------------------------------------------------------- output files
+# The app hands gradio files written here, never arrays: gradio rewrites an array's cache file on every
+# answer, so a user downloading it while another user gets the same answer would receive half a file.
+
+
+def safe_stem(name: str) -> str:
+    """A file-name-safe version of a song name."""
+    return re.sub(r"[^\w.+-]+", "_", name).strip("._")[:60] or "song"
+
+
+def digest(data: bytes) -> str:
+    """A short content hash: the folder of an output file, the key of an upload."""
+    return hashlib.sha1(data).hexdigest()[:16]
+
+
+def write_output(data: bytes, filename: str) -> Path:
+    """Write ``data`` to ``OUT_DIR/<digest>/filename`` (once per content) and return the path."""
+    path = OUT_DIR / digest(data) / filename
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Written aside, then renamed: a user asking for the same file meanwhile never sees half of it.
+        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{filename}.", delete=False) as part:
+            part.write(data)
+        Path(part.name).replace(path)
     return path
 
+
+def audio_file(tokens, bpm: float, stem: str) -> Path:
+    """Write the song's audio as ``<stem>.wav`` under ``OUT_DIR`` and return its path."""
+    audio, _ = synthesize(tokens, bpm)
+    return write_output(wav_bytes(audio), f"{safe_stem(stem)}.wav")
+
+
+def image_file(image: np.ndarray, stem: str) -> Path:
+    """Write an RGB image (H, W, 3) as ``<stem>.png`` under ``OUT_DIR`` and return its path."""
+    return write_output(png_bytes(image), f"{safe_stem(stem)}.png")
+
+
+def midi_file(tokens, bpm: float, stem: str) -> Path:
+    """Write the song as ``<stem>.mid`` under ``OUT_DIR`` and return its path."""
+    return write_output(midi_bytes(tokens, bpm), f"{safe_stem(stem)}.mid")
+
+
+def sound_files(tokens, bpm: float, stem: str) -> tuple[Path, Path]:
+    """The song's audio and MIDI files: (wav, mid)."""
+    return audio_file(tokens, bpm, stem), midi_file(tokens, bpm, stem)
+
+
+def result_files(tokens, original: np.ndarray, bpm: float, title: str, stem: str) -> tuple[Path, Path, Path]:
+    """A knob result's piano roll (over the original), audio and MIDI files: (png, wav, mid)."""
+    return write_output(roll_png(tokens, original, title=title), f"{safe_stem(stem)}.png"), *sound_files(tokens, bpm, stem)

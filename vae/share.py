@@ -1,19 +1,20 @@
 """Share links: a song and its knob settings as URL query parameters, and back.
 
 A song that is one of the examples is named (``example=twinkle``); any other song travels in the
-URL itself (``song=<code>&bpm=100``, the code of :func:`vae.session.encode_song`).
+URL itself (``song=<code>&bpm=100``, the code of :func:`vae.melody.encode_song`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import numpy as np
 
-from vae.melody import BPM_RANGE
-from vae.session import Knobs, Song, encode_song
+from vae.knobs import Knobs
+from vae.melody import BPM_RANGE, encode_song
+from vae.song import Song
 
 
 @dataclass
@@ -91,6 +92,26 @@ def parse_share_query(params: Mapping[str, str]) -> SharedState:
     track = int(_number(params, "track", -1))
     return SharedState(example=None if code else (params.get("example") or None), code=code, bpm=bpm,
                        track=None if track < 0 or code else track, knobs=knobs)
+
+
+def restore(params: Mapping[str, str], examples: Mapping[str, object], n_offsets: int) -> tuple[SharedState, list[str]]:
+    """What a share link restores, made safe to show: (state, problems to tell the user).
+
+    A link that cannot be read, or names an example that is not in ``examples``, restores the
+    default song; its knobs are clamped to their ranges and its offsets padded or cut to ``n_offsets``.
+    """
+    problems = []
+    try:
+        shared = parse_share_query(params)
+    except ValueError as err:
+        problems.append(f"This link could not be read ({err})")
+        shared = SharedState()
+    if shared.example is not None and shared.example not in examples:
+        problems.append(f"This link names an example that is not here ({shared.example!r})")
+        shared.example = None
+    knobs = shared.knobs.clamped()
+    shared.knobs = replace(knobs, offsets=tuple((list(knobs.offsets) + [0.0] * n_offsets)[:n_offsets]))
+    return shared, problems
 
 
 def page_url(headers: Mapping[str, str]) -> str:

@@ -1,0 +1,65 @@
+import numpy as np
+import pytest
+
+from vae import render, song
+from vae.bundle import load_bundle
+from vae.melody import HOLD, encode_song
+
+
+@pytest.fixture(scope="module")
+def bundle(tiny_model_dir):
+    return load_bundle(str(tiny_model_dir))
+
+
+@pytest.fixture
+def twinkle(bundle, tmp_path, monkeypatch):
+    monkeypatch.setattr(render, "OUT_DIR", tmp_path)
+    melody, name, example = song.read_song("twinkle")
+    return song.prepare_song(bundle.model, melody, name, song.song_key("twinkle"), example)
+
+
+def test_prepare_song_caches_latents_and_writes_the_original_once(twinkle, bundle):
+    assert twinkle.latents.shape == (6, bundle.model.config.latent_dim) and twinkle.n_bars == 12
+    assert twinkle.roll_path.read_bytes()[:4] == b"\x89PNG" and twinkle.audio_path.read_bytes()[:4] == b"RIFF"
+    assert twinkle.roll_path.name == "twinkle-original.png"
+    assert twinkle.matches(song.song_key("twinkle"), None) and not twinkle.matches(song.song_key("twinkle"), 3)
+    assert "**twinkle**: 12 bars of 4/4 (written in 2/4), 6 two-bar clips, 100 bpm" in twinkle.summary()
+    facts = twinkle.facts()
+    assert (facts["bars"], facts["clips"], facts["song_code"]) == (12, 6, encode_song(twinkle.tokens))
+
+
+def test_load_takes_the_cached_song_when_it_is_the_same(twinkle, bundle):
+    assert song.load(bundle.model, "twinkle", cached=twinkle) is twinkle
+    other = song.load(bundle.model, "test_2", cached=twinkle)
+    assert other.name == "test_2" and other.example == "test_2"
+    shared = song.load(bundle.model, code=encode_song(twinkle.tokens), bpm=90)
+    assert shared.name == "shared song" and shared.example is None and np.array_equal(shared.tokens, twinkle.tokens)
+
+
+def test_read_song_refuses_what_it_cannot_read(tmp_path):
+    with pytest.raises(ValueError, match="no example called 'nope'"):
+        song.read_song("nope")
+    with pytest.raises(ValueError, match="tempo must be 10 to 400 bpm"):
+        song.read_song(code=encode_song(np.full(32, 60)), bpm=5)
+
+
+def test_upload_limits(tmp_path):
+    big = tmp_path / "big.mid"
+    big.write_bytes(bytes(song.MAX_UPLOAD_BYTES + 1))
+    with pytest.raises(ValueError, match="the limit is 2 MB"):
+        song.upload_bytes(big)
+    (tmp_path / "empty.mid").write_bytes(b"")
+    with pytest.raises(ValueError, match="empty"):
+        song.upload_bytes(tmp_path / "empty.mid")
+
+
+def test_clip_of_counts_from_one():
+    clip = lambda pitch: np.array(([pitch] + [HOLD] * 3) * 8, dtype=np.int64)
+    tokens = np.concatenate([clip(60), clip(62)])
+    assert song.clip_of(tokens, 2)[0] == 62
+    with pytest.raises(ValueError, match="has 2 two-bar clips; choose a clip from 1 to 2"):
+        song.clip_of(tokens, 3, "it")
+
+
+def test_examples_come_default_first():
+    assert next(iter(song.example_songs())) == song.DEFAULT_EXAMPLE

@@ -1,0 +1,105 @@
+"""Bundle: a loaded model with its dims, model card and report, and where they all came from.
+
+The app loads one bundle at start and shares it read-only between all users; the model folder's
+``dims.json`` gives the knobs, and where it is missing or does not fit the model they are found at
+start on the example songs' clips (:func:`vae.dims.discover_dims`), and ``dims_note`` says so.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from vae import hub
+from vae.dims import Dims, discover_dims
+from vae.inference import Progress
+from vae.melody import clip_is_valid, load_melody, split_clips
+from vae.model import MusicVAE
+from vae.song import example_songs
+
+logger = logging.getLogger(__name__)
+
+DIMS_FILE, REPORT_FILE, CARD_FILE = "dims.json", "report.json", "README.md"
+
+
+@dataclass
+class Bundle:
+    """A loaded model with everything the app shows about it."""
+
+    model: MusicVAE
+    dims: Dims
+    dims_note: str  # where the dims came from, a sentence for the user
+    dims_computed: bool  # True when dims.json was missing or unusable and the dims were found at start
+    card: str | None  # README.md of the model folder (the model card), without front matter
+    report: dict | None  # report.json of the model folder
+    source_info: hub.SourceInfo
+
+
+def _read_json(path: Path | None) -> dict | None:
+    if path is None:
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        logger.warning("could not read %s (%s)", path, err)
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def strip_front_matter(text: str) -> str:
+    """A model card without its YAML front matter (the Hub's metadata block between '---' lines)."""
+    match = re.match(r"\A---\s*\n.*?\n---\s*\n", text, flags=re.DOTALL)
+    return text[match.end():] if match else text
+
+
+def example_clips(examples: dict[str, Path]) -> np.ndarray:
+    """The clips (N, 32) with at least 2 onsets of every readable example song."""
+    clips = []
+    for path in examples.values():
+        try:
+            clips.append(split_clips(load_melody(path).tokens))
+        except ValueError as err:
+            logger.warning("example %s skipped (%s)", path.name, err)
+    if not clips:
+        raise ValueError("no example song could be read to compute the pitch and rhythm dims")
+    clips = np.concatenate(clips)
+    return clips[clip_is_valid(clips)]
+
+
+def _read_dims(model: MusicVAE, where: str) -> Dims | None:
+    raw = _read_json(hub.model_file(model.source_info, DIMS_FILE))
+    if not raw:
+        return None
+    try:
+        dims = Dims.from_json(raw)
+        if dims.latent_dim != model.config.latent_dim:
+            raise ValueError(f"it is for a {dims.latent_dim}-dim latent, the model's is {model.config.latent_dim}")
+    except ValueError as err:
+        logger.warning("%s in %s is not usable (%s)", DIMS_FILE, where, err)
+        return None
+    return dims
+
+
+def load_bundle(source: str | None = None, revision: str | None = None, examples: dict[str, Path] | None = None,
+                progress: Progress | None = None) -> Bundle:
+    """Load the model (see :func:`vae.hub.load_model`) with its dims.json, report.json and card."""
+    model = hub.load_model(source, revision)
+    info = model.source_info
+    where = f"{info.repo_id} @ {(info.revision or '')[:7]}" if info.source == "hub" else info.path
+    dims, note = _read_dims(model, where), f"Pitch and rhythm dims from {DIMS_FILE} in {where}."
+    computed = dims is None
+    if computed:
+        clips = example_clips(examples if examples is not None else example_songs())
+        logger.warning("%s is missing in %s: computing the dims from %d example clips", DIMS_FILE, where, len(clips))
+        dims = discover_dims(model, clips, progress=progress)
+        note = (f"**{DIMS_FILE} was not found in {where}**, so the pitch and rhythm dims were computed at start-up "
+                f"from {len(clips)} clips of the example songs (fewer than the ≥ 2,000 of the shipped analysis).")
+    card = hub.model_file(info, CARD_FILE)
+    card_text = strip_front_matter(card.read_text(encoding="utf-8", errors="replace")) if card else None
+    return Bundle(model=model, dims=dims, dims_note=note, dims_computed=computed, card=card_text,
+                  report=_read_json(hub.model_file(info, REPORT_FILE)), source_info=info)

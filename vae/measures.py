@@ -1,0 +1,160 @@
+"""The project's measures (DESIGN "Measures"): reconstruction accuracy and knob effects, and their tables.
+
+The knob effects turn the knobs with :func:`vae.knobs.move`, the code the app serves, so what is
+measured is what a user gets.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from vae import knobs
+from vae.dims import KNOBS, Dims
+from vae.inference import BATCH_SIZE, Progress, Tracker, decode_z, device_of, encode_mu, inference, n_batches
+from vae.melody import HOLD, N_PITCHES, check_clips, join_clips, normalize_tokens, split_clips
+
+
+def reconstruction_accuracy(model, clips: np.ndarray, teacher_forced: bool = False, batch_size: int = BATCH_SIZE,
+                            progress: Progress | None = None) -> dict:
+    """Greedy reconstruction from z = μ(x) (DESIGN "Reconstruction accuracy").
+
+    Args:
+        model: the VAE.
+        clips: int array (N, 32).
+        teacher_forced: also report ``teacher_forced_accuracy`` via ``model.decode_logits``
+            (shown beside the greedy number, never instead of it).
+
+    Returns:
+        dict with ``token_accuracy`` (mean(x̂ == x)), ``exact_clip_rate`` (share of clips with
+        all 32 tokens right), ``n_clips`` and, if asked, ``teacher_forced_accuracy``.
+    """
+    clips = check_clips(clips)
+    if not len(clips):
+        raise ValueError("no clips to reconstruct")
+    device, tracker = device_of(model), Tracker(progress, n_batches(len(clips), batch_size))
+    right, exact, forced = 0, 0, 0
+    with inference(model):
+        for start in range(0, len(clips), batch_size):
+            x = torch.as_tensor(clips[start:start + batch_size], device=device)
+            mu, _ = model.encode(x)
+            hit = model.decode(mu).to(device) == x
+            right, exact = right + int(hit.sum()), exact + int(hit.all(dim=1).sum())
+            if teacher_forced:
+                forced += int((model.decode_logits(mu, x).argmax(-1) == x).sum())
+            tracker.step("reconstructing")
+    out = {"token_accuracy": right / clips.size, "exact_clip_rate": exact / len(clips), "n_clips": len(clips)}
+    if teacher_forced:
+        out["teacher_forced_accuracy"] = forced / clips.size
+    return out
+
+
+def _onset_stats(tokens: np.ndarray) -> tuple[int, float | None]:
+    onsets = tokens[tokens < N_PITCHES]
+    return len(onsets), (float(onsets.mean()) if len(onsets) else None)
+
+
+def knob_effects(model, song_tokens: np.ndarray, dims: Dims, amount: float, knob: str = "pitch",
+                 control: bool = False, seed: int = 0, batch_size: int = BATCH_SIZE) -> dict:
+    """What one knob move does to a song, measured against the decoded unmodified song.
+
+    Both are decoded clip by clip (32 steps each, the last clip's padding included).
+
+    Args:
+        model: the VAE.
+        song_tokens: int array (T,).
+        dims: the model's knobs.
+        amount: the knob amount (+5 = five semitones for pitch, +1 = one split for rhythm).
+        knob: "pitch", "rhythm" or "residual".
+        control: apply the same-size move on random dims outside pitch ∪ rhythm instead (pitch and
+            rhythm knobs only).
+        seed: seeds the control dims.
+
+    Returns:
+        dict with ``pitch_shift`` (mean onset pitch after − before, semitones), ``rhythm_change``
+        (share of steps whose onset / hold / rest class differs), ``density_ratio`` (onsets after
+        / before), the onset counts and mean pitches, ``move_norm`` (L2 size of the move, the
+        mean over the song's clips) and ``moved_dims``. Holds that follow a rest are read as
+        rests; a mean over no onsets is None.
+    """
+    if knob not in KNOBS:
+        raise ValueError(f"knob must be one of {KNOBS}, got {knob!r}")
+    if control and knob == "residual":
+        raise ValueError("the random control is defined for the pitch and rhythm knobs only")
+    z = encode_mu(model, split_clips(song_tokens), batch_size)
+    turned = knobs.Knobs(control=control, **{knob: float(amount)})
+    before = normalize_tokens(join_clips(decode_z(model, z, batch_size)))
+    after = normalize_tokens(join_clips(decode_z(model, knobs.move(z, dims, turned, seed), batch_size)))
+    move = knobs.knob_move(z, dims, knob, amount, control, seed)
+    n_before, mean_before = _onset_stats(before)
+    n_after, mean_after = _onset_stats(after)
+    classes = [np.select([t < N_PITCHES, t == HOLD], [0, 1], 2) for t in (before, after)]
+    return {
+        "knob": knob, "amount": float(amount), "control": control,
+        "moved_dims": torch.nonzero(move.abs().sum(0)).flatten().tolist(),
+        "move_norm": float(move.norm(dim=1).mean()), "n_clips": len(z),
+        "onsets_before": n_before, "onsets_after": n_after,
+        "mean_pitch_before": mean_before, "mean_pitch_after": mean_after,
+        "pitch_shift": None if mean_before is None or mean_after is None else mean_after - mean_before,
+        "rhythm_change": float((classes[0] != classes[1]).mean()),
+        "density_ratio": n_after / n_before if n_before else None,
+    }
+
+
+# ----------------------------------------------------------------------------- tables and figures
+
+
+def dims_rows(dims: Dims) -> list[list[str]]:
+    """(measure, value) rows describing a model's dims and how well they were found, for a table."""
+    meta = dims.meta
+
+    def fmt(key: str) -> str:
+        value = meta.get(key)
+        return "—" if value is None else f"{value:.3f}" if isinstance(value, float) else str(value)
+
+    def note(key: str) -> str:
+        return f" ({meta[key]})" if meta.get(key) else ""
+
+    return [["pitch dims", ", ".join(str(d) for d in dims.pitch_dims.tolist())],
+            ["rhythm dims", ", ".join(str(d) for d in dims.rhythm_dims.tolist())],
+            ["pitch knob", dims.pitch_knob + note("pitch_knob_note")],
+            ["rhythm knob +1", (meta.get("rhythm_unit") or {}).get("calibrated_on", "whole_notes")
+             + note("rhythm_unit_note")],
+            ["C_pitch", fmt("c_pitch")], ["C_rhythm", fmt("c_rhythm")], ["overlap", fmt("overlap")],
+            ["pitch stability", fmt("pitch_stability")], ["rhythm stability", fmt("rhythm_stability")],
+            ["clips (pitch)", fmt("n_pitch_clips")], ["clips (rhythm)", fmt("n_rhythm_clips")]]
+
+
+def report_rows(report: dict, prefix: str = "") -> list[list[str]]:
+    """A nested report.json flattened into (key, value) rows; numbers rounded to 4 digits."""
+    rows = []
+    for key, value in report.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            rows += report_rows(value, f"{name}.")
+        elif isinstance(value, float):
+            rows.append([name, f"{value:.4g}"])
+        elif not isinstance(value, list) or len(value) <= 8:
+            rows.append([name, str(value)])
+    return rows
+
+
+def dim_scores_figure(dims: Dims, title: str = "") -> Figure:
+    """Bar chart of Σ_p |Δ_p| and Σ_n |Δ_n| per latent dim, the chosen dims highlighted."""
+    fig = Figure(figsize=(9, 4.2), layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(2, 1, sharex=True)
+    for ax, kind, color in zip(axes, ("pitch", "rhythm"), ("#d9480f", "#1c7ed6"), strict=True):
+        scores = np.asarray(dims.meta[f"{kind}_scores"], dtype=float)
+        chosen = set(getattr(dims, f"{kind}_dims").tolist())
+        colors = [color if d in chosen else "#ced4da" for d in range(len(scores))]
+        ax.bar(np.arange(len(scores)), scores, color=colors, width=0.9)
+        ax.set_ylabel(f"{kind}\nΣ|Δz|", fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.set_title(f"{kind} dims: {sorted(chosen)}", fontsize=8, loc="left")
+    axes[-1].set_xlabel("latent dimension", fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    return fig

@@ -1,0 +1,179 @@
+"""Song: one user's song read from an example, an upload or a song code, ready for knob moves.
+
+A :class:`Song` lives in the app's per-user ``gr.State``: the tokens, tempo and μ of its clips are
+computed once when it is loaded, and the original's piano roll and audio are written once to
+files, so that a knob move only decodes. Errors a user can fix are ``ValueError`` with a message to
+show as it is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from vae import render
+from vae.inference import decode_z, encode_mu
+from vae.melody import BPM_RANGE, STEPS_PER_BAR, Melody, decode_song, encode_song, load_melody, split_clips
+from vae.pianoroll import piano_roll, png_bytes
+from vae.timing import timed
+
+EXAMPLES_DIR = Path(__file__).resolve().parents[1] / "assets" / "examples"
+DEFAULT_EXAMPLE = "twinkle"  # Mozart's theme, "Ah vous dirai-je, Maman" (DESIGN "Example song")
+MAX_UPLOAD_BYTES = 2 * 1024 * 1024  # a MIDI melody is a few kB
+MAX_SONG_SECONDS = 30 * 60  # longest audio rendered (MAX_BARS at >= 69 bpm); its peak memory grows with length
+
+
+@dataclass
+class Song:
+    """One user's song, ready for knob moves. Holds no big arrays but μ."""
+
+    key: str  # identifies the source (example, upload bytes or share code, and track), see song_key
+    name: str  # for titles and file names
+    tokens: np.ndarray  # int64 (T,)
+    bpm: float  # tempo of the source, quarter notes per minute
+    latents: torch.Tensor  # μ of each clip, (N, D)
+    example: str | None = None  # example name, when the song is one
+    meter: str = "4/4"
+    warnings: list[str] = field(default_factory=list)
+    tracks: list[tuple[str, int]] = field(default_factory=list)  # (label, index) of each melodic track
+    track: int = 0
+    accuracy: float = 0.0  # share of steps the model reconstructs with the knobs at 0
+    roll_path: Path | None = None  # the original's piano roll (PNG)
+    audio_path: Path | None = None  # the original's audio (WAV)
+
+    def matches(self, key: str, track: int | None) -> bool:
+        """Whether this song is what ``key`` (see :func:`song_key`) and ``track`` ask for."""
+        return self.key == key and (track is None or int(track) == self.track)
+
+    @property
+    def n_bars(self) -> int:
+        return -(-len(self.tokens) // STEPS_PER_BAR)
+
+    @property
+    def n_clips(self) -> int:
+        return len(self.latents)
+
+    def bar_range(self, keep: tuple[int, int] | None = None) -> tuple[int, int]:
+        """(first, last) bar, counted from 1: ``keep`` moved into this song (a share link's range), else all."""
+        first, last = keep or (1, self.n_bars)
+        first, last = min(max(int(first), 1), self.n_bars), min(max(int(last), 1), self.n_bars)
+        return min(first, last), last
+
+    def summary(self) -> str:
+        """One Markdown line about the song."""
+        written = "" if self.meter == "4/4" else f" (written in {self.meter})"
+        return (f"**{self.name}**: {self.n_bars} bars of 4/4{written}, {self.n_clips} two-bar clips, "
+                f"{self.bpm:g} bpm. The model reconstructs {100 * self.accuracy:.1f} % of its steps with every "
+                "knob at 0.")
+
+    def facts(self) -> dict:
+        """What the API's /load_song tells about the song (JSON types)."""
+        return {"name": self.name, "bars": self.n_bars, "clips": self.n_clips, "bpm": self.bpm, "meter": self.meter,
+                "track": self.track, "tracks": [{"index": i, "label": label} for label, i in self.tracks],
+                "reconstruction_accuracy": self.accuracy, "warnings": self.warnings,
+                "song_code": encode_song(self.tokens)}
+
+
+def example_songs(folder: Path = EXAMPLES_DIR) -> dict[str, Path]:
+    """Example name (file stem) -> path of every ``*.mid`` in ``folder``, the default example first."""
+    paths = sorted(Path(folder).glob("*.mid"), key=lambda p: (p.stem != DEFAULT_EXAMPLE, p.stem))
+    return {p.stem: p for p in paths}
+
+
+def upload_bytes(path: str | Path) -> bytes:
+    """The bytes of an uploaded file, refused with a clear message when empty or too big."""
+    path = Path(path)
+    size = path.stat().st_size
+    if size > MAX_UPLOAD_BYTES:
+        raise ValueError(f"{path.name} is {size / 1e6:.1f} MB; the limit is {MAX_UPLOAD_BYTES / 1e6:.0f} MB "
+                         "(a MIDI melody is a few kB)")
+    if size == 0:
+        raise ValueError(f"{path.name} is empty (0 bytes); choose a Standard MIDI File (.mid)")
+    return path.read_bytes()
+
+
+def song_key(example: str | None = None, upload: str | Path | None = None, code: str | None = None,
+             bpm: float | None = None) -> str:
+    """The cache key of a song source (the track aside); precedence: upload, then share code, then example."""
+    if upload:
+        return f"upload:{render.digest(upload_bytes(upload))}"
+    if code:
+        return f"code:{render.digest(code.encode())}:{bpm}"
+    return f"example:{example or DEFAULT_EXAMPLE}"
+
+
+@timed("read_song")
+def read_song(example: str | None = None, upload: str | Path | None = None, code: str | None = None,
+              bpm: float | None = None, track: int | None = None,
+              examples: dict[str, Path] | None = None) -> tuple[Melody, str, str | None]:
+    """Read a song from an upload, a share code or an example: (melody, display name, example name).
+
+    Raises:
+        ValueError: unknown example, unreadable or unsuitable MIDI, bad share code, too long.
+    """
+    if upload:
+        return load_melody(upload_bytes(upload), track), Path(upload).stem, None
+    if code:
+        bpm = float(bpm or 120.0)
+        if not BPM_RANGE[0] <= bpm <= BPM_RANGE[1]:
+            raise ValueError(f"the shared song's tempo must be {BPM_RANGE[0]:g} to {BPM_RANGE[1]:g} bpm, got {bpm:g}")
+        return Melody(tokens=decode_song(code), bpm=bpm), "shared song", None
+    examples = example_songs() if examples is None else examples
+    name = example or DEFAULT_EXAMPLE
+    if name not in examples:
+        raise ValueError(f"there is no example called {name!r}; choose one of {sorted(examples)}")
+    return load_melody(examples[name], track), name, name
+
+
+def prepare_song(model, melody: Melody, name: str, key: str, example: str | None = None) -> Song:
+    """Encode a melody's clips once and render its original roll and audio to files.
+
+    Raises:
+        ValueError: the song plays longer than ``MAX_SONG_SECONDS`` at its tempo.
+    """
+    seconds = render.song_seconds(len(melody.tokens), melody.bpm)
+    if seconds > MAX_SONG_SECONDS:
+        raise ValueError(f"this song plays for {seconds / 60:.0f} minutes at {melody.bpm:g} bpm; the limit is "
+                         f"{MAX_SONG_SECONDS // 60} minutes. Cut it shorter and try again")
+    clips = split_clips(melody.tokens)
+    latents = encode_mu(model, clips)
+    accuracy = float((decode_z(model, latents) == clips).mean())
+    tracks = [(f"{t['index'] + 1}. {t['name']} ({t['notes']} notes)", t["index"]) for t in melody.instruments
+              if t["notes"] and not t["is_drum"]]
+    roll = piano_roll(melody.tokens, title=f"{name}: original, {len(melody.tokens) // STEPS_PER_BAR} bars")
+    audio, _ = render.synthesize(melody.tokens, melody.bpm)
+    stem = render.safe_stem(name)
+    return Song(key=key, name=name, tokens=melody.tokens, bpm=melody.bpm, latents=latents, example=example,
+                meter=melody.meter, warnings=list(melody.warnings), tracks=tracks, track=melody.instrument,
+                accuracy=accuracy, roll_path=render.write_output(png_bytes(roll), f"{stem}-original.png"),
+                audio_path=render.write_output(render.wav_bytes(audio), f"{stem}-original.wav"))
+
+
+def load(model, example: str | None = None, upload: str | Path | None = None, code: str | None = None,
+         bpm: float | None = None, track: int | str | None = None, examples: dict[str, Path] | None = None,
+         cached: Song | None = None) -> Song:
+    """The song that example / upload / code (and track) name: ``cached`` when it is that song, else read and prepared."""
+    track = None if track in (None, "") else int(track)
+    key = song_key(example, upload, code, bpm)
+    if isinstance(cached, Song) and cached.matches(key, track):
+        return cached
+    melody, name, example = read_song(example, upload, code, bpm, track, examples)
+    return prepare_song(model, melody, name, key, example)
+
+
+def clip_of(tokens: np.ndarray, number: int, name: str = "this song") -> np.ndarray:
+    """Clip ``number`` (counted from 1) of a song's tokens (T,): int64 (32,)."""
+    clips = split_clips(tokens)
+    if number is None or int(number) != number or not 1 <= int(number) <= len(clips):
+        raise ValueError(f"{name} has {len(clips)} two-bar clips; choose a clip from 1 to {len(clips)}, got {number}")
+    return clips[int(number) - 1]
+
+
+def read_clip(example: str | None, upload: str | Path | None, number: int,
+              examples: dict[str, Path] | None = None) -> tuple[np.ndarray, float]:
+    """Clip ``number`` (from 1) of the song an example or an upload names, and the song's tempo: (int64 (32,), bpm)."""
+    melody, name, _ = read_song(example, upload, examples=examples)
+    return clip_of(melody.tokens, number, name), melody.bpm
