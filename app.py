@@ -20,7 +20,7 @@ import gradio as gr
 import torch
 
 from vae import hub, knobs, measures, render, share, song, timing
-from vae.bundle import Bundle, load_bundle
+from vae.bundle import DEFAULT_MODEL, Bundle, load_bundles
 from vae.dims import song_dims
 from vae.knobs import GRID_RANGE, OFFSET_RANGE, PITCH_RANGE, RESIDUAL_RANGE, RHYTHM_RANGE, Knobs
 from vae.melody import BPM_RANGE, MAX_BARS
@@ -38,6 +38,8 @@ QUEUE_SIZE = 64  # waiting events beyond this are refused with "queue full"
 # a Twinkle knob move took 470 ms with 2 threads, 99 ms with 1).
 TORCH_THREADS = int(os.environ.get("MELODY_KNOBS_TORCH_THREADS", "1"))
 GRID_DEFAULT = 5
+MODEL_HELP = ("regularised: pitch and onset count tied to latent dims 0 and 1 (the knobs keep their labels); "
+              "paper: the paper's recipe, no regularisation")
 # The whole grid at once (no scrolling), cells shaped like the thumbnails (pianoroll.THUMB_SIZE, 5:3).
 CSS = "#grid .grid-wrap { max-height: none; height: auto; } #grid .thumbnail-item { aspect-ratio: 5 / 3; }"
 FIGURES_DIR = Path(__file__).resolve().parent / "assets" / "figures"
@@ -61,22 +63,32 @@ def user_errors(fn):
 
 
 class Handlers:
-    """The app's event handlers, bound to one bundle: loaded once, shared read-only by all users.
-
-    Per-user data (the loaded song, the grid) comes and goes through ``gr.State``.
+    """The app's event handlers, bound to the bundles (models by name): loaded once, shared read-only by all
+    users. Per-user data (the loaded song, the grid) comes and goes through ``gr.State``.
     """
 
-    def __init__(self, bundle: Bundle):
-        self.bundle = bundle
+    def __init__(self, bundles: dict[str, Bundle] | Bundle):
+        self.bundles = bundles if isinstance(bundles, dict) else {DEFAULT_MODEL: bundles}
+        self.bundle = next(iter(self.bundles.values()))  # the default model
 
-    def _song(self, state, example, midi_file, track, song_code, bpm) -> song.Song:
-        return song.load(self.bundle.model, example, midi_file, song_code, bpm, track, EXAMPLES, cached=state)
+    def pick(self, model: str | None) -> Bundle:
+        """The bundle called ``model`` (None or "": the default)."""
+        if model in (None, ""):
+            return self.bundle
+        if model not in self.bundles:
+            raise ValueError(f"there is no model called {model!r}; choose one of {', '.join(self.bundles)}")
+        return self.bundles[model]
+
+    def _song(self, state, example, midi_file, track, song_code, bpm, model=None) -> song.Song:
+        default = model in (None, "", next(iter(self.bundles)))  # songs of the default model carry no model name
+        return song.load(self.pick(model).model, example, midi_file, song_code, bpm, track, EXAMPLES, cached=state,
+                         model_name="" if default else model)
 
     @user_errors
     def load_song(self, example=DEFAULT, midi_file=None, track=None, song_code=None, bpm=None, state=None,
-                  keep_bars=None):
+                  keep_bars=None, model=None):
         """Load a song (upload > song code > example): original roll, audio, summary, track list, bar range."""
-        s = self._song(state, example, midi_file, track, song_code, bpm)
+        s = self._song(state, example, midi_file, track, song_code, bpm, model)
         for message in s.warnings:
             gr.Warning(message)
         notes = "".join(f"\n\n⚠️ {m}" for m in s.warnings)
@@ -87,43 +99,55 @@ class Handlers:
                 gr.Slider(maximum=s.n_bars, value=first), gr.Slider(maximum=s.n_bars, value=last), s)
 
     @user_errors
-    def describe_song(self, example=DEFAULT, midi_file=None, track=None, song_code=None, bpm=None, state=None):
+    def describe_song(self, example=DEFAULT, midi_file=None, track=None, song_code=None, bpm=None, state=None,
+                      model=None):
         """Load a song (upload > song code > example): its piano roll, its audio, and facts about it."""
-        s = self._song(state, example, midi_file, track, song_code, bpm)
+        s = self._song(state, example, midi_file, track, song_code, bpm, model)
         return str(s.roll_path), str(s.audio_path), s.facts(), s
 
     @user_errors
-    def load_restored(self, example, midi_file, track, song_code, bpm, state, bar_from, bar_to):
+    def load_restored(self, example, midi_file, track, song_code, bpm, state, bar_from, bar_to, model=None):
         """load_song for a share link: keeps the link's bar range (clamped to the song)."""
-        return self.load_song(example, midi_file, track, song_code, bpm, state, keep_bars=(bar_from, bar_to))
+        return self.load_song(example, midi_file, track, song_code, bpm, state, (bar_from, bar_to), model)
 
-    @user_errors
-    def modulate(self, example=DEFAULT, midi_file=None, track=None, song_code=None, bpm=None, pitch=0.0,
-                 rhythm=0.0, residual=0.0, control=False, bar_from=1, bar_to=MAX_BARS, dim_offsets=None, state=None):
-        """Turn the knobs on a song: result piano roll (over the original), result audio, result MIDI file."""
-        s = self._song(state, example, midi_file, track, song_code, bpm)
+    @staticmethod
+    def _turn(s: song.Song, b: Bundle, pitch, rhythm, residual, control, bar_from, bar_to, dim_offsets):
+        """The knobs on a loaded song: (result tokens, (roll, audio, MIDI) paths)."""
         if isinstance(dim_offsets, str) or dim_offsets is None:  # the API's "0.5,0,-1" (pitch dims, then rhythm)
             dim_offsets = knobs.parse_offsets(dim_offsets)
         last = min(int(bar_to or s.n_bars), s.n_bars)  # past the end (the API's default) means the end
         k = Knobs(pitch, rhythm, residual, bool(control), (int(bar_from or 1), last), tuple(dim_offsets))
         title = f"{s.name}: pitch {pitch:+g}, rhythm {rhythm:+g}, residual {residual:+g}" + " (random control)" * k.control
         stem = k.stem(s.name)  # named before the move: the walk goes down once, then to render
-        result = knobs.apply(self.bundle.model, self.bundle.dims, s.tokens, k, latents=s.latents)
-        return (*map(str, render.result_files(result, s.tokens, s.bpm, title, stem)), s)
+        result = knobs.apply(b.model, b.dims, s.tokens, k, latents=s.latents)
+        return result, tuple(map(str, render.result_files(result, s.tokens, s.bpm, title, stem)))
 
-    def pick_example(self, example, state):  # an example replaces any uploaded or shared song
-        return None, "", *self.load_song(example, state=state)
+    @user_errors
+    def modulate(self, example=DEFAULT, midi_file=None, track=None, song_code=None, bpm=None, pitch=0.0,
+                 rhythm=0.0, residual=0.0, control=False, bar_from=1, bar_to=MAX_BARS, dim_offsets=None, state=None,
+                 model=None):
+        """Turn the knobs on a song: result piano roll (over the original), result audio, result MIDI file."""
+        s = self._song(state, example, midi_file, track, song_code, bpm, model)
+        _, files = self._turn(s, self.pick(model), pitch, rhythm, residual, control, bar_from, bar_to, dim_offsets)
+        return (*files, s)
 
-    def pick_upload(self, midi_file, state):  # an upload replaces any shared song
-        return "", *self.load_song(midi_file=midi_file, state=state)
+    def pick_example(self, example, state, model=None):  # an example replaces any uploaded or shared song
+        return None, "", *self.load_song(example, state=state, model=model)
 
-    def clear_upload(self, example, state):  # back to the chosen example
-        return self.load_song(example, state=state)
+    def pick_upload(self, midi_file, state, model=None):  # an upload replaces any shared song
+        return "", *self.load_song(midi_file=midi_file, state=state, model=model)
 
-    def modulate_sliders(self, state, example, midi_file, track, song_code, bpm, pitch, rhythm, residual, control,
-                         bar_from, bar_to, *dim_offsets):
-        return self.modulate(example, midi_file, track, song_code, bpm, pitch, rhythm, residual, control, bar_from,
-                             bar_to, dim_offsets, state)
+    def clear_upload(self, example, state, model=None):  # back to the chosen example
+        return self.load_song(example, state=state, model=model)
+
+    @user_errors
+    def modulate_sliders(self, state, model, example, midi_file, track, song_code, bpm, pitch, rhythm, residual,
+                         control, bar_from, bar_to, *dim_offsets):
+        """modulate for the page, with a line on what the knobs did (against the song decoded at rest)."""
+        s = self._song(state, example, midi_file, track, song_code, bpm, model)
+        result, files = self._turn(s, self.pick(model), pitch, rhythm, residual, control, bar_from, bar_to,
+                                   dim_offsets)
+        return (*files, f"**What the knobs did** (against the song at rest): {measures.what_it_did(s.rest, result)}", s)
 
     @user_errors
     def share_link(self, state, base, pitch, rhythm, residual, control, bar_from, bar_to, *dim_offsets):
@@ -145,11 +169,12 @@ class Handlers:
 
     @user_errors
     def interpolate(self, source_example=DEFAULT, source_file=None, source_clip=1, target_example=DEFAULT,
-                    target_file=None, target_clip=3, grid_size=GRID_DEFAULT):
+                    target_file=None, target_clip=3, grid_size=GRID_DEFAULT, model=None):
         """The 2-way pitch x rhythm grid between two 2-bar clips, as captioned piano-roll thumbnails."""
         source, bpm = song.read_clip(source_example, source_file, source_clip, EXAMPLES)
         target, _ = song.read_clip(target_example, target_file, target_clip, EXAMPLES)
-        cells = knobs.grid(self.bundle.model, self.bundle.dims, source, target, grid_size)
+        b = self.pick(model)
+        cells = knobs.grid(b.model, b.dims, source, target, grid_size)
         n = len(cells)
         gallery = [(str(render.image_file(image, f"cell_{k // n}_{k % n}")), knobs.grid_caption(k // n, k % n, n))
                    for k, image in enumerate(thumbnails(cells))]
@@ -179,10 +204,10 @@ class Handlers:
 
     @user_errors
     def inspect_song(self, example=DEFAULT, midi_file=None, track=None, song_code=None, bpm=None, state=None,
-                     progress=gr.Progress()):  # noqa: B008
+                     model=None, progress=gr.Progress()):  # noqa: B008
         """Re-run the pitch/rhythm analysis (disentanglement by augmentation) on the current song's clips."""
-        s = self._song(state, example, midi_file, track, song_code, bpm)
-        dims = song_dims(self.bundle.model, s.tokens, s.name, progress=lambda f, msg: progress(f, desc=msg))
+        s = self._song(state, example, midi_file, track, song_code, bpm, model)
+        dims = song_dims(self.pick(model).model, s.tokens, s.name, progress=lambda f, msg: progress(f, desc=msg))
         return measures.dims_rows(dims), measures.dim_scores_figure(dims, f"{s.name}: {s.n_clips} clips"), s
 
 
@@ -222,7 +247,8 @@ def _song_picker(label: str, clip: int | None = None):
 
 def knobs_tab(b: Bundle) -> SimpleNamespace:
     """The Knobs tab: a song, the knob sliders, the result's roll, audio, MIDI and share link."""
-    names = [f"{kind} dim {d}" for kind in ("pitch", "rhythm") for d in getattr(b.dims, f"{kind}_dims").tolist()]
+    names = [f"{kind} dim {d} (default model)" for kind in ("pitch", "rhythm")
+             for d in getattr(b.dims, f"{kind}_dims").tolist()]
     ui = SimpleNamespace()
     with gr.Tab("Knobs"), gr.Row():
         with gr.Column(scale=1, min_width=300):
@@ -242,6 +268,7 @@ def knobs_tab(b: Bundle) -> SimpleNamespace:
                 ui.control = gr.Checkbox(label="Random control: same move on random non-significant dims")
             with gr.Accordion("Advanced: one slider per pitch and rhythm dim (raw latent units)", open=False), gr.Row():
                 ui.offsets = [gr.Slider(*OFFSET_RANGE, value=0, step=0.1, label=n, min_width=140) for n in names]
+            ui.did = gr.Markdown(elem_id="what-it-did")
             ui.roll = gr.Image(label="Result (orange) over the original (grey)", show_label=False, format="png",
                                interactive=False, elem_id="result-roll")
             with gr.Row():
@@ -301,35 +328,44 @@ def inspect_tab(b: Bundle) -> SimpleNamespace:
     return ui
 
 
-def model_tab(b: Bundle) -> None:
-    """The Model tab: where the weights came from, and the model card."""
+def model_tab(bundles: dict[str, Bundle]) -> gr.Dropdown:
+    """The Model tab: which model the other tabs use; for each, where its weights came from and its card."""
     with gr.Tab("Model"):
-        gr.Markdown(_model_markdown(b))
-        gr.Markdown(b.card or "*This model folder has no README.md (model card).*")
+        choice = gr.Dropdown(list(bundles), value=next(iter(bundles)), label="Model used by every tab",
+                             info=MODEL_HELP)
+        for name, b in bundles.items():
+            with gr.Accordion(f"Model '{name}'", open=name == next(iter(bundles))):
+                gr.Markdown(_model_markdown(b))
+                gr.Markdown(b.card or "*This model folder has no README.md (model card).*")
+    return choice
 
 
 def _private(name: str) -> dict:  # events of the page itself, not offered to API clients
     return {"api_name": name, "api_visibility": "private"}
 
 
-def wire_knobs(demo: gr.Blocks, h: Handlers, k: SimpleNamespace, state, base) -> None:
-    """Loading a song (page load, example, upload, track) and moving a knob: the result, then the share link."""
+def wire_knobs(demo: gr.Blocks, h: Handlers, k: SimpleNamespace, state, base, model) -> None:
+    """Loading a song (page load, example, upload, track, model) and moving a knob: the result, then the share link."""
     song_in = [k.example, k.upload, k.track, k.song_code, k.bpm]
     knob_in = [k.pitch, k.rhythm, k.residual, k.control, k.bar_from, k.bar_to]
     load_out = [k.roll_orig, k.audio_orig, k.info, k.track, k.bar_from, k.bar_to, state]
-    refresh = {"fn": h.modulate_sliders, "inputs": [state, *song_in, *knob_in, *k.offsets],
-               "outputs": [k.roll, k.audio_out, k.midi_out, state], **_private("knobs")}
+    refresh = {"fn": h.modulate_sliders, "inputs": [state, model, *song_in, *knob_in, *k.offsets],
+               "outputs": [k.roll, k.audio_out, k.midi_out, k.did, state], **_private("knobs")}
     link_args = {"fn": h.share_link, "inputs": [state, base, *knob_in, *k.offsets], "outputs": k.link,
                  **_private("share_link")}
     loads = (
         demo.load(h.restore, None, [k.example, k.song_code, k.bpm, k.track, *knob_in, *k.offsets, base],
                   **_private("restore")
-                  ).then(h.load_restored, [*song_in, state, k.bar_from, k.bar_to], load_out, **_private("load_restored")),
-        k.example.input(h.pick_example, [k.example, state], [k.upload, k.song_code, *load_out],
+                  ).then(h.load_restored, [*song_in, state, k.bar_from, k.bar_to, model], load_out,
+                         **_private("load_restored")),
+        k.example.input(h.pick_example, [k.example, state, model], [k.upload, k.song_code, *load_out],
                         **_private("pick_example")),
-        k.upload.upload(h.pick_upload, [k.upload, state], [k.song_code, *load_out], **_private("pick_upload")),
-        k.upload.clear(h.clear_upload, [k.example, state], load_out, **_private("clear_upload")),
-        k.track.input(h.load_song, [*song_in, state], load_out, **_private("pick_track")),
+        k.upload.upload(h.pick_upload, [k.upload, state, model], [k.song_code, *load_out], **_private("pick_upload")),
+        k.upload.clear(h.clear_upload, [k.example, state, model], load_out, **_private("clear_upload")),
+        k.track.input(h.load_restored, [*song_in, state, k.bar_from, k.bar_to, model], load_out,
+                      **_private("pick_track")),
+        model.input(h.load_restored, [*song_in, state, k.bar_from, k.bar_to, model], load_out,
+                    **_private("pick_model")),
     )
     for event in loads:  # a new song: show it through the knobs as they stand
         event.success(**refresh).success(**link_args)
@@ -347,27 +383,31 @@ def wire_api(h: Handlers, state) -> None:
                      gr.Slider(*RESIDUAL_RANGE, value=0), gr.Checkbox(), gr.Number(1, precision=0),
                      gr.Number(MAX_BARS, precision=0), gr.Textbox()]
         api_out = [gr.Image(format="png"), gr.Audio(), gr.File(), gr.JSON()]
+        api_model = gr.Dropdown(list(h.bundles), value=next(iter(h.bundles)))
         api_modulate, api_load = gr.Button(), gr.Button()
-    api_modulate.click(h.modulate, [*api_song, *api_knobs, state], [*api_out[:3], state], api_name="modulate")
-    api_load.click(h.describe_song, [*api_song, state], [api_out[0], api_out[1], api_out[3], state],
+    api_modulate.click(h.modulate, [*api_song, *api_knobs, state, api_model], [*api_out[:3], state],
+                       api_name="modulate")
+    api_load.click(h.describe_song, [*api_song, state, api_model], [api_out[0], api_out[1], api_out[3], state],
                    api_name="load_song")
 
 
-def build_demo(bundle: Bundle) -> gr.Blocks:
-    """The app on a loaded bundle (see :func:`vae.bundle.load_bundle`)."""
-    h = Handlers(bundle)
+def build_demo(bundles: dict[str, Bundle] | Bundle) -> gr.Blocks:
+    """The app on loaded bundles, models by name, the default first (see :func:`vae.bundle.load_bundles`)."""
+    h = Handlers(bundles)
+    bundles, bundle = h.bundles, h.bundle
     with gr.Blocks(title=TITLE, delete_cache=(3600, 86400)) as demo:
         state, grid_state, base = gr.State(), gr.State(), gr.State("")
         gr.Markdown(_banner(bundle))
         k, g, i = knobs_tab(bundle), interpolate_tab(), inspect_tab(bundle)
-        model_tab(bundle)
-        wire_knobs(demo, h, k, state, base)
-        g.make_grid.click(h.interpolate, [*g.src, *g.tgt, g.grid_size], [g.gallery, grid_state], api_name="interpolate"
+        model = model_tab(bundles)
+        wire_knobs(demo, h, k, state, base, model)
+        g.make_grid.click(h.interpolate, [*g.src, *g.tgt, g.grid_size, model], [g.gallery, grid_state],
+                          api_name="interpolate"
                           ).success(h.grid_columns, grid_state, g.gallery, **_private("grid_columns"))
         g.gallery.select(h.play_cell, grid_state, [g.cell_audio, g.cell_midi, g.cell_info], **_private("play_cell"))
         g.diagonal.click(h.play_diagonal, grid_state, [g.cell_audio, g.cell_midi, g.cell_info],
                          **_private("play_diagonal"))
-        i.analyse.click(h.inspect_song, [k.example, k.upload, k.track, k.song_code, k.bpm, state],
+        i.analyse.click(h.inspect_song, [k.example, k.upload, k.track, k.song_code, k.bpm, state, model],
                         [i.song_dims, i.song_plot, state], api_name="inspect")
         wire_api(h, state)
     return demo
@@ -393,7 +433,8 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
 
     log = lambda f, msg: logger.info("computing the pitch and rhythm dims: %3.0f %% (%s)", 100 * f, msg)
-    serve(build_demo(load_bundle(args.model, args.revision, EXAMPLES, progress=log)), args.host, args.port, args.share)
+    serve(build_demo(load_bundles(args.model, args.revision, EXAMPLES, progress=log)), args.host, args.port,
+          args.share)
 
 
 if __name__ == "__main__":

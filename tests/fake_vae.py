@@ -71,3 +71,27 @@ class CircleVAE(FakeVAE):
         out = super().decode(z)
         pc = (torch.rad2deg(torch.atan2(z[:, 7], z[:, 3])) / 30).round().long() % 12
         return torch.where(out < 128, 60 + pc[:, None], out)
+
+
+class TiedVAE(FakeVAE):
+    """A VAE trained with attribute regularisation, as far as the knobs can tell: z[0] orders clips by
+    mean pitch and z[1] by onset count, each through a squashing (non-linear) map, like a rank loss
+    leaves them. Decoding reads both back: 2**k evenly spaced notes at the mean pitch."""
+
+    config = type("Config", (), {"reg_attributes": ("pitch", "density"), "latent_dim": 16})()
+
+    def encode(self, tokens):
+        z, logvar = super().encode(tokens)
+        onset = torch.as_tensor(tokens) < 128
+        n = onset.sum(1).float()
+        z[:, 0] = torch.tanh((z[:, 3] - 64) / 12)
+        z[:, 1] = torch.sqrt(n) / 6
+        return z, logvar
+
+    def decode(self, z):
+        pitch = (64 + 12 * torch.atanh(z[:, 0].clamp(-0.999, 0.999))).round().clamp(0, 127).long()
+        k = torch.log2((6 * z[:, 1]).clamp_min(0) ** 2).round().clamp(0, 5).long()
+        out = torch.full((len(z), 32), HOLD, dtype=torch.long)
+        for i in range(len(z)):
+            out[i, :: 32 // 2 ** int(k[i])] = pitch[i]
+        return out

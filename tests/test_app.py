@@ -121,9 +121,10 @@ def test_bar_range_changes_only_the_clips_that_hold_those_bars(tiny_app, twinkle
 def test_per_dimension_sliders_move_the_latent(tiny_app, twinkle):
     *_, zero, _ = tiny_app.modulate(state=twinkle)
     *_, moved, _ = tiny_app.modulate(dim_offsets=",".join(["4"] * n_offsets(tiny_app)), state=twinkle)
-    *_, from_sliders, _ = tiny_app.modulate_sliders(twinkle, "twinkle", None, None, "", None, 0, 0, 0, False, 1, 12,
-                                               *[4.0] * n_offsets(tiny_app))
+    *_, from_sliders, did, _ = tiny_app.modulate_sliders(twinkle, None, "twinkle", None, None, "", None, 0, 0, 0,
+                                                         False, 1, 12, *[4.0] * n_offsets(tiny_app))
     assert midi_of(moved) != midi_of(zero) and midi_of(moved) == midi_of(from_sliders)
+    assert "What the knobs did" in did and "semitones" in did and "notes" in did
     with pytest.raises(gr.Error, match=f"expected {n_offsets(tiny_app)} per-dimension offsets"):
         tiny_app.modulate(dim_offsets="1,2", state=twinkle)
     with pytest.raises(gr.Error, match="numbers separated by commas"):
@@ -292,3 +293,14 @@ def test_build_demo_shows_the_figures_report_and_card(tiny_app, tiny_model_dir, 
     apis = {d.api_name for d in demo.fns.values() if d.api_visibility == "public"}
     assert apis == {"modulate", "interpolate", "load_song", "inspect"}
     assert all(d.api_name for d in demo.fns.values()), "every event has an explicit api_name"
+
+
+def test_the_model_parameter_picks_a_bundle_and_the_song_is_encoded_by_it(tiny_bundle, monkeypatch, tmp_path):
+    monkeypatch.setattr(render, "OUT_DIR", tmp_path / "out")
+    h = app.Handlers({"regularised": tiny_bundle, "paper": tiny_bundle})
+    *_, default_state = h.modulate(example="twinkle", pitch=2)
+    *_, paper_state = h.modulate(example="twinkle", pitch=2, state=default_state, model="paper")
+    assert default_state.model_name == "" and paper_state.model_name == "paper"
+    assert paper_state is not default_state  # encoded again, by the model asked for
+    with pytest.raises(gr.Error, match="no model called 'bigger'; choose one of regularised, paper"):
+        h.modulate(example="twinkle", model="bigger")

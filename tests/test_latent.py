@@ -147,13 +147,25 @@ def test_residual_direction_is_the_principal_axis_scaled_by_std():
     z[:, 0] = 100 * torch.randn(n, generator=g)  # huge spread outside the residual dims: ignored
     z[:, 5] = 3 * torch.randn(n, generator=g)
     z[:, 6] = 0.1 * torch.randn(n, generator=g)
-    direction, info = residual_direction(z, [5, 6, 8])
+    direction, info = residual_direction(z, [5, 6, 8], share=0)
     assert direction[5] == pytest.approx(3.0, rel=0.05)  # positive: the largest component
     assert abs(direction[6]) < 0.05 and direction[0] == 0 and direction[8] == 0
     assert info["std"] == pytest.approx(3.0, rel=0.05)
     assert info["explained"] > 0.99
     flat, info = residual_direction(torch.ones(5, D), [5, 6])
     assert (flat == 0).all() and info["std"] == 0.0
+
+
+def test_residual_direction_adds_the_axes_that_hold_the_share():
+    g = torch.Generator().manual_seed(3)
+    z = torch.zeros(4000, D)
+    for dim, std in ((5, 3.0), (6, 2.0), (7, 1.0), (8, 0.1)):
+        z[:, dim] = std * torch.randn(4000, generator=g)
+    direction, info = residual_direction(z, [5, 6, 7, 8], share=0.95)  # 13/14 < 0.95 <= 14/14: three axes
+    assert info["n_axes"] == 3 and info["explained"] == pytest.approx(14 / 14.01, rel=0.03)
+    assert direction[5:8].tolist() == pytest.approx([3.0, 2.0, 1.0], rel=0.06) and abs(direction[8]) < 0.05
+    with pytest.raises(ValueError, match="share"):
+        residual_direction(z, [5, 6], share=1.5)
 
 
 # ----------------------------------------------------------------------------- slerp

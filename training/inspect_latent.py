@@ -1,17 +1,21 @@
-"""Inspect the latent space of a model: the paper's figures 2-4 and 6-9, dims.json and report.json.
+"""Inspect the latent space of a model: the paper's figures 2-10, dims.json and report.json.
 
     python training/inspect_latent.py --model assets/model --data data/clips.npz \
-        --eval eval.json --out assets/model --figures assets/figures
+        --eval eval.json --out assets/model --figures assets/figures \
+        --compare paper=assets/model-paper/report.json
 
-1. PCA of mu over the test clips (fig. 2).
-2. Disentanglement by augmentation: |mean dz| per dimension under transposition (fig. 3) and
-   under note splitting of two-whole-note clips (fig. 4); pitch dims = top 2, rhythm dims = top 5.
-3. dims.json (dims, knob directions and units, the numbers behind the choice, weights hash).
-4. report.json: concentrations, stability, overlap, knob effects with random controls on the
-   Twinkle theme, on >= 20 test songs and on Nottingham (when ../shared/eval/nottingham exists),
-   plus the reconstruction numbers of evaluate.py.
-5. Figs. 6-9: the Twinkle theme under the pitch, rhythm and residual knobs with the controls, and
-   a 5 x 5 interpolation grid between two test clips.
+1. The knobs (dims.json), fitted on the validation split only: disentanglement by augmentation
+   on validation clips, and for a model with attribute-tied dims the attribute curves, calibrated
+   on validation songs (vae.curves).
+2. The paper's analysis on test clips: PCA of mu (fig. 2); |mean dz| per dimension under
+   transposition (fig. 3) and under note splitting of two-whole-note clips (fig. 4); pitch dims
+   = top 2, rhythm dims = top 5; whether it finds the tied dims.
+3. report.json: concentrations, stability, overlap, knob effects with random controls, knob
+   fidelity (linearity and gain) and rest agreement on the Twinkle theme, on >= 20 test songs and
+   on Nottingham (when ../shared/eval/nottingham exists), every variant of each knob, plus the
+   reconstruction numbers of evaluate.py.
+4. Figs. 6-9: the Twinkle theme under the pitch, rhythm and residual knobs with the controls, and
+   a 5 x 5 interpolation grid between two test clips; fig. 10: knob fidelity, beside --compare.
 """
 
 from __future__ import annotations
@@ -29,13 +33,13 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from tqdm import tqdm
 
-from vae import knobs, pianoroll
+from vae import curves, knobs, pianoroll
 from vae.augment import transposable, transpose
-from vae.dims import KNOBS, PITCH_KNOBS, RHYTHM_UNITS, Dims, discover_dims
+from vae.dims import KNOBS, PITCH_KNOBS, RHYTHM_KNOBS, Dims, discover_dims
 from vae.hub import load_model
 from vae.inference import encode_mu
 from vae.knobs import Knobs
-from vae.measures import knob_effects
+from vae.measures import knob_effects, knob_fidelity, rest_agreement
 from vae.melody import STEPS_PER_BAR, load_melody
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -148,12 +152,13 @@ def pitch_paths_figure(model, clips: np.ndarray, dims: list[int], path: Path, n:
     save(fig, path)
 
 
-def test_songs(data: np.lib.npyio.NpzFile, n: int, min_bars: int = 8, seed: int = 0) -> list[np.ndarray]:
-    lengths = data["test_song_lengths"]
+def split_songs(data: np.lib.npyio.NpzFile, split: str, n: int, min_bars: int = 8, seed: int = 0) -> list[np.ndarray]:
+    """``n`` songs of at least ``min_bars`` bars from one split of clips.npz, drawn with ``seed``."""
+    lengths = data[f"{split}_song_lengths"]
     starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
     ok = [i for i in range(len(lengths)) if lengths[i] >= min_bars * STEPS_PER_BAR]
     pick = np.random.default_rng(seed).choice(ok, size=min(n, len(ok)), replace=False)
-    return [data["test_songs"][starts[i] : starts[i] + lengths[i]] for i in sorted(pick)]
+    return [data[f"{split}_songs"][starts[i] : starts[i] + lengths[i]] for i in sorted(pick)]
 
 
 def nottingham_songs(folder: Path, n: int, min_bars: int = 8, seed: int = 0) -> list[np.ndarray]:
@@ -169,6 +174,51 @@ def nottingham_songs(folder: Path, n: int, min_bars: int = 8, seed: int = 0) -> 
     return [songs[i] for i in sorted(pick)]
 
 
+def fidelity_figure(reports: dict[str, dict], path: Path) -> None:
+    """Knob value -> what the decoder played, one line per model and song set (DESIGN "Knob fidelity")."""
+    fig = Figure(figsize=(10, 4))
+    axes = fig.subplots(1, 2)
+    styles = {"test_songs": "-o", "twinkle": "--s", "nottingham": ":^"}
+    for ax, knob in zip(axes, ("pitch", "rhythm"), strict=True):
+        lo, hi = (-12, 12) if knob == "pitch" else (-2, 2)
+        ax.plot([lo, hi], [lo, hi], color="#adb5bd", lw=1, label="the label (gain 1)")
+        for (label, report), color in zip(reports.items(), ("#d9480f", "#1c7ed6", "#2b8a3e"), strict=False):
+            for name, fid in report.get("fidelity", {}).get(knob, {}).items():
+                ax.plot(fid["amounts"], fid["median"], styles.get(name, "-"), color=color, ms=4, lw=1.2,
+                        label=f"{label}, {name.replace('_', ' ')} (R² {fid['r2']:.2f}, gain {fid['gain']:.2f})")
+        unit = "semitones" if knob == "pitch" else "log2 of the density ratio"
+        ax.set(xlabel=f"{knob} knob", ylabel=f"measured: {unit}", title=f"{knob} knob: median over songs")
+        ax.legend(fontsize=6)
+        ax.grid(alpha=0.3)
+    save(fig, path)
+
+
+def knob_dims(model, data, args) -> tuple[Dims, dict]:
+    """The knobs, fitted on the validation split: discovery, then (for a regularised model) the curves."""
+    val = data["val_clips"]
+    val = val[np.random.default_rng(args.seed).permutation(len(val))[: args.n_clips]]
+    bar = tqdm(total=100, desc="disentanglement by augmentation (validation clips)", unit="%")
+    dims = discover_dims(model, val, seed=args.seed, pitch_knob="transport", rhythm_unit="songs",
+                         progress=lambda f, msg: bar.update(round(100 * f) - bar.n))
+    bar.close()
+    fitted = curves.fit_curves(model, val, split_songs(data, "val", args.n_songs, seed=args.seed), seed=args.seed)
+    dims = dims.with_curves(fitted)
+    pitch_knob = args.pitch_knob or ("curve" if "pitch" in fitted else "transport")
+    rhythm_knob = args.rhythm_knob or ("curve" if "rhythm" in fitted else "linear")
+    dims = replace(dims, pitch_knob=pitch_knob, rhythm_knob=rhythm_knob)
+    dims.meta["method"] = (
+        "disentanglement by augmentation on validation clips: pitch dims = top 2 of Σ_p |mean Δz| over "
+        "transpositions p = 1..12; rhythm dims = top 5 of Σ_n |mean Δz| over splits n = 2, 4, 8, 16 of two-whole-note "
+        f"clips. Pitch knob: {pitch_knob}; rhythm knob: {rhythm_knob}. 'curve' = the attribute-tied dim moved "
+        "through a monotone attribute→z curve fitted on validation clips spread over ±12 semitones, calibrated "
+        "on validation songs so that +1 plays one semitone (pitch) or twice the notes (rhythm); 'transport' = "
+        "one affine map within the pitch dims per shift; 'linear' = the least-squares slope of Δ_p (pitch) or "
+        "mean Δz of a split in 2 of the validation clips whose notes split (rhythm).")
+    dims.meta["data"] = {"clips": f"{len(val)} validation-split clips of {args.data}",
+                         "songs": f"{args.n_songs} validation songs of 8 bars or more", "seed": args.seed}
+    return dims, fitted
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default=str(ROOT / "assets" / "model"))
@@ -176,14 +226,17 @@ def main() -> None:
     ap.add_argument("--eval", default=None, help="JSON written by evaluate.py, copied into report.json")
     ap.add_argument("--out", default=str(ROOT / "assets" / "model"), help="where dims.json and report.json go")
     ap.add_argument("--figures", default=str(ROOT / "assets" / "figures"))
-    ap.add_argument("--n-clips", type=int, default=3000, help="test clips for PCA and the pitch analysis")
-    ap.add_argument("--n-songs", type=int, default=24, help="test songs (>= 8 bars) for the knob effects")
+    ap.add_argument("--compare", nargs="*", default=[], metavar="LABEL=REPORT",
+                    help="other models' report.json drawn beside this one in the knob-fidelity figure")
+    ap.add_argument("--label", default=None, help="this model's name in the figures (default: the folder's name)")
+    ap.add_argument("--n-clips", type=int, default=3000, help="clips for discovery (validation) and analysis (test)")
+    ap.add_argument("--n-songs", type=int, default=24, help="songs (>= 8 bars) per split for calibration and measures")
     ap.add_argument("--n-nottingham", type=int, default=40)
     ap.add_argument("--nottingham", default=str(NOTTINGHAM), help="folder of Nottingham MIDI files, read when present")
-    ap.add_argument("--pitch-knob", choices=PITCH_KNOBS, default="transport",
-                    help="how the pitch knob moves z (both are measured; this one is shipped)")
-    ap.add_argument("--rhythm-unit", choices=RHYTHM_UNITS, default="songs",
-                    help="what the rhythm knob's +1 is calibrated on (both are measured; this one is shipped)")
+    ap.add_argument("--pitch-knob", choices=PITCH_KNOBS, default=None,
+                    help="the shipped pitch knob (default: curve for a regularised model, else transport); all are measured")
+    ap.add_argument("--rhythm-knob", choices=RHYTHM_KNOBS, default=None,
+                    help="the shipped rhythm knob (default: curve for a regularised model, else linear); all are measured")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     t0 = time.time()
@@ -191,37 +244,34 @@ def main() -> None:
     out, figs = Path(args.out), Path(args.figures)
     out.mkdir(parents=True, exist_ok=True)
     figs.mkdir(parents=True, exist_ok=True)
+    label = args.label or Path(args.model).name
 
     model = load_model(args.model, fallback=False)
     data = np.load(args.data)
-    clips = data["test_clips"]
-    clips = clips[np.random.default_rng(args.seed).permutation(len(clips))[: args.n_clips]]
     weights = Path(model.source_info.path) / "model.safetensors"
-
-    bar = tqdm(total=100, desc="disentanglement by augmentation", unit="%")
-    dims = discover_dims(model, clips, seed=args.seed, pitch_knob=args.pitch_knob, rhythm_unit=args.rhythm_unit,
-                         progress=lambda f, msg: bar.update(round(100 * f) - bar.n))
-    bar.close()
-    dims.meta["method"] = ("disentanglement by augmentation: pitch dims = top 2 of Σ_p |mean Δz| over transpositions "
-                      "p = 1..12 of test clips; rhythm dims = top 5 of Σ_n |mean Δz| over splits n = 2, 4, 8, 16 of "
-                      "two-whole-note clips; knob units from the least-squares slope (pitch) and the n = 2 split; the "
-                      f"pitch knob: {args.pitch_knob} (transport = one affine map within the pitch dims per shift, "
-                      "fitted on the pairs μ(x), μ(F_p x)); the rhythm knob's unit: mean Δz of a split in 2 over "
-                      f"{'the test clips whose notes split' if args.rhythm_unit == 'songs' else 'two-whole-note clips'}")
-    dims.meta["data"] = {"clips": f"{len(clips)} test-split clips of {args.data}", "seed": args.seed}
+    dims, fitted = knob_dims(model, data, args)
     dims.meta["weights_sha256"] = hashlib.sha256(weights.read_bytes()).hexdigest()
     saved = dims.to_json()
     (out / "dims.json").write_text(json.dumps(saved))
-    print(f"pitch dims {saved['pitch_dims']} C={saved['c_pitch']:.3f} stability={saved['pitch_stability']:.2f}; "
-          f"rhythm dims {saved['rhythm_dims']} C={saved['c_rhythm']:.3f}; overlap {saved['overlap']}")
 
-    mu = encode_mu(model, clips)
+    # The paper's analysis, as DESIGN "Measures" defines it: on test clips.
+    test = data["test_clips"]
+    test = test[np.random.default_rng(args.seed).permutation(len(test))[: args.n_clips]]
+    bar = tqdm(total=100, desc="disentanglement by augmentation (test clips)", unit="%")
+    analysis = discover_dims(model, test, seed=args.seed, progress=lambda f, msg: bar.update(round(100 * f) - bar.n))
+    bar.close()
+    found = analysis.to_json()
+    tied = {knob: c["dim"] for knob, c in fitted.items()}
+    print(f"test clips: pitch dims {found['pitch_dims']} C={found['c_pitch']:.3f} stability={found['pitch_stability']:.2f}; "
+          f"rhythm dims {found['rhythm_dims']} C={found['c_rhythm']:.3f}; overlap {found['overlap']}; tied dims {tied}")
+
+    mu = encode_mu(model, test)
     pca = pca_figure(mu, figs / "fig2_pca.png")
-    deltas_figure(saved["pitch_deltas"], [f"+{p}" for p in saved["shifts"]], saved["pitch_dims"],
-                  "transposition: |mean Δz| per dimension (paper fig. 3)", figs / "fig3_pitch_dims.png")
-    deltas_figure(saved["rhythm_deltas"], [f"n={n}" for n in saved["splits"]], saved["rhythm_dims"],
-                  "note splitting: |mean Δz| per dimension (paper fig. 4)", figs / "fig4_rhythm_dims.png")
-    pitch_paths_figure(model, clips, saved["pitch_dims"], figs / "fig5_pitch_paths.png")
+    deltas_figure(found["pitch_deltas"], [f"+{p}" for p in found["shifts"]], found["pitch_dims"],
+                  f"{label}: transposition, |mean Δz| per dimension (paper fig. 3)", figs / "fig3_pitch_dims.png")
+    deltas_figure(found["rhythm_deltas"], [f"n={n}" for n in found["splits"]], found["rhythm_dims"],
+                  f"{label}: note splitting, |mean Δz| per dimension (paper fig. 4)", figs / "fig4_rhythm_dims.png")
+    pitch_paths_figure(model, test, found["pitch_dims"], figs / "fig5_pitch_paths.png")
 
     twinkle = load_melody(TWINKLE).tokens
     # The app's knob path: knobs.apply with the app's random-control seed.
@@ -240,20 +290,31 @@ def main() -> None:
     rolls_figure([(f"residual knob +{KNOB_MOVES['residual']:g} (paper fig. 8)", knob["residual"], base),
                   (f"residual knob -{KNOB_MOVES['residual']:g}", minus, base)], figs / "fig8_residual_knob.png")
 
-    grid_figure(knobs.grid(model, dims, clips[0], clips[len(clips) // 2], 5), figs / "fig9_grid.png")
+    grid_figure(knobs.grid(model, dims, test[0], test[len(test) // 2], 5), figs / "fig9_grid.png")
 
-    report = {"model": str(args.model), "weights_sha256": saved["weights_sha256"], "pitch_knob": dims.pitch_knob,
+    report = {"model": str(args.model), "label": label, "weights_sha256": saved["weights_sha256"],
+              "config": {k: v for k, v in vars(model.config).items() if k.startswith(("reg_", "beta", "kl_"))},
+              "pitch_knob": dims.pitch_knob, "rhythm_knob": dims.rhythm_knob,
               "rhythm_unit": saved["rhythm_unit"]["calibrated_on"],
-              "latent": {k: saved[k] for k in ("pitch_dims", "rhythm_dims", "c_pitch", "pitch_stability", "c_rhythm",
-                                              "rhythm_stability", "overlap", "n_pitch_clips", "n_rhythm_clips")},
+              "latent": {k: found[k] for k in ("pitch_dims", "rhythm_dims", "c_pitch", "pitch_stability", "c_rhythm",
+                                               "rhythm_stability", "overlap", "n_pitch_clips", "n_rhythm_clips")},
+              "knob_dims": {"pitch_dims": saved["pitch_dims"], "rhythm_dims": saved["rhythm_dims"],
+                            "tied_dims": tied, "notes": saved.get("curve_notes", []),
+                            "found_on_validation": {"pitch": saved.get("found_pitch_dims", saved["pitch_dims"]),
+                                                    "rhythm": saved.get("found_rhythm_dims", saved["rhythm_dims"])}},
+              "curves": {k: {"rho": c["rho"], "dim": c["dim"], "attribute": c["attribute"]} for k, c in fitted.items()},
               "pca": {k: pca[k] for k in ("components_for_99_percent", "n_clips")}}
+    report["latent"]["finds_tied_dims"] = {knob: dim in found[f"{knob}_dims"] for knob, dim in tied.items()}
     nottingham = Path(args.nottingham)
-    sets = {"twinkle": [twinkle], "test_songs": test_songs(data, args.n_songs, seed=args.seed),
+    sets = {"twinkle": [twinkle], "test_songs": split_songs(data, "test", args.n_songs, seed=args.seed),
             "nottingham": nottingham_songs(nottingham, args.n_nottingham, seed=args.seed) if nottingham.is_dir() else []}
     for name, songs in sets.items():
         report[f"knobs_{name}"] = (song_effects(model, songs, dims, name) if songs else
                                    "not measured: no songs of 8 bars or more" + f" in {nottingham}" * (name == "nottingham"))
     sets = {name: songs for name, songs in sets.items() if songs}
+    report["fidelity"] = {k: {name: knob_fidelity(model, songs, dims, k) for name, songs in sets.items()}
+                          for k in ("pitch", "rhythm")}
+    report["rest_agreement"] = {name: rest_agreement(model, songs) for name, songs in sets.items()}
 
     def variants(knob: str, shipped: str, alternatives: dict[str, Dims]) -> dict:
         """The knob's effects under each variant of dims; the shipped one is taken from knobs_*."""
@@ -262,18 +323,25 @@ def main() -> None:
                        for name, songs in sets.items()}
                 for kind, alt in alternatives.items()}
 
-    # Both ways of each knob on the same songs: the DESIGN's and the shipped one.
+    # Every way of each knob on the same songs: the DESIGN's straight knob, the transport maps, the curves.
     report["pitch_knobs"] = variants("pitch", dims.pitch_knob,
                                      {kind: replace(dims, pitch_knob=kind) for kind in PITCH_KNOBS
-                                      if kind == "linear" or dims.transport})
-    report["rhythm_knobs"] = variants("rhythm", saved["rhythm_unit"]["calibrated_on"],
-                                      {unit: replace(dims, directions={**dims.directions, "rhythm": torch.tensor(d)})
-                                       for unit, d in saved["rhythm_directions"].items()})
+                                      if kind == "linear" or (kind == "transport" and dims.transport)
+                                      or (kind == "curve" and "pitch" in fitted)})
+    rhythm_alternatives = {unit: replace(dims, rhythm_knob="linear",
+                                         directions={**dims.directions, "rhythm": torch.tensor(d)})
+                           for unit, d in saved["rhythm_directions"].items()}
+    if "rhythm" in fitted:
+        rhythm_alternatives["curve"] = replace(dims, rhythm_knob="curve")
+    shipped_rhythm = "curve" if dims.rhythm_knob == "curve" else saved["rhythm_unit"]["calibrated_on"]
+    report["rhythm_knobs"] = variants("rhythm", shipped_rhythm, rhythm_alternatives)
     if args.eval:
         report["reconstruction"] = json.loads(Path(args.eval).read_text())
     report["seconds"] = round(time.time() - t0, 1)
     (out / "report.json").write_text(json.dumps(report, indent=2))
-    print(json.dumps({k: v for k, v in report.items() if k.startswith(("latent", "knobs"))}, indent=2))
+    others = {lab: json.loads(Path(rep).read_text()) for lab, rep in (c.split("=", 1) for c in args.compare)}
+    fidelity_figure({label: report, **others}, figs / "fig10_knob_fidelity.png")
+    print(json.dumps({k: v for k, v in report.items() if k.startswith(("latent", "knobs_", "rest"))}, indent=2))
 
 
 if __name__ == "__main__":

@@ -86,9 +86,9 @@ def _read_dims(model: MusicVAE, where: str) -> Dims | None:
 
 
 def load_bundle(source: str | None = None, revision: str | None = None, examples: dict[str, Path] | None = None,
-                progress: Progress | None = None) -> Bundle:
+                progress: Progress | None = None, fallback: bool = True) -> Bundle:
     """Load the model (see :func:`vae.hub.load_model`) with its dims.json, report.json and card."""
-    model = hub.load_model(source, revision)
+    model = hub.load_model(source, revision, fallback=fallback)
     info = model.source_info
     where = f"{info.repo_id} @ {(info.revision or '')[:7]}" if info.source == "hub" else info.path
     dims, note = _read_dims(model, where), f"Pitch and rhythm dims from {DIMS_FILE} in {where}."
@@ -103,3 +103,20 @@ def load_bundle(source: str | None = None, revision: str | None = None, examples
     card_text = strip_front_matter(card.read_text(encoding="utf-8", errors="replace")) if card else None
     return Bundle(model=model, dims=dims, dims_note=note, dims_computed=computed, card=card_text,
                   report=_read_json(hub.model_file(info, REPORT_FILE)), source_info=info)
+
+
+DEFAULT_MODEL, PAPER_MODEL = "regularised", "paper"  # the names the app and its API know the bundled models by
+
+
+def load_bundles(source: str | None = None, revision: str | None = None, examples: dict[str, Path] | None = None,
+                 progress: Progress | None = None, paper_dir: str | Path | None = None) -> dict[str, Bundle]:
+    """The app's models by name: the default (``source``, else the bundled regularised model) and the bundled
+    paper-recipe model (``assets/model-paper``) when that folder loads. The default comes first."""
+    bundles = {DEFAULT_MODEL: load_bundle(source, revision, examples, progress)}
+    paper = Path(paper_dir) if paper_dir is not None else hub.PAPER_DIR
+    if paper.is_dir():
+        try:
+            bundles[PAPER_MODEL] = load_bundle(str(paper), None, examples, progress, fallback=False)
+        except (OSError, ValueError) as err:
+            logger.warning("the paper-recipe model in %s is not usable (%s); serving the default model only", paper, err)
+    return bundles

@@ -10,7 +10,7 @@ each knob and how they were found; ``dims.json`` is its :meth:`Dims.to_json`.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -18,17 +18,20 @@ from torch import Tensor
 
 from vae import latent
 from vae.augment import split_notes, transposable, transpose, two_whole_notes
+from vae.curves import curves_from_json, curves_to_json
 from vae.inference import BATCH_SIZE, Progress, Tracker, encode_batches, inference, n_batches
 from vae.melody import N_PITCHES, check_clips, clip_is_valid, split_clips
 
 KNOBS = ("pitch", "rhythm", "residual")
-PITCH_KNOBS = ("transport", "linear")  # how the pitch knob moves z, see discover_dims
+PITCH_KNOBS = ("transport", "linear", "curve")  # how the pitch knob moves z, see discover_dims and vae.curves
+RHYTHM_KNOBS = ("linear", "curve")  # how the rhythm knob moves z
 RHYTHM_UNITS = ("songs", "whole_notes")  # what the rhythm knob's +1 is calibrated on, see discover_dims
 PITCH_SHIFTS = tuple(range(1, 13))  # p = 1..12 semitones (paper)
 RHYTHM_SPLITS = (2, 4, 8, 16)  # n equal parts per whole note (paper)
 N_RHYTHM_CLIPS = 2000  # DESIGN: >= 2,000 two-whole-note clips
 MIN_TRANSPORT_CLIPS = 20  # fewer clips than this fit no transport maps: the pitch knob falls back to linear
 _TENSOR_KEYS = ("latent_dim", "pitch_dims", "rhythm_dims", "residual_dims", "pitch_knob", "pitch_transport",
+                "rhythm_knob", "curves",
                 *(f"{k}_direction" for k in KNOBS))
 
 
@@ -46,6 +49,8 @@ class Dims:
     directions: dict[str, Tensor]  # knob name -> FloatTensor (D,), the move of +1 (zero outside its dims)
     pitch_knob: str = "linear"  # "linear": along directions["pitch"]; "transport": the per-shift maps below
     transport: dict | None = None  # "forward" / "backward": FloatTensors (P, kp + 1, kp), plus the fits' R²
+    rhythm_knob: str = "linear"  # "linear": along directions["rhythm"]; "curve": curves["rhythm"]
+    curves: dict | None = None  # knob -> attribute curve of a tied dim (vae.curves), for the "curve" knobs
     meta: dict = field(default_factory=dict)  # how they were found, JSON types (see discover_dims)
 
     @property
@@ -63,10 +68,32 @@ class Dims:
         return len(self.pitch_dims) + len(self.rhythm_dims)
 
     def kind(self, knob: str) -> str:
-        """How ``knob`` moves z: "transport" (the pitch knob's fitted maps) or "linear"."""
+        """How ``knob`` moves z: "linear", "transport" (the pitch knob's fitted maps) or "curve"."""
         if knob not in KNOBS:
             raise ValueError(f"knob must be one of {KNOBS}, got {knob!r}")
-        return self.pitch_knob if knob == "pitch" else "linear"
+        return {"pitch": self.pitch_knob, "rhythm": self.rhythm_knob}.get(knob, "linear")
+
+    def with_curves(self, curves: dict[str, dict]) -> Dims:
+        """These dims with a curve knob (:func:`vae.curves.fit_curves`) for each knob that has a curve.
+
+        The knob then owns its tied dim: if discovery did not pick it, it takes the place of the
+        weakest dim found, with a note (what discovery found stays in ``meta``).
+        """
+        if not curves:
+            return self
+        found = {"pitch": self.pitch_dims.clone(), "rhythm": self.rhythm_dims.clone()}
+        notes = []
+        for knob, dims in found.items():
+            tied = curves.get(knob, {}).get("dim")
+            if tied is not None and tied not in dims.tolist():
+                notes.append(f"the {knob} curve's tied dim {tied} was not among the {knob} dims found "
+                             f"({dims.tolist()}); it replaces dim {int(dims[-1])}")
+                dims[-1] = tied
+        meta = {**self.meta, "found_pitch_dims": self.pitch_dims.tolist(),
+                "found_rhythm_dims": self.rhythm_dims.tolist(), "curve_notes": notes}
+        return replace(self, pitch_dims=found["pitch"], rhythm_dims=found["rhythm"], curves=curves,
+                       pitch_knob="curve" if "pitch" in curves else self.pitch_knob,
+                       rhythm_knob="curve" if "rhythm" in curves else self.rhythm_knob, meta=meta)
 
     def to_json(self) -> dict:
         """A JSON-serialisable dict (dims.json): the tensors as lists, then ``meta``."""
@@ -75,7 +102,9 @@ class Dims:
         return {"latent_dim": self.latent_dim, "pitch_dims": self.pitch_dims.tolist(),
                 "rhythm_dims": self.rhythm_dims.tolist(), "residual_dims": self.residual_dims.tolist(),
                 **{f"{k}_direction": v.tolist() for k, v in self.directions.items()},
-                "pitch_knob": self.pitch_knob, "pitch_transport": transport, **self.meta}
+                "pitch_knob": self.pitch_knob, "pitch_transport": transport,
+                **({"rhythm_knob": self.rhythm_knob} if self.rhythm_knob != "linear" else {}),
+                **({"curves": curves_to_json(self.curves)} if self.curves else {}), **self.meta}
 
     @classmethod
     def from_json(cls, d: dict) -> Dims:
@@ -98,8 +127,18 @@ class Dims:
             raise ValueError(f"pitch_knob must be one of {PITCH_KNOBS}, got {pitch_knob!r}")
         raw = d.get("pitch_transport")
         transport = _read_transport(raw, len(pitch_dims)) if raw is not None or pitch_knob == "transport" else None
+        rhythm_knob = d.get("rhythm_knob", "linear")
+        if rhythm_knob not in RHYTHM_KNOBS:
+            raise ValueError(f"rhythm_knob must be one of {RHYTHM_KNOBS}, got {rhythm_knob!r}")
+        curves = curves_from_json(d.get("curves") or {})
+        for knob, kind in (("pitch", pitch_knob), ("rhythm", rhythm_knob)):
+            if kind == "curve" and knob not in curves:
+                raise ValueError(f"the {knob} knob is a curve knob but dims.json has no curve for it")
+            if knob in curves and not 0 <= curves[knob]["dim"] < latent_dim:
+                raise ValueError(f"the {knob} curve's dim {curves[knob]['dim']} is outside the latent")
         return cls(pitch_dims=pitch_dims, rhythm_dims=rhythm_dims, directions=directions, pitch_knob=pitch_knob,
-                   transport=transport, meta={k: v for k, v in d.items() if k not in _TENSOR_KEYS})
+                   transport=transport, rhythm_knob=rhythm_knob, curves=curves or None,
+                   meta={k: v for k, v in d.items() if k not in _TENSOR_KEYS})
 
 
 def _read_transport(raw: dict | None, k: int) -> dict:
@@ -320,7 +359,8 @@ def discover_dims(model, clips: np.ndarray, n_pitch: int = 2, n_rhythm: int = 5,
         note = (f"{len(kept)} clips are too few to fit the transport maps (it takes {MIN_TRANSPORT_CLIPS}): "
                 "the pitch knob is linear")
     meta = {"pitch_unit": {"unit": "semitone", **p_unit}, "pitch_knob_note": note, **rhythm_meta,
-            "residual_unit": {"unit": "standard deviation of the clips along the axis", **res_unit},
+            "residual_unit": {"unit": "one standard deviation along each of the principal axes that hold half "
+                                      "of the residual variance, added", **res_unit},
             "c_pitch": latent.concentration(runs.d_pitch, p_dims),
             "pitch_stability": latent.stability(runs.d_pitch, p_dims),
             "c_rhythm": latent.concentration(runs.d_rhythm, r_dims),

@@ -36,6 +36,7 @@ from vae.model import MusicVAE
 logger = logging.getLogger(__name__)
 
 BUNDLED_DIR = Path(__file__).resolve().parents[1] / "assets" / "model"
+PAPER_DIR = BUNDLED_DIR.parent / "model-paper"  # the paper-recipe model (no attribute regularisation)
 ENV_MODEL = "MELODY_KNOBS_MODEL"  # Hub repo id ("user/repo") or a local folder
 ENV_REVISION = "MELODY_KNOBS_REVISION"  # branch, tag or commit sha of the Hub repo
 DEFAULT_TIMEOUT = 5.0  # s to wait for the Hub to answer a request before falling back

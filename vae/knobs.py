@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from vae import latent
+from vae import curves, latent
 from vae.dims import KNOBS, Dims
 from vae.inference import decode_z, encode_mu
 from vae.melody import CLIP_STEPS, STEPS_PER_BAR, check_tokens, join_clips, split_clips
@@ -122,9 +122,14 @@ def _transport_move(z: Tensor, dims: Dims, knob: str, amount: float) -> Tensor:
     return latent.transport_move(z, dims.transport["forward"], dims.transport["backward"], amount, dims.pitch_dims)
 
 
+def _curve_move(z: Tensor, dims: Dims, knob: str, amount: float) -> Tensor:
+    return curves.move_along(z, dims.curves[knob], amount)
+
+
 # How each kind of knob (Dims.kind) moves z: (z (N, D), dims, knob, amount) -> move (N, D).
 MOVES: dict[str, Callable[[Tensor, Dims, str, float], Tensor]] = {"linear": _linear_move,
-                                                                   "transport": _transport_move}
+                                                                   "transport": _transport_move,
+                                                                   "curve": _curve_move}
 
 
 def knob_move(z: Tensor, dims: Dims, knob: str, amount: float, control: bool = False,

@@ -217,89 +217,6 @@ def transport_move(z: Tensor, forward: Tensor, backward: Tensor, amount: float, 
     return out
 
 
-def fit_curve(z: Tensor, values: Tensor, n_points: int = 33) -> tuple[Tensor, Tensor, float]:
-    """A monotone table from an attribute's values to one latent dim, fitted on data.
-
-    The clips are sorted by the attribute and cut into ``n_points`` groups of equal size; each
-    group gives a point (median attribute, median z). The z column is then made monotone in the
-    direction of the rank correlation (running maximum, or minimum), so that the table inverts.
-
-    Args:
-        z: FloatTensor (N,), one latent dim (μ of N clips).
-        values: FloatTensor (N,), the attribute of each clip; NaNs are left out.
-        n_points: points in the table.
-
-    Returns:
-        (values_table, z_table, rho): two FloatTensors (n_points,), values strictly increasing,
-        and the Spearman correlation of z with the attribute.
-    """
-    keep = ~torch.isnan(values)
-    z, values = z[keep].double(), values[keep].double()
-    if len(z) < 2 * n_points:
-        raise ValueError(f"need at least {2 * n_points} clips with the attribute to fit a curve, got {len(z)}")
-    rank_z, rank_v = z.argsort().argsort().double(), values.argsort().argsort().double()
-    rho = float(torch.corrcoef(torch.stack([rank_z, rank_v]))[0, 1])
-    order = values.argsort()
-    groups = torch.tensor_split(order, n_points)
-    v_tab = torch.stack([values[g].median() for g in groups])
-    z_tab = torch.stack([z[g].median() for g in groups])
-    z_tab = torch.cummax(z_tab, 0).values if rho >= 0 else torch.cummin(z_tab, 0).values
-    z_tab = z_tab + (1e-4 if rho >= 0 else -1e-4) * torch.arange(len(z_tab))  # strictly monotone: invertible
-    # Equal attribute medians (e.g. integer onset counts) would make the table ambiguous: keep the first.
-    distinct = torch.cat([torch.tensor([True]), v_tab[1:] > v_tab[:-1]])
-    return v_tab[distinct].float(), z_tab[distinct].float(), rho
-
-
-def _interp(x: Tensor, xp: Tensor, fp: Tensor) -> Tensor:
-    """Piecewise-linear f(x) through (xp, fp), xp increasing, extended linearly beyond both ends."""
-    x, xp, fp = x.double(), xp.double(), fp.double()
-    i = torch.searchsorted(xp, x).clamp(1, len(xp) - 1)
-    x0, x1, f0, f1 = xp[i - 1], xp[i], fp[i - 1], fp[i]
-    slope = (f1 - f0) / (x1 - x0).clamp_min(1e-12)
-    return f0 + slope * (x - x0)
-
-
-def curve_move(z: Tensor, dim: int, values: Tensor, z_table: Tensor, amount: float, log2: bool = False) -> Tensor:
-    """Each latent's move along one attribute-tied dim that changes its attribute by ``amount``.
-
-    The curve (:func:`fit_curve`) reads each latent's attribute from its z; the target is that
-    value plus ``amount`` (or times 2**amount with ``log2``: +1 doubles the attribute), read
-    back into z through the same curve. A knob in the attribute's own unit, linear in it
-    whatever the latent's scale along the dim (a rank loss orders the dim but does not make it
-    linear).
-
-    Args:
-        z: FloatTensor (N, D).
-        dim: the tied dimension.
-        values, z_table: the curve, (P,) each, values increasing, z_table monotone.
-        amount: the change of the attribute (e.g. semitones), or of its log2 with ``log2``.
-        log2: move the attribute's logarithm (for counts: +1 = twice as many).
-
-    Returns:
-        FloatTensor (N, D): zero outside ``dim``; ``z + move`` is the moved latent.
-    """
-    if not math.isfinite(float(amount)):
-        raise ValueError(f"amount must be finite, got {amount}")
-    if values.dim() != 1 or values.shape != z_table.shape or len(values) < 2:
-        raise ValueError("the curve needs two tables of the same length >= 2")
-    zt = z_table.double()
-    if zt[-1] < zt[0]:  # decreasing: flip so that the inverse table is increasing
-        zt, vt = zt.flip(0), values.double().flip(0)
-    else:
-        vt = values.double()
-    out = torch.zeros_like(z)
-    if float(amount) == 0:
-        return out
-    now = _interp(z[:, dim], zt, vt)  # the attribute each latent encodes
-    if log2:
-        target = torch.log2(now.clamp_min(0.5)) + float(amount)
-        target = torch.exp2(target)
-    else:
-        target = now + float(amount)
-    out[:, dim] = (_interp(target, values.double(), z_table.double()) - z[:, dim].double()).to(z.dtype)
-    return out
-
-
 def residual_dims(latent_dim: int, pitch_dims: DimsLike, rhythm_dims: DimsLike) -> Tensor:
     """LongTensor of the dimensions in neither ``pitch_dims`` nor ``rhythm_dims``, ascending."""
     used = set(check_dims(pitch_dims, latent_dim, "pitch_dims").tolist())
@@ -353,37 +270,45 @@ def carry_over(v: Tensor, dims_from: DimsLike, dims_to: DimsLike) -> Tensor:
     return out
 
 
-def residual_direction(z: Tensor, dims: DimsLike) -> tuple[Tensor, dict]:
-    """The residual knob: the principal axis of the latents' spread within ``dims``.
+def residual_direction(z: Tensor, dims: DimsLike, share: float = 0.5) -> tuple[Tensor, dict]:
+    """The residual knob: the principal axes of the latents' spread within ``dims``, together.
 
-    The residual dims hold whatever the pitch and rhythm dims do not; the axis along which clips
-    differ most there is the most audible single direction, and scaling it by the standard
-    deviation of the clips along it makes +1 ≈ "one typical clip-to-clip difference". The sign is
-    fixed so that the largest component is positive, making the result deterministic.
+    The residual dims hold whatever the pitch and rhythm dims do not. One axis alone is often one
+    the decoder hardly listens to; the fewest leading axes that hold ``share`` of the residual
+    variance, each scaled by the clips' standard deviation along it and added, make a move of
+    +1 ≈ "one typical clip's difference from the others" there (``share=0`` takes the first
+    axis alone). Each axis's sign is fixed so that its largest component is positive.
 
     Args:
         z: FloatTensor (N, D), N >= 2 latents (μ of real clips).
         dims: the residual dimensions.
+        share: the share of the residual variance the axes must hold, 0..1.
 
     Returns:
         direction: FloatTensor (D,), zero outside ``dims`` (all zero if the clips do not vary).
-        info: dict with ``std`` (the scale used) and ``explained`` (share of the residual
-            variance along the axis).
+        info: dict with ``std`` (L2 size of the move of +1), ``explained`` (share of the residual
+            variance along the axes used) and ``n_axes``.
     """
     if z.dim() != 2 or len(z) < 2:
         raise ValueError(f"need latents of shape (N, D) with N >= 2, got {tuple(z.shape)}")
+    if not 0 <= share <= 1:
+        raise ValueError(f"share must lie in 0..1, got {share}")
     d = check_dims(dims, z.shape[1])
     direction = torch.zeros(z.shape[1], dtype=torch.float64)
     if not d.numel():
-        return direction.to(z.dtype), {"std": 0.0, "explained": 0.0}
+        return direction.to(z.dtype), {"std": 0.0, "explained": 0.0, "n_axes": 0}
     x = z[:, d].double()
     x = x - x.mean(dim=0)
     evals, evecs = torch.linalg.eigh(x.T @ x / (len(x) - 1))  # ascending eigenvalues
-    axis, var = evecs[:, -1], float(evals[-1].clamp_min(0))
-    axis = axis * torch.sign(axis[axis.abs().argmax()])
-    direction[d] = axis * math.sqrt(var)
-    total = float(evals.clamp_min(0).sum())
-    return direction.to(z.dtype), {"std": math.sqrt(var), "explained": var / total if total > 0 else 0.0}
+    evals, evecs = evals.flip(0).clamp_min(0), evecs.flip(1)
+    total = float(evals.sum())
+    if total <= 0:
+        return direction.to(z.dtype), {"std": 0.0, "explained": 0.0, "n_axes": 0}
+    k = int((evals.cumsum(0) / total < share).sum()) + 1
+    axes = evecs[:, :k] * torch.sign(evecs[evecs[:, :k].abs().argmax(0), torch.arange(k)])
+    direction[d] = (axes * evals[:k].sqrt()).sum(1)
+    explained = float(evals[:k].sum()) / total
+    return direction.to(z.dtype), {"std": float(direction.norm()), "explained": explained, "n_axes": k}
 
 
 # ----------------------------------------------------------------------------- interpolation

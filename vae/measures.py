@@ -103,6 +103,80 @@ def knob_effects(model, song_tokens: np.ndarray, dims: Dims, amount: float, knob
     }
 
 
+FIDELITY_AMOUNTS = {"pitch": (-12.0, -5.0, -2.0, 2.0, 5.0, 12.0), "rhythm": (-2.0, -1.0, 1.0, 2.0)}
+
+
+def _line(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Slope and R² of the least-squares line through (x, y) (with an intercept)."""
+    slope, intercept = np.polyfit(x, y, 1)
+    total = float(((y - y.mean()) ** 2).sum())
+    r2 = 1 - float(((y - slope * x - intercept) ** 2).sum()) / total if total > 0 else 0.0
+    return float(slope), r2
+
+
+def knob_fidelity(model, songs: list[np.ndarray], dims: Dims, knob: str = "pitch",
+                  amounts: tuple[float, ...] | None = None, progress: Progress | None = None) -> dict:
+    """What a user gets from a knob (DESIGN "Knob fidelity"), through :func:`vae.knobs.move`.
+
+    For each song and amount k: the pitch knob's mean-pitch shift (semitones), or the rhythm
+    knob's log2 density ratio, of the decoded song against the song decoded at rest. Linearity
+    = R² of one straight line through all (k, effect) points, gain = its slope (1.0: the knob
+    moves as many semitones, or doublings of the notes, as it says).
+
+    Returns:
+        dict with ``amounts``, ``effects`` (one list per song), ``median`` (per amount), ``r2``,
+        ``gain`` and ``n_songs``.
+    """
+    if knob not in ("pitch", "rhythm"):
+        raise ValueError(f"knob fidelity is defined for the pitch and rhythm knobs, got {knob!r}")
+    amounts = tuple(FIDELITY_AMOUNTS[knob] if amounts is None else amounts)
+    tracker = Tracker(progress, len(songs))
+    effects = []
+    for song in songs:
+        z = encode_mu(model, split_clips(song))
+        rest = join_clips(decode_z(model, z))
+        row = []
+        for k in amounts:
+            after = join_clips(decode_z(model, knobs.move(z, dims, knobs.Knobs(**{knob: k}))))
+            (n0, m0), (n1, m1) = _onset_stats(rest), _onset_stats(after)
+            if knob == "pitch":
+                row.append(None if m0 is None or m1 is None else m1 - m0)
+            else:
+                row.append(None if not n0 or not n1 else float(np.log2(n1 / n0)))
+        effects.append(row)
+        tracker.step(f"{knob} knob fidelity")
+    x = np.array([k for row in effects for k, e in zip(amounts, row, strict=True) if e is not None])
+    y = np.array([e for row in effects for e in row if e is not None])
+    gain, r2 = _line(x, y) if len(x) > 2 else (float("nan"), float("nan"))
+    median = [float(np.median([row[i] for row in effects if row[i] is not None] or [np.nan]))
+              for i in range(len(amounts))]
+    return {"knob": knob, "amounts": list(amounts), "effects": effects, "median": median, "r2": r2, "gain": gain,
+            "unit": "semitones" if knob == "pitch" else "log2 density ratio", "n_songs": len(songs)}
+
+
+def rest_agreement(model, songs: list[np.ndarray]) -> dict:
+    """Share of steps where the song decoded at rest equals the song (what a user sees first).
+
+    Returns:
+        dict with ``per_song`` (list), ``median`` and ``min``.
+    """
+    shares = []
+    for song in songs:
+        song = np.asarray(song)
+        rest = join_clips(decode_z(model, encode_mu(model, split_clips(song))))[: len(song)]
+        shares.append(float((normalize_tokens(rest) == normalize_tokens(song)).mean()))
+    return {"per_song": shares, "median": float(np.median(shares)), "min": float(np.min(shares)),
+            "n_songs": len(shares)}
+
+
+def what_it_did(before: np.ndarray, after: np.ndarray) -> str:
+    """One line on what a knob move produced: "+4.8 semitones, ×1.0 notes" (after against before)."""
+    (n0, m0), (n1, m1) = _onset_stats(np.asarray(before)), _onset_stats(np.asarray(after))
+    pitch = "no notes" if m0 is None or m1 is None else f"{m1 - m0:+.1f} semitones"
+    notes = f"×{n1 / n0:.2f} notes" if n0 else f"{n1} notes"
+    return f"{pitch}, {notes}"
+
+
 # ----------------------------------------------------------------------------- tables and figures
 
 

@@ -16,7 +16,7 @@ import torch
 
 from vae import render
 from vae.inference import decode_z, encode_mu
-from vae.melody import BPM_RANGE, STEPS_PER_BAR, Melody, decode_song, encode_song, load_melody, split_clips
+from vae.melody import BPM_RANGE, STEPS_PER_BAR, Melody, decode_song, encode_song, join_clips, load_melody, split_clips
 from vae.pianoroll import piano_roll, png_bytes
 from vae.timing import timed
 
@@ -41,12 +41,14 @@ class Song:
     tracks: list[tuple[str, int]] = field(default_factory=list)  # (label, index) of each melodic track
     track: int = 0
     accuracy: float = 0.0  # share of steps the model reconstructs with the knobs at 0
+    rest: np.ndarray | None = None  # int64 (T,): the song decoded with the knobs at 0 (what the knobs move from)
+    model_name: str = ""  # the model the latents are of
     roll_path: Path | None = None  # the original's piano roll (PNG)
     audio_path: Path | None = None  # the original's audio (WAV)
 
-    def matches(self, key: str, track: int | None) -> bool:
-        """Whether this song is what ``key`` (see :func:`song_key`) and ``track`` ask for."""
-        return self.key == key and (track is None or int(track) == self.track)
+    def matches(self, key: str, track: int | None, model_name: str = "") -> bool:
+        """Whether this song is what ``key`` (see :func:`song_key`) and ``track`` ask for, encoded by that model."""
+        return self.key == key and (track is None or int(track) == self.track) and self.model_name == model_name
 
     @property
     def n_bars(self) -> int:
@@ -128,7 +130,8 @@ def read_song(example: str | None = None, upload: str | Path | None = None, code
     return load_melody(examples[name], track), name, name
 
 
-def prepare_song(model, melody: Melody, name: str, key: str, example: str | None = None) -> Song:
+def prepare_song(model, melody: Melody, name: str, key: str, example: str | None = None,
+                 model_name: str = "") -> Song:
     """Encode a melody's clips once and render its original roll and audio to files.
 
     Raises:
@@ -140,7 +143,8 @@ def prepare_song(model, melody: Melody, name: str, key: str, example: str | None
                          f"{MAX_SONG_SECONDS // 60} minutes. Cut it shorter and try again")
     clips = split_clips(melody.tokens)
     latents = encode_mu(model, clips)
-    accuracy = float((decode_z(model, latents) == clips).mean())
+    rest = decode_z(model, latents)
+    accuracy = float((rest == clips).mean())
     tracks = [(f"{t['index'] + 1}. {t['name']} ({t['notes']} notes)", t["index"]) for t in melody.instruments
               if t["notes"] and not t["is_drum"]]
     roll = piano_roll(melody.tokens, title=f"{name}: original, {len(melody.tokens) // STEPS_PER_BAR} bars")
@@ -148,20 +152,22 @@ def prepare_song(model, melody: Melody, name: str, key: str, example: str | None
     stem = render.safe_stem(name)
     return Song(key=key, name=name, tokens=melody.tokens, bpm=melody.bpm, latents=latents, example=example,
                 meter=melody.meter, warnings=list(melody.warnings), tracks=tracks, track=melody.instrument,
-                accuracy=accuracy, roll_path=render.write_output(png_bytes(roll), f"{stem}-original.png"),
+                accuracy=accuracy, rest=join_clips(rest)[: len(melody.tokens)], model_name=model_name,
+                roll_path=render.write_output(png_bytes(roll), f"{stem}-original.png"),
                 audio_path=render.write_output(render.wav_bytes(audio), f"{stem}-original.wav"))
 
 
 def load(model, example: str | None = None, upload: str | Path | None = None, code: str | None = None,
          bpm: float | None = None, track: int | str | None = None, examples: dict[str, Path] | None = None,
-         cached: Song | None = None) -> Song:
-    """The song that example / upload / code (and track) name: ``cached`` when it is that song, else read and prepared."""
+         cached: Song | None = None, model_name: str = "") -> Song:
+    """The song that example / upload / code (and track) name: ``cached`` when it is that song, encoded by
+    the model called ``model_name``, else read and prepared."""
     track = None if track in (None, "") else int(track)
     key = song_key(example, upload, code, bpm)
-    if isinstance(cached, Song) and cached.matches(key, track):
+    if isinstance(cached, Song) and cached.matches(key, track, model_name):
         return cached
     melody, name, example = read_song(example, upload, code, bpm, track, examples)
-    return prepare_song(model, melody, name, key, example)
+    return prepare_song(model, melody, name, key, example, model_name)
 
 
 def clip_of(tokens: np.ndarray, number: int, name: str = "this song") -> np.ndarray:

@@ -1,0 +1,223 @@
+"""Attribute curves: the knobs of a model whose latent dims are tied to attributes (AR-VAE).
+
+A model trained with attribute regularisation (``VAEConfig.reg_attributes``) orders one latent
+dim by each attribute (mean pitch, onset count), but a rank loss does not make the dim linear in
+it. A *curve* is a monotone table attribute → z fitted on data; a knob moves each clip along the
+tied dim to the z of its own attribute plus the knob's amount (:func:`curve_move`), so +1 is one
+semitone (or twice the notes) in any register. A *calibration* then maps the knob's value to the
+amount asked of the curve, fitted on songs so that what the decoder plays follows the label
+(:func:`fit_curves`). Both are fitted on validation data and travel in ``dims.json``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from vae.augment import transposable, transpose
+from vae.inference import decode_z, encode_mu
+from vae.melody import N_PITCHES, check_tokens, join_clips, split_clips
+from vae.model import ATTRIBUTES
+
+# knob -> (attribute, log2): the pitch knob moves the mean onset pitch in semitones, the rhythm
+# knob the onset count in doublings (+1 = twice the notes, as splitting every note in two).
+CURVE_KNOBS = {"pitch": ("pitch", False), "rhythm": ("density", True)}
+CALIBRATION_AMOUNTS = {"pitch": (-12, -9, -7, -5, -3, -2, -1, 1, 2, 3, 5, 7, 9, 12),
+                       "rhythm": (-2, -1.5, -1, -0.5, 0.5, 1, 1.5, 2, 3)}
+N_CURVE_POINTS = 33
+MAX_SHIFT = 12  # the curve is fitted on clips moved by up to this many semitones (registers a knob reaches)
+
+
+def fit_curve(z: Tensor, values: Tensor, n_points: int = 33) -> tuple[Tensor, Tensor, float]:
+    """A monotone table from an attribute's values to one latent dim, fitted on data.
+
+    The clips are sorted by the attribute and cut into ``n_points`` groups of equal size; each
+    group gives a point (median attribute, median z). The z column is then made monotone in the
+    direction of the rank correlation (running maximum, or minimum), so that the table inverts.
+
+    Args:
+        z: FloatTensor (N,), one latent dim (μ of N clips).
+        values: FloatTensor (N,), the attribute of each clip; NaNs are left out.
+        n_points: points in the table.
+
+    Returns:
+        (values_table, z_table, rho): two FloatTensors (n_points,), values strictly increasing,
+        and the Spearman correlation of z with the attribute.
+    """
+    keep = ~torch.isnan(values)
+    z, values = z[keep].double(), values[keep].double()
+    if len(z) < 2 * n_points:
+        raise ValueError(f"need at least {2 * n_points} clips with the attribute to fit a curve, got {len(z)}")
+    rank_z, rank_v = z.argsort().argsort().double(), values.argsort().argsort().double()
+    rho = float(torch.corrcoef(torch.stack([rank_z, rank_v]))[0, 1])
+    order = values.argsort()
+    groups = torch.tensor_split(order, n_points)
+    v_tab = torch.stack([values[g].median() for g in groups])
+    z_tab = torch.stack([z[g].median() for g in groups])
+    z_tab = torch.cummax(z_tab, 0).values if rho >= 0 else torch.cummin(z_tab, 0).values
+    z_tab = z_tab + (1e-4 if rho >= 0 else -1e-4) * torch.arange(len(z_tab))  # strictly monotone: invertible
+    # Equal attribute medians (e.g. integer onset counts) would make the table ambiguous: keep the first.
+    distinct = torch.cat([torch.tensor([True]), v_tab[1:] > v_tab[:-1]])
+    return v_tab[distinct].float(), z_tab[distinct].float(), rho
+
+
+def _interp(x: Tensor, xp: Tensor, fp: Tensor) -> Tensor:
+    """Piecewise-linear f(x) through (xp, fp), xp increasing, extended linearly beyond both ends."""
+    x, xp, fp = x.double(), xp.double(), fp.double()
+    i = torch.searchsorted(xp, x).clamp(1, len(xp) - 1)
+    x0, x1, f0, f1 = xp[i - 1], xp[i], fp[i - 1], fp[i]
+    slope = (f1 - f0) / (x1 - x0).clamp_min(1e-12)
+    return f0 + slope * (x - x0)
+
+
+def curve_move(z: Tensor, dim: int, values: Tensor, z_table: Tensor, amount: float, log2: bool = False) -> Tensor:
+    """Each latent's move along one attribute-tied dim that changes its attribute by ``amount``.
+
+    The curve (:func:`fit_curve`) reads each latent's attribute from its z; the target is that
+    value plus ``amount`` (or times 2**amount with ``log2``: +1 doubles the attribute), read
+    back into z through the same curve. A knob in the attribute's own unit, linear in it
+    whatever the latent's scale along the dim (a rank loss orders the dim but does not make it
+    linear).
+
+    Args:
+        z: FloatTensor (N, D).
+        dim: the tied dimension.
+        values, z_table: the curve, (P,) each, values increasing, z_table monotone.
+        amount: the change of the attribute (e.g. semitones), or of its log2 with ``log2``.
+        log2: move the attribute's logarithm (for counts: +1 = twice as many).
+
+    Returns:
+        FloatTensor (N, D): zero outside ``dim``; ``z + move`` is the moved latent.
+    """
+    if not math.isfinite(float(amount)):
+        raise ValueError(f"amount must be finite, got {amount}")
+    if values.dim() != 1 or values.shape != z_table.shape or len(values) < 2:
+        raise ValueError("the curve needs two tables of the same length >= 2")
+    zt = z_table.double()
+    if zt[-1] < zt[0]:  # decreasing: flip so that the inverse table is increasing
+        zt, vt = zt.flip(0), values.double().flip(0)
+    else:
+        vt = values.double()
+    out = torch.zeros_like(z)
+    if float(amount) == 0:
+        return out
+    now = _interp(z[:, dim], zt, vt)  # the attribute each latent encodes
+    if log2:
+        target = torch.log2(now.clamp_min(0.5)) + float(amount)
+        target = torch.exp2(target)
+    else:
+        target = now + float(amount)
+    out[:, dim] = (_interp(target, values.double(), z_table.double()) - z[:, dim].double()).to(z.dtype)
+    return out
+
+
+def _spread_registers(clips: np.ndarray, seed: int) -> np.ndarray:
+    """Each clip moved by a random shift in ±MAX_SHIFT semitones that keeps it in MIDI 0-127 (else left)."""
+    rng = np.random.default_rng(seed)
+    shifts = rng.integers(-MAX_SHIFT, MAX_SHIFT + 1, size=len(clips))
+    out = clips.copy()
+    for p in range(-MAX_SHIFT, MAX_SHIFT + 1):
+        rows = (shifts == p) & transposable(clips, p)
+        if p and rows.any():
+            out[rows] = transpose(clips[rows], p)
+    return out
+
+
+def _song_measure(tokens: np.ndarray, log2: bool) -> float:
+    """Mean onset pitch of a song, or log2 of its onset count (NaN without onsets)."""
+    onsets = tokens[tokens < N_PITCHES]
+    if not len(onsets):
+        return math.nan
+    return math.log2(len(onsets)) if log2 else float(onsets.mean())
+
+
+def _effect(model, songs: list[np.ndarray], curve: dict, amount: float) -> float:
+    """Median over songs of what ``amount`` asked of the curve changes in the decoded song."""
+    out = []
+    for song in songs:
+        z = encode_mu(model, split_clips(song))
+        before = join_clips(decode_z(model, z))
+        move = curve_move(z, curve["dim"], curve["values"], curve["z"], amount, curve["log2"])
+        after = join_clips(decode_z(model, z + move))
+        out.append(_song_measure(after, curve["log2"]) - _song_measure(before, curve["log2"]))
+    return float(np.nanmedian(out))
+
+
+def calibrate(model, songs: list[np.ndarray], curve: dict, amounts) -> tuple[list[float], list[float]]:
+    """The knob's table: what the decoder plays (knob values) for what is asked of the curve (requests).
+
+    Measured on ``songs`` (median over them) for each amount, with (0, 0), made increasing.
+
+    Returns:
+        (knob_values, requests): two lists of floats, knob values strictly increasing.
+    """
+    asked = sorted({0.0, *(float(a) for a in amounts)})
+    got = np.array([0.0 if a == 0 else _effect(model, songs, curve, a) for a in asked])
+    got = np.maximum.accumulate(got) + 1e-3 * np.arange(len(got))  # strictly increasing: invertible
+    got -= got[asked.index(0.0)]  # the knob at rest asks nothing
+    return got.tolist(), asked
+
+
+def fit_curves(model, clips: np.ndarray, songs: list[np.ndarray], seed: int = 0) -> dict[str, dict]:
+    """Fit a curve and its calibration for each knob whose attribute the model ties to a dim.
+
+    Args:
+        model: a VAE trained with ``reg_attributes`` (others get no curves: ``{}``).
+        clips: int array (N, 32) of real clips (validation), spread over registers by ±12 semitones.
+        songs: songs (T,) to calibrate the knobs' units on (validation songs).
+        seed: seeds the register spread.
+
+    Returns:
+        knob -> curve dict: ``dim``, ``attribute``, ``log2``, ``values`` and ``z`` (FloatTensors,
+        the curve), ``rho`` (Spearman of the dim with the attribute), ``knob`` and ``request``
+        (the calibration table), ``n_clips`` and ``n_songs``.
+    """
+    tied = tuple(getattr(getattr(model, "config", None), "reg_attributes", ()) or ())
+    songs = [check_tokens(np.asarray(s)) for s in songs]
+    data = np.concatenate([clips, _spread_registers(clips, seed)])
+    mu = encode_mu(model, data)
+    curves = {}
+    for knob, (attribute, log2) in CURVE_KNOBS.items():
+        if attribute not in tied:
+            continue
+        dim = tied.index(attribute)
+        values, z, rho = fit_curve(mu[:, dim], ATTRIBUTES[attribute](torch.as_tensor(data)), N_CURVE_POINTS)
+        curve = {"dim": dim, "attribute": attribute, "log2": log2, "values": values, "z": z, "rho": rho,
+                 "n_clips": len(data), "n_songs": len(songs)}
+        curve["knob"], curve["request"] = calibrate(model, songs, curve, CALIBRATION_AMOUNTS[knob])
+        curves[knob] = curve
+    return curves
+
+
+def knob_request(curve: dict, amount: float) -> float:
+    """What ``amount`` on the knob asks of the curve, through its calibration table."""
+    table = torch.as_tensor(curve["knob"], dtype=torch.float64), torch.as_tensor(curve["request"], dtype=torch.float64)
+    return float(_interp(torch.tensor([float(amount)]), *table)[0])
+
+
+def move_along(z: Tensor, curve: dict, amount: float) -> Tensor:
+    """The move (N, D) of ``amount`` on a curve knob: calibrated, then along the curve."""
+    return curve_move(z, curve["dim"], curve["values"], curve["z"], knob_request(curve, amount), curve["log2"])
+
+
+def curves_to_json(curves: dict[str, dict]) -> dict:
+    """Curves with their tensors as lists (for dims.json)."""
+    return {k: {n: v.tolist() if torch.is_tensor(v) else v for n, v in c.items()} for k, c in curves.items()}
+
+
+def curves_from_json(raw: dict) -> dict[str, dict]:
+    """Read :func:`curves_to_json`; raises ValueError when a table is missing or inconsistent."""
+    out = {}
+    for knob, c in (raw or {}).items():
+        missing = [k for k in ("dim", "values", "z", "knob", "request") if k not in c]
+        if missing or knob not in CURVE_KNOBS:
+            raise ValueError(f"curve for {knob!r} is not valid (missing {missing})")
+        curve = dict(c, values=torch.as_tensor(c["values"], dtype=torch.float32),
+                     z=torch.as_tensor(c["z"], dtype=torch.float32), log2=bool(c.get("log2", False)))
+        if curve["values"].shape != curve["z"].shape or len(curve["values"]) < 2 or len(c["knob"]) != len(c["request"]):
+            raise ValueError(f"curve for {knob!r}: tables of different lengths")
+        out[knob] = curve
+    return out
