@@ -126,7 +126,7 @@ def song_effects(model, songs: list[np.ndarray], dims: Dims, desc: str, names: t
             rows = [knob_effects(model, s, dims, amount, knob=knob, control=control, seed=k)
                     for k, s in enumerate(tqdm(songs, desc=f"{desc} {knob}{' control' if control else ''}"))]
             summary = {"amount": amount, "n_songs": len(rows)}
-            for key in ("pitch_shift", "rhythm_change", "density_ratio"):
+            for key in ("pitch_shift", "rhythm_change", "steps_changed", "density_ratio"):
                 values = [r[key] for r in rows if r[key] is not None]
                 summary[key] = float(np.mean(values)) if values else None
                 summary[f"{key}_median"] = float(np.median(values)) if values else None

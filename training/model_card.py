@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -58,6 +59,29 @@ def variants_table(variants: dict | None, knob: str, key: str, label: str, intro
     return lines
 
 
+def fidelity_lines(report: dict) -> list[str]:
+    """Card lines: knob fidelity (linearity, gain, median effect per knob value) and rest agreement."""
+    lines = []
+    for knob, unit in (("pitch", "semitones"), ("rhythm", "log2 of the density ratio")):
+        sets = report.get("fidelity", {}).get(knob)
+        if not sets:
+            continue
+        amounts = next(iter(sets.values()))["amounts"]
+        lines += ["", (f"Knob fidelity, {knob} knob (median {unit} against the song decoded at rest; "
+                       "R² and gain of one line through every song's points):"), "",
+                  "| songs | R² | gain | " + " | ".join(f"{a:+g}" for a in amounts) + " |",
+                  "| --- | --- | --- | " + " | ".join("---" for _ in amounts) + " |"]
+        for name, f in sets.items():
+            lines.append(f"| {name} ({f['n_songs']}) | {fmt(f['r2'])} | {fmt(f['gain'], 2)} | "
+                         + " | ".join(fmt(m, 2) for m in f["median"]) + " |")
+    rest = report.get("rest_agreement")
+    if rest:
+        lines += ["", "Rest agreement (share of steps where the song decoded with every knob at 0 equals the song): "
+                  + ", ".join(f"{name} median {fmt(r['median'])} (min {fmt(r['min'])}, {r['n_songs']} songs)"
+                              for name, r in rest.items()) + "."]
+    return lines
+
+
 def card(model, args: dict, metrics: list[dict], meta: dict, report: dict | None) -> str:
     c = model.config
     n_params = sum(p.numel() for p in model.parameters())
@@ -75,7 +99,11 @@ def card(model, args: dict, metrics: list[dict], meta: dict, report: dict | None
         "token ⊕ z; greedy decoding"),
         f"- {n_params:,} parameters ({n_params * 4 / 1e6:.1f} MB as float32 safetensors)",
         (f"- loss: token NLL + β·KL with β = {c.beta}, KL normalised as `{c.kl_norm}` "
-        "(`sum`: the per-clip ELBO divided by 32 steps)"), "",
+        "(`sum`: the per-clip ELBO divided by 32 steps)"),
+        (f"- attribute regularisation (AR-VAE, Pati & Lerch 2020): latent dims {list(range(len(c.reg_attributes)))} "
+         f"tied to {list(c.reg_attributes)} (mean onset pitch, onset count) by γ·mean|tanh(δ(z_i − z_j)) − "
+         f"sign(a_i − a_j)| over the batch's pairs, γ = {c.reg_gamma}, δ = {c.reg_delta}"
+         if c.reg_attributes and c.reg_gamma else "- no attribute regularisation (the paper's recipe)"), "",
         "## Data", "",
         ("Folk tunes of the music21 corpus (essenFolksong, oneills1850, ryansMammoth), duple meters only, "
         "32-step windows with a one-bar hop, split by tune (seed "
@@ -84,12 +112,13 @@ def card(model, args: dict, metrics: list[dict], meta: dict, report: dict | None
         *[f"| {k} | {v['tunes']} | {v['clips']} |" for k, v in meta["splits"].items()], "",
         f"Tunes per source: {meta.get('tunes_per_source')}.", "",
         "## Training", "",
-        (f"{last['minutes']:.0f} minutes of training steps on 2 CPU cores ({last['step']} steps of {args['batch']} clips, "
-        f"{last['epoch']} epochs), Adam {args['lr']:g} held for the first {args.get('decay_start', 0):.0%} of the run "
+        (args.get("history", "") +
+        f"{last['minutes']:.0f} minutes of training steps{args.get('where', ' on 2 CPU cores')} "
+        f"({last['step']} steps of {args['batch']} clips, {last['epoch']} epochs), Adam {args['lr']:g} held for the first {args.get('decay_start', 0):.0%} of the run "
         f"then decayed to {args['lr_min']:g}, gradient clipping {args['clip_grad']}, scheduled sampling up to "
         f"{args['sample_max']}, decoder word dropout {args.get('input_dropout', 0)}, random transposition "
         f"±{args['transpose']} semitones."), "",
-        "![training curves](../figures/training_curves.png)", "",
+        f"![training curves]({args.get('curves_path', '../figures/training_curves.png')})", "",
         (f"Best validation greedy token accuracy {best['token_accuracy']:.4f} (exact clips {best['exact_clip_rate']:.3f}) "
         f"at {best['minutes']:.0f} min; this checkpoint is the one shipped."), "",
     ]
@@ -110,7 +139,8 @@ def card(model, args: dict, metrics: list[dict], meta: dict, report: dict | None
                   f"({lat['n_rhythm_clips']} two-whole-note clips); overlap {lat['overlap']}"),
                   f"- {report['pca']['components_for_99_percent']} principal components hold 99 % of μ's variance", "",
                   "Knob effects (mean over songs; against the decoded unmodified song):", "",
-                  "| songs | knob | pitch shift (st) | rhythm change | density ratio |", "| --- | --- | --- | --- | --- |"]
+                  "| songs | knob | pitch shift (st) | rhythm change | steps changed | density ratio |",
+                  "| --- | --- | --- | --- | --- | --- |"]
         for key, label in (("knobs_twinkle", "Twinkle"), ("knobs_test_songs", "test songs"),
                            ("knobs_nottingham", "Nottingham")):
             block = report.get(key)
@@ -118,16 +148,21 @@ def card(model, args: dict, metrics: list[dict], meta: dict, report: dict | None
                 continue
             for knob, r in block.items():
                 lines.append(f"| {label} ({r['n_songs']}) | {knob} {r['amount']:+g} | {fmt(r['pitch_shift'], 2)} | "
-                             f"{fmt(r['rhythm_change'])} | {fmt(r['density_ratio'], 2)} |")
+                             f"{fmt(r['rhythm_change'])} | {fmt(r.get('steps_changed'))} | {fmt(r['density_ratio'], 2)} |")
+        lines += fidelity_lines(report)
         lines += variants_table(report.get("pitch_knobs"), "pitch", "pitch_shift", "pitch shift (st)", (
-            "Two ways to turn the pitch knob, both moving only the pitch dims: `linear` adds the least-squares "
+            "Ways to turn the pitch knob, each moving only the pitch dims: `linear` adds the least-squares "
             "slope of Δ_p per semitone (DESIGN); `transport` applies, per shift p, an affine map of the pitch dims "
-            "fitted on the pairs (μ(x), μ(F_p x)), so each clip follows its own path. Shipped: "
+            "fitted on the pairs (μ(x), μ(F_p x)), so each clip follows its own path; `curve` (models with a "
+            "pitch-tied dim) moves the tied dim through a monotone mean-pitch → z curve, calibrated on validation "
+            "songs so that +1 plays one semitone. Shipped: "
             f"`{report.get('pitch_knob', 'linear')}`."))
         lines += variants_table(report.get("rhythm_knobs"), "rhythm", "density_ratio", "density ratio", (
-            "Two calibrations of the rhythm knob's +1 on the same rhythm dims: the mean Δz of splitting every "
-            "note in two over the test clips whose notes split (`songs`), or over the two-whole-note clips of "
-            f"the analysis (`whole_notes`). Shipped: `{report.get('rhythm_unit', 'whole_notes')}`."))
+            "Calibrations of the rhythm knob's +1: on the rhythm dims, the mean Δz of splitting every "
+            "note in two over the validation clips whose notes split (`songs`) or over the two-whole-note clips "
+            "of the analysis (`whole_notes`); `curve` (models with a density-tied dim) moves the tied dim through "
+            "an onset-count → z curve so that +1 plays twice the notes. Shipped: "
+            f"`{report.get('rhythm_knob') if report.get('rhythm_knob') == 'curve' else report.get('rhythm_unit')}`."))
     lines += ["", "## Limits", "",
               ("Trained on European folk melodies in duple meters: other styles, meters and very wide or fast "
               "melodies reconstruct less well. Monophonic only (chords are reduced to their top note)."), ""]
@@ -140,6 +175,9 @@ def main() -> None:
     ap.add_argument("--data", default="data/clips.npz")
     ap.add_argument("--out", default=str(ROOT / "assets" / "model"))
     ap.add_argument("--figures", default=str(ROOT / "assets" / "figures"))
+    ap.add_argument("--where", default=None, help="where the last run trained (default: 'on 2 CPU cores')")
+    ap.add_argument("--history", default=None, help="a sentence on the runs before the last one (fine-tuning)")
+    ap.add_argument("--metrics-name", default="shipped_metrics.jsonl", help="name of the run's metrics in OUT/runs/")
     args = ap.parse_args()
     run, out, figs = Path(args.run), Path(args.out), Path(args.figures)
     out.mkdir(parents=True, exist_ok=True)
@@ -151,11 +189,16 @@ def main() -> None:
     metrics = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     curves(metrics, figs / "training_curves.png")
     (out / "runs").mkdir(exist_ok=True)
-    shutil.copy(run / "metrics.jsonl", out / "runs" / "shipped_metrics.jsonl")
+    shutil.copy(run / "metrics.jsonl", out / "runs" / args.metrics_name)
     meta = json.loads(Path(args.data).with_suffix(".json").read_text())
     report_path = out / "report.json"
     report = json.loads(report_path.read_text()) if report_path.exists() else None
     run_args = json.loads((run / "args.json").read_text())
+    run_args["curves_path"] = os.path.relpath(figs / "training_curves.png", out)
+    if args.where:
+        run_args["where"] = f" {args.where}"
+    if args.history:
+        run_args["history"] = args.history.strip() + " "
     (out / "README.md").write_text(card(model, run_args, metrics, meta, report))
     print("wrote", out / "README.md", "and", figs / "training_curves.png")
 

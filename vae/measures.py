@@ -74,7 +74,8 @@ def knob_effects(model, song_tokens: np.ndarray, dims: Dims, amount: float, knob
 
     Returns:
         dict with ``pitch_shift`` (mean onset pitch after − before, semitones), ``rhythm_change``
-        (share of steps whose onset / hold / rest class differs), ``density_ratio`` (onsets after
+        (share of steps whose onset / hold / rest class differs), ``steps_changed`` (share of steps
+        whose token differs), ``density_ratio`` (onsets after
         / before), the onset counts and mean pitches, ``move_norm`` (L2 size of the move, the
         mean over the song's clips) and ``moved_dims``. Holds that follow a rest are read as
         rests; a mean over no onsets is None.
@@ -99,6 +100,7 @@ def knob_effects(model, song_tokens: np.ndarray, dims: Dims, amount: float, knob
         "mean_pitch_before": mean_before, "mean_pitch_after": mean_after,
         "pitch_shift": None if mean_before is None or mean_after is None else mean_after - mean_before,
         "rhythm_change": float((classes[0] != classes[1]).mean()),
+        "steps_changed": float((before != after).mean()),
         "density_ratio": n_after / n_before if n_before else None,
     }
 
