@@ -1,0 +1,66 @@
+"""The Analogy, Sampling and typed-melody tabs' handlers as plain functions (tiny model)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import gradio as gr
+import pytest
+
+import app
+import tabs
+from vae import render
+from vae.bundle import load_bundle
+from vae.melody import decode_song, load_melody
+from vae.notation import parse_melody
+
+
+@pytest.fixture(scope="module")
+def ideas(tiny_model_dir, tmp_path_factory):
+    patch = pytest.MonkeyPatch()
+    patch.setattr(render, "OUT_DIR", tmp_path_factory.mktemp("tabs_out"))
+    yield tabs.Ideas(app.Handlers(load_bundle(str(tiny_model_dir))))
+    patch.undo()
+
+
+def test_analogy_both_directions_and_a_typed_song(ideas):
+    roll, audio, midi = ideas.analogy("twinkle", None, None, None, "test_1", mix=1.0)
+    assert Path(roll).name.startswith("twinkle_with_rhythm_of_test_1") and Path(audio).suffix == ".wav"
+    assert len(load_melody(midi).tokens) == 12 * 16  # as long as twinkle, the pitch song
+    *_, back = ideas.analogy("twinkle", b_text="C4 D4 E4 F4 | G4*4", direction="A's rhythm with B's pitch")
+    assert Path(back).name.startswith("typed_melody_with_rhythm_of_twinkle") and len(load_melody(back).tokens) == 32
+    with pytest.raises(gr.Error, match="mix must be between"):
+        ideas.analogy(mix=2)
+
+
+def test_sample_is_seeded_and_plays_on_click(ideas):
+    gallery, _roll, _audio, midi, many = ideas.sample(3, 0.8, 5)
+    assert len(gallery) == 3 and gallery[0][1] == "1 (seed 5)"
+    assert ideas.sample(3, 0.8, 5)[3] == midi and ideas.sample(3, 0.8, 6)[3] != midi
+    assert len(load_melody(midi).tokens) == 3 * 32 + 2 * 16  # with a bar of rest between
+    played, played_midi, info = ideas.play(many, gr.SelectData(None, {"index": 1, "value": None}))
+    assert Path(played).suffix == ".wav" and len(load_melody(played_midi).tokens) == 32 and "2" in info
+
+
+def test_variations_of_a_typed_melody(ideas):
+    gallery, *_, many = ideas.variations(text="C4 D4 E4 F4 G4 A4 B4 C5", n=3, spread=2.0, seed=1)
+    assert len(gallery) == 3 and all(len(s) == 32 for s in many["songs"])
+
+
+def test_typed_melody_preview_and_code(ideas):
+    roll, code, bpm, info = ideas.preview(tabs.TYPED_EXAMPLE)
+    assert Path(roll).read_bytes()[1:4] == b"PNG" and bpm == 120 and info.startswith("4 bars")
+    assert (decode_song(code) == parse_melody(tabs.TYPED_EXAMPLE).tokens).all()
+    assert ideas.preview("")[1] == ""
+    with pytest.raises(gr.Error, match="cannot read"):
+        ideas.preview("C4 X9")
+    upload, song_code, _bpm, *loaded = ideas.to_knobs(code, bpm, None)
+    assert upload is None and song_code == code and loaded[-1].n_bars == 4
+
+
+def test_sample_link_round_trip():
+    link = tabs.Ideas.sample_link("http://x/", 4, 0.7, 9)
+    query = dict(p.split("=") for p in link.split("?")[1].split("&"))
+    request = type("R", (), {"query_params": query})()
+    assert tabs.Ideas.restore_sample(request) == (4, 0.7, 9, True)
+    assert tabs.Ideas.restore_sample(type("R", (), {"query_params": {}})())[-1] is False
