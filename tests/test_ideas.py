@@ -77,3 +77,12 @@ def test_variations_spread_around_the_song(tiny_model):
 def test_join_with_rests():
     out = ideas.join_with_rests([np.array([60, HOLD]), np.array([HOLD, 62])], rest_steps=2)
     assert out.tolist() == [60, HOLD, REST, REST, REST, 62]  # a hold after a rest is a rest
+
+
+def test_rhythm_agreement_and_pitch_distance():
+    a = np.array([60, HOLD, REST, HOLD, 62, 62])  # the hold after a rest is a rest
+    b = np.array([67, 67, REST, REST, 65, HOLD])
+    assert ideas.rhythm_classes(a).tolist() == [0, 1, 2, 2, 0, 0]
+    assert ideas.rhythm_agreement(a, b) == pytest.approx(4 / 6) and ideas.rhythm_agreement(a, a) == 1
+    assert ideas.pitch_distance(a, b) == pytest.approx((7 + 7 + 3 + 3) / 4)
+    assert np.isnan(ideas.pitch_distance(a, np.full(6, REST)))

@@ -21,7 +21,17 @@ from vae import latent
 from vae.dims import Dims
 from vae.inference import decode_z, device_of, encode_mu, inference
 from vae.knobs import control_dims
-from vae.melody import CLIP_STEPS, REST, STEPS_PER_BAR, check_tokens, join_clips, normalize_tokens, split_clips
+from vae.melody import (
+    CLIP_STEPS,
+    HOLD,
+    N_PITCHES,
+    REST,
+    STEPS_PER_BAR,
+    check_tokens,
+    join_clips,
+    normalize_tokens,
+    split_clips,
+)
 
 DIRECTIONS = ("a_pitch", "a_rhythm")  # A's pitch with B's rhythm, or A's rhythm with B's pitch
 MIX_RANGE = (0.0, 1.0)
@@ -155,3 +165,37 @@ def join_with_rests(pieces, rest_steps: int = STEPS_PER_BAR) -> np.ndarray:
     rest = np.full(rest_steps, REST, dtype=np.int64)
     out = [x for p in pieces for x in (p, rest)][:-1]
     return normalize_tokens(np.concatenate(out))  # a piece that starts with a hold starts with a rest
+
+
+# ----------------------------------------------------------------------------- how well an analogy worked
+
+ONSET, SOUNDING, SILENT = 0, 1, 2  # the rhythm class of a step
+
+
+def rhythm_classes(tokens: np.ndarray) -> np.ndarray:
+    """int (T,): each step's onset / hold / rest class (a hold after a rest counts as rest)."""
+    tokens = normalize_tokens(check_tokens(np.asarray(tokens)))
+    return np.where(tokens < N_PITCHES, ONSET, np.where(tokens == HOLD, SOUNDING, SILENT))
+
+
+def sounding_pitch(tokens: np.ndarray) -> np.ndarray:
+    """float (T,): the MIDI pitch sounding at each step, NaN where silent."""
+    tokens = normalize_tokens(check_tokens(np.asarray(tokens)))
+    out = np.full(len(tokens), np.nan)
+    current = np.nan
+    for i, tok in enumerate(tokens.tolist()):
+        current = float(tok) if tok < N_PITCHES else (current if tok == HOLD else np.nan)
+        out[i] = current
+    return out
+
+
+def rhythm_agreement(x: np.ndarray, y: np.ndarray) -> float:
+    """Share of steps where two equally long songs have the same onset / hold / rest class."""
+    return float((rhythm_classes(x) == rhythm_classes(y)).mean())
+
+
+def pitch_distance(x: np.ndarray, y: np.ndarray) -> float:
+    """Mean |pitch_x − pitch_y| in semitones over the steps where both sound; NaN when none."""
+    px, py = sounding_pitch(x), sounding_pitch(y)
+    both = ~np.isnan(px) & ~np.isnan(py)
+    return float(np.abs(px[both] - py[both]).mean()) if both.any() else float("nan")
