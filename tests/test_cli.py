@@ -60,7 +60,9 @@ def test_analogy_both_ways(run, song, tmp_path):
 
 def test_sample_and_vary_write_a_folder_each_and_are_seeded(run, song, tmp_path):
     for folder in ("s1", "s2"):
-        assert run("sample", "--n", "3", "--temperature", "0.8", "--seed", "4", "-o", str(tmp_path / folder))[0] == 0
+        assert run("sample", "--n", "3", "--temperature", "0.8", "--seed", "4", "-o", str(tmp_path / folder),
+                   "--roll", str(tmp_path / f"{folder}.png"))[0] == 0
+    assert (tmp_path / "s1.png").read_bytes()[1:4] == b"PNG"
     files = sorted((tmp_path / "s1").glob("*.mid"))
     assert [f.name for f in files] == ["sample_01.mid", "sample_02.mid", "sample_03.mid"]
     assert all(f.read_bytes() == (tmp_path / "s2" / f.name).read_bytes() for f in files)

@@ -57,8 +57,9 @@ def read_song(source: str, track: int | None = None) -> tuple[Melody, str]:
 
 
 def write_song(tokens: np.ndarray, bpm: float, out: Path, audio: Path | None = None, roll: Path | None = None,
-               title: str | None = None) -> None:
-    """The tokens as MIDI at ``out``, and as audio and a piano roll when asked; says what it wrote."""
+               title: str | None = None, compare: np.ndarray | None = None) -> None:
+    """The tokens as MIDI at ``out``, and as audio and a piano roll (over ``compare``) when asked; says what it
+    wrote."""
     if audio is not None and audio.suffix.lower() not in AUDIO_WRITERS:
         raise ValueError(f"audio is written as {', '.join(AUDIO_WRITERS)}, not {audio.suffix or 'no suffix'}")
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -69,7 +70,7 @@ def write_song(tokens: np.ndarray, bpm: float, out: Path, audio: Path | None = N
         audio.write_bytes(AUDIO_WRITERS[audio.suffix.lower()](samples))
         written.append(audio)
     if roll is not None:
-        roll.write_bytes(roll_png(tokens, title=title))
+        roll.write_bytes(roll_png(tokens, compare, title=title))
         written.append(roll)
     print(f"wrote {', '.join(map(str, written))} ({len(tokens) // STEPS_PER_BAR} bars at {bpm:g} bpm)")
 
@@ -91,7 +92,7 @@ def cmd_modulate(b: Bundle, args) -> None:
     melody, name = read_song(args.song, args.track)
     k = Knobs(args.pitch, args.rhythm, args.residual, args.control, _bars(args.bars))
     result = knobs.apply(b.model, b.dims, melody.tokens, k)
-    write_song(result, melody.bpm, args.output, args.audio, args.roll, f"{name}: {k.stem(name)}")
+    write_song(result, melody.bpm, args.output, args.audio, args.roll, k.stem(name), melody.tokens)
 
 
 def cmd_grid(b: Bundle, args) -> None:
@@ -106,13 +107,16 @@ def cmd_analogy(b: Bundle, args) -> None:
     (a, name_a), (c, name_b) = read_song(args.song_a), read_song(args.song_b)
     direction = "a_rhythm" if args.reverse else "a_pitch"
     result = ideas.analogy(b.model, b.dims, a.tokens, c.tokens, args.mix, direction, args.control)
-    pitch, rhythm = (name_a, name_b) if direction == "a_pitch" else (name_b, name_a)
-    write_song(result, (a if direction == "a_pitch" else c).bpm, args.output, args.audio, args.roll,
-               f"pitch of {pitch}, rhythm of {rhythm}")
+    (pitch, p_name), r_name = ((a, name_a), name_b) if direction == "a_pitch" else ((c, name_b), name_a)
+    write_song(result, pitch.bpm, args.output, args.audio, args.roll, f"pitch of {p_name}, rhythm of {r_name}",
+               pitch.tokens)
 
 
-def _write_many(songs: Sequence[np.ndarray], bpm: float, folder: Path, stem: str, audio: bool) -> None:
+def _write_many(songs: Sequence[np.ndarray], bpm: float, folder: Path, stem: str, audio: bool,
+                roll: Path | None = None) -> None:
     folder.mkdir(parents=True, exist_ok=True)
+    if roll is not None:
+        roll.write_bytes(roll_png(ideas.join_with_rests(songs), title=f"{stem}: {len(songs)}, a bar of rest between"))
     for i, tokens in enumerate(tqdm(songs, desc="writing", unit="melody", disable=None), start=1):
         path = folder / f"{stem}_{i:02d}.mid"
         write_song(tokens, bpm, path, path.with_suffix(".wav") if audio else None, path.with_suffix(".png"),
@@ -121,13 +125,13 @@ def _write_many(songs: Sequence[np.ndarray], bpm: float, folder: Path, stem: str
 
 def cmd_sample(b: Bundle, args) -> None:
     _write_many(ideas.sample(b.model, args.n, args.temperature, args.seed), args.bpm, args.output, "sample",
-                args.audio)
+                args.audio, args.roll)
 
 
 def cmd_vary(b: Bundle, args) -> None:
     melody, name = read_song(args.song, args.track)
     songs = ideas.variations(b.model, melody.tokens, args.n, args.spread, args.seed, args.temperature)
-    _write_many(songs, melody.bpm, args.output, f"{name}_variation", args.audio)
+    _write_many(songs, melody.bpm, args.output, f"{name}_variation", args.audio, args.roll)
 
 
 def cmd_inspect(b: Bundle, args) -> None:
@@ -156,6 +160,7 @@ def _common(p: argparse.ArgumentParser, output: str | None = "out.mid", folder: 
         p.add_argument("-o", "--output", type=Path, required=True, help=f"where to write ({output})")
     if folder:
         p.add_argument("--audio", action="store_true", help="also write a .wav next to each MIDI file")
+        p.add_argument("--roll", type=Path, default=None, help="also write one piano roll of them all here (.png)")
     elif output:
         p.add_argument("--audio", type=Path, default=None, help="also write the audio here (.wav)")
         p.add_argument("--roll", type=Path, default=None, help="also write the piano roll here (.png)")
