@@ -167,7 +167,7 @@ def analogy_tab() -> SimpleNamespace:
             ui.a = _picker("Song A", DEFAULT)
             ui.b = _picker("Song B", "test_1" if "test_1" in EXAMPLES else DEFAULT)
             with gr.Column():
-                ui.direction = gr.Radio(list(DIRECTIONS), value=next(iter(DIRECTIONS)), label="Direction")
+                ui.direction = gr.Radio(list(DIRECTIONS.items()), value="a_pitch", label="Direction")
                 ui.mix = gr.Slider(*ideas.MIX_RANGE, value=1.0, step=0.05, label="Mix (0: the pitch song as it is)")
                 ui.control = gr.Checkbox(label="Random control: swap random non-significant dims")
                 ui.go = gr.Button("Make the analogy", variant="primary", elem_id="analogy-go")

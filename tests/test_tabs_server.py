@@ -23,6 +23,9 @@ def test_analogy_answers_with_roll_audio_and_midi(client):
     assert len(load_melody(midi).tokens) == 12 * 16
     *_, typed = client.predict(a_text="C4 D4 E4 F4 | G4*4", b_example="twinkle", api_name="/analogy")
     assert len(load_melody(typed).tokens) == 32
+    *_, reverse = client.predict(a_text="C4 D4 E4 F4 | G4*4", b_example="twinkle", direction="a_rhythm",
+                                 api_name="/analogy")
+    assert len(load_melody(reverse).tokens) == 12 * 16  # twinkle's pitch, the typed melody's rhythm
     *_, control = client.predict(a_example="twinkle", b_example="test_1", control=True, api_name="/analogy")
     assert Path(control).name.endswith("_control.mid")
 
