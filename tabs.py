@@ -112,6 +112,34 @@ class Ideas:
         return *map(str, render.sound_files(many["songs"][i], many["bpm"], f"{many['stem']}_{i + 1}")), \
             f"Playing {many['stem']} {i + 1}"
 
+    @user_errors
+    def analogy_link(self, base, a_example, a_file, a_code, a_text, b_example, b_file, b_code, b_text, mix,
+                     direction, control) -> str:
+        """The URL that makes the same analogy again (an upload or a typed melody travels as a song code)."""
+        params = {"analogy": "1"}
+        for side, (example, midi_file, code, text) in (("a", (a_example, a_file, a_code, a_text)),
+                                                       ("b", (b_example, b_file, b_code, b_text))):
+            if midi_file or (text or "").strip() or code:
+                params[f"an_{side}_song"] = encode_song(read(example, midi_file, code, text)[0].tokens)
+            else:
+                params[f"an_{side}"] = example or DEFAULT
+        params.update(an_mix=f"{float(mix):g}", an_direction=DIRECTIONS.get(direction, direction),
+                      an_control="1" if control else "0")
+        return f"{base or '/'}?{urlencode(params)}"
+
+    @staticmethod
+    def restore_analogy(request: gr.Request):
+        """An analogy link's songs (example, song code), mix, direction and control, and whether there was one."""
+        q = dict(request.query_params) if request else {}
+        example = lambda side: q.get(f"an_{side}") if q.get(f"an_{side}") in EXAMPLES else DEFAULT
+        try:
+            mix = min(max(float(q.get("an_mix", 1.0)), 0.0), 1.0)
+        except ValueError:
+            mix = 1.0
+        direction = q.get("an_direction") if q.get("an_direction") in DIRECTIONS.values() else "a_pitch"
+        return (example("a"), q.get("an_a_song", ""), example("b"), q.get("an_b_song", ""), mix, direction,
+                q.get("an_control") == "1", "analogy" in q)
+
     @staticmethod
     def sample_link(base, n, temperature, seed) -> str:
         """The URL that samples the same melodies again."""
@@ -168,7 +196,8 @@ def analogy_tab() -> SimpleNamespace:
             ui.b = _picker("Song B", "test_1" if "test_1" in EXAMPLES else DEFAULT)
             with gr.Column():
                 ui.direction = gr.Radio(list(DIRECTIONS.items()), value="a_pitch", label="Direction")
-                ui.mix = gr.Slider(*ideas.MIX_RANGE, value=1.0, step=0.05, label="Mix (0: the pitch song as it is)")
+                ui.mix = gr.Slider(*ideas.MIX_RANGE, value=1.0, step=0.05, label="Mix (0: the pitch song as it is)",
+                                   elem_id="analogy-mix")
                 ui.control = gr.Checkbox(label="Random control: swap random non-significant dims")
                 ui.go = gr.Button("Make the analogy", variant="primary", elem_id="analogy-go")
         ui.roll = gr.Image(label="Result (orange) over the pitch song (grey)", format="png", interactive=False,
@@ -176,6 +205,7 @@ def analogy_tab() -> SimpleNamespace:
         with gr.Row():
             ui.audio = gr.Audio(label="Result", interactive=False, elem_id="analogy-audio")
             ui.midi = gr.File(label="Result as MIDI", interactive=False, height=80)
+            ui.link = gr.Textbox(label="Share this analogy", buttons=["copy"], interactive=False)
     return ui
 
 
@@ -240,8 +270,16 @@ def wire(demo: gr.Blocks, h, a: SimpleNamespace, s: SimpleNamespace, t: SimpleNa
     ``state``), where ``show_song(event)`` chains the knobs' result after loading it."""
     x = Ideas(h)
     many_state = gr.State()
-    a.go.click(x.analogy, [*a.a, *a.b, a.mix, a.direction, a.control, model], [a.roll, a.audio, a.midi],
-               api_name="analogy")
+    analogy_in = [*a.a, *a.b, a.mix, a.direction, a.control]
+    a.go.click(x.analogy, [*analogy_in, model], [a.roll, a.audio, a.midi], api_name="analogy"
+               ).success(x.analogy_link, [base, *analogy_in], a.link, **_private("analogy_link"))
+    for chosen, upload, code, _text in (a.a, a.b, s.song):  # a song picked here replaces a link's song code
+        gr.on([chosen.input, upload.upload], lambda: "", None, code, **_private("clear_code"))
+    go_a = gr.State(False)
+    demo.load(x.restore_analogy, None, [a.a[0], a.a[2], a.b[0], a.b[2], a.mix, a.direction, a.control, go_a],
+              **_private("restore_analogy")).success(
+        lambda go, *args: x.analogy(*args) if go else [gr.skip()] * 3, [go_a, *analogy_in, model],
+        [a.roll, a.audio, a.midi], **_private("shared_analogy"))
     many_out = [s.gallery, s.roll, s.all_audio, s.all_midi, many_state]
     sample_in = [s.n, s.temperature, s.seed]
     s.go.click(x.sample, [*sample_in, model], many_out, api_name="sample"

@@ -31,6 +31,8 @@ def test_analogy_tab_shows_and_plays_the_result(page):
     page.wait_for_selector("#analogy-roll img", timeout=30_000)
     page.wait_for_function("() => document.querySelector('#analogy-audio a[download]')", timeout=30_000)
     assert page.request.get(page.locator("#analogy-roll img").get_attribute("src")).body()[1:4] == b"PNG"
+    page.wait_for_function("() => [...document.querySelectorAll('textarea, input')].some("
+                           "t => t.value.includes('an_a=twinkle'))", timeout=10_000)
     _shot(page, "browser_analogy.png")
 
 
@@ -60,3 +62,13 @@ def test_a_typed_melody_shows_at_once_and_goes_to_the_knobs_tab(page):
     page.wait_for_function("() => [...document.querySelectorAll('textarea')].some(t => t.value.includes('song='))",
                            timeout=10_000)
     _shot(page, "browser_typed.png")
+
+
+def test_share_links_restore_the_analogy_and_the_samples(page, app_url):
+    page.goto(f"{app_url}?analogy=1&an_a=twinkle&an_b=test_1&an_mix=0.5&an_direction=a_rhythm")
+    page.get_by_role("tab", name="Analogy").click()
+    page.wait_for_selector("#analogy-roll img", timeout=30_000)
+    assert float(page.locator("#analogy-mix input[type=number]").input_value()) == 0.5
+    page.goto(f"{app_url}?sample_seed=3&n=5&temperature=0.2")
+    page.get_by_role("tab", name="Sampling").click()
+    page.wait_for_function("() => document.querySelectorAll('#samples img').length === 5", timeout=30_000)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
 
 import gradio as gr
 import pytest
@@ -64,3 +65,14 @@ def test_sample_link_round_trip():
     request = type("R", (), {"query_params": query})()
     assert tabs.Ideas.restore_sample(request) == (4, 0.7, 9, True)
     assert tabs.Ideas.restore_sample(type("R", (), {"query_params": {}})())[-1] is False
+
+
+def test_analogy_link_round_trip(ideas):
+    link = ideas.analogy_link("http://x/", "twinkle", None, None, None, "test_1", None, None, "C4 D4 | E4*2", 0.5,
+                              "a_rhythm", True)
+    request = type("R", (), {"query_params": dict(parse_qsl(urlsplit(link).query))})()
+    a_example, a_code, b_example, b_code, mix, direction, control, go = tabs.Ideas.restore_analogy(request)
+    assert (a_example, a_code, mix, direction, control, go) == ("twinkle", "", 0.5, "a_rhythm", True, True)
+    assert (decode_song(b_code) == parse_melody("C4 D4 | E4*2").tokens).all()
+    assert ideas.analogy(a_example, None, a_code, None, b_example, None, b_code, None, mix, direction, control)
+    assert tabs.Ideas.restore_analogy(type("R", (), {"query_params": {"an_mix": "x"}})())[-1] is False
