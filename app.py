@@ -405,7 +405,7 @@ def build_demo(bundles: dict[str, Bundle] | Bundle) -> gr.Blocks:
         k, g = knobs_tab(bundle), interpolate_tab()
         a, s, t = tabs.analogy_tab(), tabs.sampling_tab(), tabs.typed_tab()
         i, model = inspect_tab(bundle), model_tab(bundles)
-        tabs.wire(demo, h, a, s, t, model, base, k, state, wire_knobs(demo, h, k, state, base, model))
+        tabs.wire(demo, h, a, s, t, model, base, k, g, state, wire_knobs(demo, h, k, state, base, model))
         g.make_grid.click(h.interpolate, [*g.src, *g.tgt, g.grid_size, model], [g.gallery, grid_state],
                           api_name="interpolate"
                           ).success(h.grid_columns, grid_state, g.gallery, **_private("grid_columns"))

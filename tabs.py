@@ -160,6 +160,13 @@ class Ideas:
         """A typed melody (its song code) as the Knobs tab's song: clears the upload, then loads it."""
         return None, code, bpm, *self.h.load_song(song_code=code, bpm=bpm, state=state, model=model)
 
+    @staticmethod
+    @user_errors
+    def as_midi(text) -> str:
+        """A typed melody as a MIDI file, for the Interpolate tab's file inputs."""
+        melody = parse_melody(text)
+        return str(render.midi_file(melody.tokens, melody.bpm, "typed_melody"))
+
     @user_errors
     def preview(self, text):
         """A typed melody at once: its roll, its song code and tempo, and a line about it."""
@@ -253,6 +260,8 @@ def typed_tab() -> SimpleNamespace:
                     ui.to_knobs = gr.Button("Turn its knobs", variant="primary", elem_id="typed-to-knobs")
                     ui.to_a, ui.to_b = gr.Button("Use as analogy song A"), gr.Button("Use as analogy song B")
                     ui.to_vary = gr.Button("Vary it")
+                    ui.to_src = gr.Button("Use as interpolation source", elem_id="typed-to-source")
+                    ui.to_tgt = gr.Button("Use as interpolation target")
             with gr.Column():
                 ui.info = gr.Markdown()
                 ui.roll = gr.Image(format="png", interactive=False, show_label=False, elem_id="typed-roll")
@@ -265,9 +274,10 @@ def _private(name: str) -> dict:
 
 
 def wire(demo: gr.Blocks, h, a: SimpleNamespace, s: SimpleNamespace, t: SimpleNamespace, model, base,
-         k: SimpleNamespace, state, show_song) -> None:
-    """The events of the three tabs; a typed melody goes to the Knobs tab (its widgets ``k``, the song
-    ``state``), where ``show_song(event)`` chains the knobs' result after loading it."""
+         k: SimpleNamespace, g: SimpleNamespace, state, show_song) -> None:
+    """The events of the three tabs. A typed melody goes to the Knobs tab (its widgets ``k``, the song
+    ``state``), where ``show_song(event)`` chains the knobs' result after loading it, and to the
+    Interpolate tab (``g``) as a MIDI file in place of an upload."""
     x = Ideas(h)
     many_state = gr.State()
     analogy_in = [*a.a, *a.b, a.mix, a.direction, a.control]
@@ -297,5 +307,7 @@ def wire(demo: gr.Blocks, h, a: SimpleNamespace, s: SimpleNamespace, t: SimpleNa
     load_out = [k.roll_orig, k.audio_orig, k.info, k.track, k.bar_from, k.bar_to, state]
     show_song(t.to_knobs.click(x.to_knobs, [t.code, t.bpm, state, model], [k.upload, k.song_code, k.bpm, *load_out],
                                **_private("typed_knobs")))
+    for button, picker in ((t.to_src, g.src), (t.to_tgt, g.tgt)):
+        button.click(x.as_midi, t.text, picker[1], **_private("typed_to_grid"))
     for button, picker in ((t.to_a, a.a), (t.to_b, a.b), (t.to_vary, s.song)):
         button.click(lambda text: (None, text), t.text, [picker[1], picker[3]], **_private("typed_to"))

@@ -62,6 +62,12 @@ def test_a_typed_melody_shows_at_once_and_goes_to_the_knobs_tab(page):
     page.wait_for_function("() => [...document.querySelectorAll('textarea')].some(t => t.value.includes('song='))",
                            timeout=10_000)
     _shot(page, "browser_typed.png")
+    page.get_by_role("tab", name="Type a melody").click()
+    page.locator("#typed-to-source").click()
+    page.get_by_role("tab", name="Interpolate").click()
+    page.get_by_text("typed_melody", exact=True).wait_for(timeout=30_000)  # the file name, its suffix apart
+    page.get_by_role("button", name="Interpolate", exact=True).click()
+    page.wait_for_function("() => document.querySelectorAll('#grid img').length === 25", timeout=30_000)
 
 
 def test_share_links_restore_the_analogy_and_the_samples(page, app_url):

@@ -76,3 +76,11 @@ def test_analogy_link_round_trip(ideas):
     assert (decode_song(b_code) == parse_melody("C4 D4 | E4*2").tokens).all()
     assert ideas.analogy(a_example, None, a_code, None, b_example, None, b_code, None, mix, direction, control)
     assert tabs.Ideas.restore_analogy(type("R", (), {"query_params": {"an_mix": "x"}})())[-1] is False
+
+
+def test_a_typed_melody_as_a_midi_file_for_the_interpolate_tab(ideas, tiny_model_dir):
+    path = tabs.Ideas.as_midi("C4 D4 E4 F4 | G4*4 | A4 B4 C5*2")
+    assert (load_melody(path).tokens[:48] == parse_melody("C4 D4 E4 F4 | G4*4 | A4 B4 C5*2").tokens[:48]).all()
+    h = app.Handlers(load_bundle(str(tiny_model_dir)))
+    gallery, grid = h.interpolate(source_file=path, source_clip=2, target_clip=1, grid_size=3)
+    assert len(gallery) == 9 and grid["grid"].shape == (3, 3, 32)
