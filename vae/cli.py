@@ -89,6 +89,7 @@ def _bars(text: str | None) -> tuple[int, int] | None:
 
 
 def cmd_modulate(b: Bundle, args) -> None:
+    """The knobs on a song (vae.knobs.apply, as the Knobs tab)."""
     melody, name = read_song(args.song, args.track)
     k = Knobs(args.pitch, args.rhythm, args.residual, args.control, _bars(args.bars))
     result = knobs.apply(b.model, b.dims, melody.tokens, k)
@@ -96,6 +97,7 @@ def cmd_modulate(b: Bundle, args) -> None:
 
 
 def cmd_grid(b: Bundle, args) -> None:
+    """The pitch x rhythm grid between two clips (vae.knobs.grid), cells row by row with a bar of rest."""
     (a, name_a), (c, name_b) = read_song(args.source), read_song(args.target)
     cells = knobs.grid(b.model, b.dims, clip_of(a.tokens, args.clip_a, name_a), clip_of(c.tokens, args.clip_b, name_b),
                        args.size)
@@ -104,6 +106,7 @@ def cmd_grid(b: Bundle, args) -> None:
 
 
 def cmd_analogy(b: Bundle, args) -> None:
+    """The pitch of one song with the rhythm of the other (vae.ideas.analogy, as the Analogy tab)."""
     (a, name_a), (c, name_b) = read_song(args.song_a), read_song(args.song_b)
     direction = "a_rhythm" if args.reverse else "a_pitch"
     result = ideas.analogy(b.model, b.dims, a.tokens, c.tokens, args.mix, direction, args.control)
@@ -124,17 +127,20 @@ def _write_many(songs: Sequence[np.ndarray], bpm: float, folder: Path, stem: str
 
 
 def cmd_sample(b: Bundle, args) -> None:
+    """2-bar melodies from the prior (vae.ideas.sample, as the Sampling tab: the same seed, the same notes)."""
     _write_many(ideas.sample(b.model, args.n, args.temperature, args.seed), args.bpm, args.output, "sample",
                 args.audio, args.roll)
 
 
 def cmd_vary(b: Bundle, args) -> None:
+    """Variations of a song (vae.ideas.variations)."""
     melody, name = read_song(args.song, args.track)
     songs = ideas.variations(b.model, melody.tokens, args.n, args.spread, args.seed, args.temperature)
     _write_many(songs, melody.bpm, args.output, f"{name}_variation", args.audio, args.roll)
 
 
 def cmd_inspect(b: Bundle, args) -> None:
+    """Facts about a song and the dims (the model's, or found on this song with --analyse), as JSON."""
     melody, name = read_song(args.song, args.track)
     clips = split_clips(melody.tokens)
     rest = decode_z(b.model, encode_mu(b.model, clips))
@@ -177,6 +183,7 @@ def _span(unit: str, bounds: tuple[float, float]) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The parser of every subcommand and its options."""
     parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     p = sub.add_parser("modulate", help="turn the pitch, rhythm and residual knobs on a song")
