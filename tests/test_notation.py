@@ -60,3 +60,12 @@ def test_bad_text_gets_a_clear_message(text, message):
 def test_typed_melody_travels_as_a_song_code():
     tokens = parse_melody(TWINKLE_ABC).tokens
     assert np.array_equal(decode_song(encode_song(tokens)), tokens)
+
+
+def test_abc_first_tune_only_inline_fields_and_lyrics():
+    text = ("X:1\nT:One\nL:1/4\nK:C\nC D E F |\nw: la la la la\nK:G\nF G [K:C] F [L:1/8] G G |\n"
+            "X:2\nT:Two\nK:C\nc c c c|\n")
+    t = parse_melody(text).tokens
+    assert t[t < 128].tolist() == [60, 62, 64, 65, 66, 67, 65, 67, 67]
+    assert t[24] == 65 and t[28] == 67 and t[30] == 67  # eighth notes after [L:1/8]
+    assert key_accidentals("none") == {}

@@ -5,8 +5,9 @@ Two forms are read by :func:`parse_melody`:
 - **ABC** (abcnotation.com, standard 2.1), recognised by a ``K:`` header line. Read: ``L:`` (unit
   length, default 1/8), ``M:``, ``Q:`` (tempo), ``K:`` (key signature, with modes), notes
   ``^c _B =F C, c'`` with lengths ``2 /2 3/2 /``, rests ``z``/``x``, ties ``-``, broken rhythm
-  ``>`` / ``<``, triplets ``(3``, chords ``[CEG]`` (their top note). Accidentals last to the bar
-  line. Bar lines, repeats, chord symbols ``"Am"`` and decorations are skipped.
+  ``>`` / ``<``, triplets ``(3``, chords ``[CEG]`` (their top note), mid-tune ``K:`` and ``L:``
+  (lines or inline ``[K:G]``). Accidentals last to the bar line. Only the first tune is read; bar
+  lines, repeats (not unfolded), chord symbols ``"Am"``, decorations and lyrics are skipped.
 - **Note text**: ``C4 D4 E4/2 E4/2 F#4*2 r | G4 ...``: a pitch name with its octave (C4 = 60,
   middle C) or ``r`` for a rest, each a quarter note, ``*n`` or ``/n`` for n times longer or
   shorter; bar lines are skipped.
@@ -38,6 +39,7 @@ _REST_TEXT = re.compile(r"^[rRzZ](?:([*/])(\d+(?:\.\d+)?))?$")
 _ABC_TOKEN = re.compile(r"""
     (?P<skip>"[^"]*"|![^!]*!|\+[^+]*\+|[~.HLMOPSTuv]) |
     (?P<triplet>\((?P<tn>[2-9])) |
+    (?P<field>\[(?P<fname>[A-Za-z]):(?P<fval>[^\]]*)\]) |
     (?P<chord>\[(?P<cnotes>[^\]|:]*)\](?P<clen>\d*/*\d*)) |
     (?P<note>(?P<acc>\^{1,2}|_{1,2}|=)?(?P<letter>[A-Ga-g])(?P<oct>[,']*)(?P<len>\d*/*\d*)) |
     (?P<rest>[zx](?P<rlen>\d*/*\d*)) |
@@ -119,7 +121,9 @@ def tokens_to_text(tokens: np.ndarray) -> str:
 
 def key_accidentals(key: str) -> dict[str, int]:
     """Letter -> semitones (+1 sharp, -1 flat) of an ABC key like 'G', 'Dm', 'Ador', 'Bb mix'."""
-    match = re.match(r"^\s*([A-G][#b]?)\s*([A-Za-z]*)", key or "C")
+    if (key or "").strip().lower() in ("", "none"):
+        return {}
+    match = re.match(r"^\s*([A-G][#b]?)\s*([A-Za-z]*)", key)
     if not match or match.group(1) not in _TONIC_FIFTHS:
         raise ValueError(f"cannot read the key K:{key}")
     mode = match.group(2).lower()[:3]
@@ -132,12 +136,17 @@ def key_accidentals(key: str) -> dict[str, int]:
 
 
 def _headers(text: str) -> tuple[dict[str, str], str]:
+    """The first tune's header fields, and its body with mid-tune K: and L: lines as inline fields."""
     headers, body = {}, []
     for line in text.splitlines():
         line = line.split("%", 1)[0].rstrip()
         field = re.match(r"^([A-Za-z]):\s*(.*)$", line)
-        if field and not body or field and field.group(1) in "KLMQ" and len(line) < 40 and "|" not in line:
+        if field and field.group(1) == "X" and (headers or body) and "K" in headers:
+            break  # the next tune
+        if field and not body:
             headers.setdefault(field.group(1), field.group(2).strip())
+        elif field:
+            body.append(f"[{field.group(1)}:{field.group(2)}]" if field.group(1) in "KL" else "")
         elif line.strip():
             body.append(line)
     return headers, " ".join(body)
@@ -212,6 +221,10 @@ def parse_abc(text: str) -> Melody:
             tuplet = [Fraction(3 if n in (2, 4, 8) else 2, n)] * n
         elif kind == "bar":
             bar_acc.clear()
+        elif kind == "field" and m.group("fname") == "K":
+            key = key_accidentals(m.group("fval"))
+        elif kind == "field" and m.group("fname") == "L":
+            unit = Fraction(m.group("fval").strip())
     return _finish([(s, e, p) for s, e, p, _ in notes], _tempo(headers.get("Q")), meter, warnings)
 
 
