@@ -104,6 +104,16 @@ class Ideas:
                           [f"variation {i + 1}" for i in range(len(versions))])
 
     @user_errors
+    def vary_loaded(self, state, n=N_VARIATIONS, spread=1.0, seed=0, temperature=0.0, model=None):
+        """:meth:`variations` of the song loaded in the Knobs tab (its upload, example, code or typed melody)."""
+        if not isinstance(state, song.Song):
+            raise ValueError("load a song in the Knobs tab first")  # noqa: TRY004 (a message for the user)
+        versions = ideas.variations(self.h.pick(model).model, state.tokens, int(n), float(spread), int(seed),
+                                    float(temperature))
+        return self._many(list(versions), state.bpm, f"{render.safe_stem(state.name)}_spread{float(spread):g}_seed"
+                          f"{int(seed)}", [f"variation {i + 1}" for i in range(len(versions))])
+
+    @user_errors
     def play(self, many, evt: gr.SelectData):
         """Audio and MIDI of the gallery item the user clicked."""
         if not many:
@@ -233,7 +243,8 @@ def sampling_tab() -> SimpleNamespace:
             with gr.Column():
                 ui.n_var = gr.Slider(1, MAX_VARIATIONS, value=N_VARIATIONS, step=1, label="Variations")
                 ui.spread = gr.Slider(*ideas.SPREAD_RANGE, value=1.0, step=0.1, label="Spread (σ)")
-                ui.vary = gr.Button("Vary", elem_id="vary-go")
+                ui.vary = gr.Button("Vary this song", elem_id="vary-go")
+                ui.vary_loaded = gr.Button("Vary the Knobs tab's song", elem_id="vary-loaded")
         ui.gallery = gr.Gallery(label="Click a roll to hear it", columns=4, allow_preview=False, object_fit="contain",
                                 format="png", elem_id="samples")
         with gr.Row():
@@ -296,6 +307,8 @@ def wire(demo: gr.Blocks, h, a: SimpleNamespace, s: SimpleNamespace, t: SimpleNa
                ).success(x.sample_link, [base, *sample_in], s.link, **_private("sample_link"))
     s.vary.click(x.variations, [*s.song, s.n_var, s.spread, s.seed, s.temperature, model], many_out,
                  api_name="variations")
+    s.vary_loaded.click(x.vary_loaded, [state, s.n_var, s.spread, s.seed, s.temperature, model], many_out,
+                        **_private("vary_loaded"))
     s.gallery.select(x.play, many_state, [s.audio, s.midi, s.info], **_private("play_sample"))
     shared = gr.State(False)
     demo.load(x.restore_sample, None, [*sample_in, shared], **_private("restore_sample")).success(

@@ -45,6 +45,9 @@ def test_sampling_tab_shows_thumbnails_that_play_on_click(page):
     assert "_3" in page.locator("#sample-audio a[download]").get_attribute("href")
     page.wait_for_function("() => [...document.querySelectorAll('textarea, input')].some("
                            "t => t.value.includes('sample_seed=0'))", timeout=10_000)
+    page.get_by_text("Variations of a song", exact=True).click()
+    page.locator("#vary-loaded").click()  # the Knobs tab's song (twinkle): 4 variations
+    page.wait_for_function("() => document.querySelectorAll('#samples img').length === 4", timeout=30_000)
     _shot(page, "browser_sampling.png")
 
 

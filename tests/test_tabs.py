@@ -84,3 +84,11 @@ def test_a_typed_melody_as_a_midi_file_for_the_interpolate_tab(ideas, tiny_model
     h = app.Handlers(load_bundle(str(tiny_model_dir)))
     gallery, grid = h.interpolate(source_file=path, source_clip=2, target_clip=1, grid_size=3)
     assert len(gallery) == 9 and grid["grid"].shape == (3, 3, 32)
+
+
+def test_variations_of_the_knobs_tabs_song(ideas):
+    with pytest.raises(gr.Error, match="load a song in the Knobs tab first"):
+        ideas.vary_loaded(None)
+    loaded = ideas.h.load_song("twinkle")[-1]
+    gallery, *_, many = ideas.vary_loaded(loaded, n=2, spread=1.0, seed=3)
+    assert len(gallery) == 2 and many["bpm"] == loaded.bpm and all(len(v) == len(loaded.tokens) for v in many["songs"])
