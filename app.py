@@ -19,6 +19,7 @@ from types import SimpleNamespace
 import gradio as gr
 import torch
 
+import tabs
 from vae import hub, knobs, measures, render, share, song, timing
 from vae.bundle import DEFAULT_MODEL, Bundle, load_bundles
 from vae.dims import song_dims
@@ -344,8 +345,9 @@ def _private(name: str) -> dict:  # events of the page itself, not offered to AP
     return {"api_name": name, "api_visibility": "private"}
 
 
-def wire_knobs(demo: gr.Blocks, h: Handlers, k: SimpleNamespace, state, base, model) -> None:
-    """Loading a song (page load, example, upload, track, model) and moving a knob: the result, then the share link."""
+def wire_knobs(demo: gr.Blocks, h: Handlers, k: SimpleNamespace, state, base, model):
+    """Loading a song (page load, example, upload, track, model) and moving a knob: the result, then the share link.
+    Returns ``show(event)``, which chains the result and the link after another event that loads a song."""
     song_in = [k.example, k.upload, k.track, k.song_code, k.bpm]
     knob_in = [k.pitch, k.rhythm, k.residual, k.control, k.bar_from, k.bar_to]
     load_out = [k.roll_orig, k.audio_orig, k.info, k.track, k.bar_from, k.bar_to, state]
@@ -367,11 +369,13 @@ def wire_knobs(demo: gr.Blocks, h: Handlers, k: SimpleNamespace, state, base, mo
         model.input(h.load_restored, [*song_in, state, k.bar_from, k.bar_to, model], load_out,
                     **_private("pick_model")),
     )
+    show = lambda event: event.success(**refresh).success(**link_args)
     for event in loads:  # a new song: show it through the knobs as they stand
-        event.success(**refresh).success(**link_args)
+        show(event)
     gr.on([k.pitch.release, k.rhythm.release, k.residual.release, k.control.input, k.bar_from.release,
            k.bar_to.release, *(s.release for s in k.offsets)], trigger_mode="always_last", **refresh
           ).success(**link_args)
+    return show
 
 
 def wire_api(h: Handlers, state) -> None:
@@ -398,9 +402,10 @@ def build_demo(bundles: dict[str, Bundle] | Bundle) -> gr.Blocks:
     with gr.Blocks(title=TITLE, delete_cache=(3600, 86400)) as demo:
         state, grid_state, base = gr.State(), gr.State(), gr.State("")
         gr.Markdown(_banner(bundle))
-        k, g, i = knobs_tab(bundle), interpolate_tab(), inspect_tab(bundle)
-        model = model_tab(bundles)
-        wire_knobs(demo, h, k, state, base, model)
+        k, g = knobs_tab(bundle), interpolate_tab()
+        a, s, t = tabs.analogy_tab(), tabs.sampling_tab(), tabs.typed_tab()
+        i, model = inspect_tab(bundle), model_tab(bundles)
+        tabs.wire(demo, h, a, s, t, model, base, k, g, state, wire_knobs(demo, h, k, state, base, model))
         g.make_grid.click(h.interpolate, [*g.src, *g.tgt, g.grid_size, model], [g.gallery, grid_state],
                           api_name="interpolate"
                           ).success(h.grid_columns, grid_state, g.gallery, **_private("grid_columns"))

@@ -291,7 +291,7 @@ def test_build_demo_shows_the_figures_report_and_card(tiny_app, tiny_model_dir, 
     assert blocks["report.json"].value["data"] == [["twinkle.token_accuracy", "0.99"], ["twinkle.n_clips", "6"]]
     assert len(blocks["Figures"].value) == 1
     apis = {d.api_name for d in demo.fns.values() if d.api_visibility == "public"}
-    assert apis == {"modulate", "interpolate", "load_song", "inspect"}
+    assert apis == {"modulate", "interpolate", "load_song", "inspect", "analogy", "sample", "variations"}
     assert all(d.api_name for d in demo.fns.values()), "every event has an explicit api_name"
 
 
