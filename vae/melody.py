@@ -167,27 +167,50 @@ def normalize_tokens(tokens: np.ndarray) -> np.ndarray:
 # ----------------------------------------------------------------------------- MIDI -> tokens
 
 
+def _check_header(head: bytes) -> None:
+    """Refuse what pretty_midi misreads: a time division in SMPTE frames or of 0 ticks per quarter note."""
+    if len(head) < 14 or head[:4] != b"MThd":
+        return  # the parser says what is wrong
+    division = int.from_bytes(head[12:14], "big")
+    if division & 0x8000:
+        raise ValueError("this MIDI file counts time in SMPTE frames, not in beats; export it with a time division "
+                         "in ticks per quarter note (the default of most programs) and try again")
+    if division == 0:
+        raise ValueError("this MIDI file's time division is 0 ticks per quarter note, so it has no beat to read; "
+                         "it is damaged: export it again")
+
+
 def _open_midi(source) -> pretty_midi.PrettyMIDI:
     if isinstance(source, pretty_midi.PrettyMIDI):
         return source
-    try:
-        if isinstance(source, (bytes, bytearray)):
-            if not source:
-                raise ValueError("this file is empty (0 bytes); choose a Standard MIDI File (.mid)")
-            return pretty_midi.PrettyMIDI(io.BytesIO(source))
+    if isinstance(source, (bytes, bytearray)):
+        if not source:
+            raise ValueError("this file is empty (0 bytes); choose a Standard MIDI File (.mid)")
+        _check_header(bytes(source[:14]))
+        source = io.BytesIO(source)
+    else:
         path = Path(source)
         if not path.is_file():
             raise ValueError(f"no such MIDI file: {path}")
         if path.stat().st_size == 0:
             raise ValueError(f"{path.name} is empty (0 bytes); choose a Standard MIDI File (.mid)")
-        return pretty_midi.PrettyMIDI(str(path))
-    except ValueError as err:
-        if "MIDI" in str(err) or "empty" in str(err):
-            raise
-        raise ValueError(f"could not read this file as MIDI ({err}); is it a Standard MIDI File (.mid)?") from err
+        with path.open("rb") as f:
+            _check_header(f.read(14))
+        source = str(path)
+    try:
+        return pretty_midi.PrettyMIDI(source)
     except EOFError as err:  # mido: the data stops inside a chunk
         raise ValueError("could not read this file as MIDI: it ends too early (cut short while copying or "
                          "downloading?); choose a complete Standard MIDI File (.mid)") from err
+    except ZeroDivisionError as err:  # a set_tempo of 0 microseconds per quarter note
+        raise ValueError("could not read this file as MIDI: it sets a tempo of 0 (an endless number of beats a "
+                         "minute); it is damaged: export it again") from err
+    except ValueError as err:
+        if str(err).startswith("MIDI file has a largest tick"):  # pretty_midi's own limit on how long a file runs
+            ticks = "".join(c for c in str(err).split(",")[0] if c.isdigit())
+            raise ValueError(f"could not read this file as MIDI: it runs for {int(ticks):,} ticks, far longer than "
+                             "any song; it is likely damaged") from err
+        raise ValueError(f"could not read this file as MIDI ({err}); is it a Standard MIDI File (.mid)?") from err
     except Exception as err:  # mido raises many kinds of errors on damaged files
         raise ValueError(f"could not read this file as MIDI ({type(err).__name__}: {err}); "
                          "is it a Standard MIDI File (.mid)?") from err
@@ -254,10 +277,13 @@ def load_melody(source, instrument: int | None = None) -> Melody:
     notes = [(round(pm.time_to_tick(n.start) / ticks_per_step), round(pm.time_to_tick(n.end) / ticks_per_step),
               n.pitch) for n in pm.instruments[instrument].notes]
     first_onset = min(s for s, _, _ in notes)
-    end_step = max(e for _, e, _ in notes)
+    end_step = max(max(e, s + 1) for s, e, _ in notes)  # a note shorter than a step still takes one
 
     spans = _meter_spans(pm, ticks_per_step, end_step)
-    main = max(spans, key=lambda s: s[1] - s[0])
+    steps_in = {}  # meter -> steps written in it (a meter that changes every bar has no longest span)
+    for a, b, _, name in spans:
+        steps_in[name] = steps_in.get(name, 0) + b - a
+    main = next(s for s in spans if s[3] == max(steps_in, key=steps_in.get))
     # First downbeat of a full bar in the main meter; bar lines run every bar_steps from it.
     downbeat, bar_steps = main[0], main[2]
     start = downbeat - bar_steps * int(np.ceil((downbeat - first_onset) / bar_steps))
@@ -272,6 +298,9 @@ def load_melody(source, instrument: int | None = None) -> Melody:
     if bar_steps not in _NATIVE_BAR_STEPS:
         messages.append(f"This song is in {main[3]}, not a duple meter: it is still cut into 2-bar 4/4 clips "
                         "of 32 sixteenths, so clips will not line up with its bars.")
+    elif odd := sorted({s[3] for s in spans if s[2] not in _NATIVE_BAR_STEPS and s[1] > s[0]}):
+        messages.append(f"Some bars of this song are in {', '.join(odd)}, not a duple meter: it is still cut into "
+                        "2-bar 4/4 clips of 32 sixteenths, so those bars will not line up with the clips.")
     tempi = pm.get_tempo_changes()[1]
     bpm = round(float(tempi[0]), 2) if len(tempi) else DEFAULT_BPM
     if not BPM_RANGE[0] <= bpm <= BPM_RANGE[1]:
