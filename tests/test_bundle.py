@@ -20,7 +20,7 @@ def test_missing_or_misfit_dims_json_is_computed_from_the_examples(tmp_path):
     assert bundle.dims_computed and "was not found" in bundle.dims_note and bundle.dims.meta["n_pitch_clips"] > 0
     (folder / "dims.json").write_text(json.dumps({"pitch_dims": [0], "rhythm_dims": [1],
                                                   "pitch_direction": [0.0] * 5, "rhythm_direction": [0.0] * 5}))
-    assert "was not found" in load_bundle(str(folder)).dims_note
+    assert "dims.json is not usable (it is for a 5-dim latent, the model's is 16)" in load_bundle(str(folder)).dims_note
     with pytest.raises(ValueError, match="no example song"):
         load_bundle(str(folder), examples={})
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from vae import hub
+from vae.checkpoint import WEIGHTS_FILE, weights_sha256
 from vae.dims import Dims, discover_dims
 from vae.inference import Progress
 from vae.melody import clip_is_valid, load_melody, split_clips
@@ -71,18 +72,32 @@ def example_clips(examples: dict[str, Path]) -> np.ndarray:
     return clips[clip_is_valid(clips)]
 
 
-def _read_dims(model: MusicVAE, where: str) -> Dims | None:
+def _check_weights_hash(raw: dict, model: MusicVAE) -> None:
+    """Raise ValueError when dims.json names the sha256 of other weights than the model's (see weights_sha256)."""
+    expected = raw.get("weights_sha256")
+    weights = Path(model.source_info.path) / WEIGHTS_FILE
+    if not expected or not weights.is_file():
+        return  # dims.json written before the hash was recorded (or by discover_dims alone)
+    actual = weights_sha256(weights)
+    if actual != expected:
+        raise ValueError(f"it was measured on other weights (sha256 {str(expected)[:12]}…, this {WEIGHTS_FILE} is "
+                         f"{actual[:12]}…): it belongs to another model, or the weights changed since")
+
+
+def _read_dims(model: MusicVAE, where: str) -> tuple[Dims | None, str | None]:
+    """(dims, None) from the model folder's dims.json; (None, why) when it is missing or not usable."""
     raw = _read_json(hub.model_file(model.source_info, DIMS_FILE))
     if not raw:
-        return None
+        return None, "was not found"
     try:
+        _check_weights_hash(raw, model)
         dims = Dims.from_json(raw)
         if dims.latent_dim != model.config.latent_dim:
             raise ValueError(f"it is for a {dims.latent_dim}-dim latent, the model's is {model.config.latent_dim}")
     except ValueError as err:
         logger.warning("%s in %s is not usable (%s)", DIMS_FILE, where, err)
-        return None
-    return dims
+        return None, f"is not usable ({err})"
+    return dims, None
 
 
 def load_bundle(source: str | None = None, revision: str | None = None, examples: dict[str, Path] | None = None,
@@ -91,13 +106,13 @@ def load_bundle(source: str | None = None, revision: str | None = None, examples
     model = hub.load_model(source, revision, fallback=fallback)
     info = model.source_info
     where = f"{info.repo_id} @ {(info.revision or '')[:7]}" if info.source == "hub" else info.path
-    dims, note = _read_dims(model, where), f"Pitch and rhythm dims from {DIMS_FILE} in {where}."
+    (dims, why), note = _read_dims(model, where), f"Pitch and rhythm dims from {DIMS_FILE} in {where}."
     computed = dims is None
     if computed:
         clips = example_clips(examples if examples is not None else example_songs())
-        logger.warning("%s is missing in %s: computing the dims from %d example clips", DIMS_FILE, where, len(clips))
+        logger.warning("%s %s in %s: computing the dims from %d example clips", DIMS_FILE, why, where, len(clips))
         dims = discover_dims(model, clips, progress=progress)
-        note = (f"**{DIMS_FILE} was not found in {where}**, so the pitch and rhythm dims were computed at start-up "
+        note = (f"**{DIMS_FILE} {why} in {where}**, so the pitch and rhythm dims were computed at start-up "
                 f"from {len(clips)} clips of the example songs (fewer than the ≥ 2,000 of the shipped analysis).")
     card = hub.model_file(info, CARD_FILE)
     card_text = strip_front_matter(card.read_text(encoding="utf-8", errors="replace")) if card else None

@@ -6,6 +6,7 @@ Weights are only ever read with safetensors, never unpickled.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -16,6 +17,22 @@ from vae.model import MusicVAE, VAEConfig
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
+# The fields that fix the tensors' shapes: a config without them would build a model the weights cannot be
+# checked against (the others, e.g. beta, only matter for training and take their defaults).
+SHAPE_FIELDS = ("n_states", "seq_len", "latent_dim", "enc_hidden", "enc_layers", "dec_hidden", "dec_layers")
+# Largest |weight| believed: the shipped models stay below 4, and one flipped exponent bit turns any weight
+# above 1e-32 into more than 1e6 (or into inf / NaN).
+MAX_WEIGHT = 1e6
+LFS_POINTER = b"version https://git-lfs"  # what a clone without git-lfs holds instead of the weights
+
+
+def weights_sha256(path: str | Path) -> str:
+    """The sha256 (hex) of a weights file: what dims.json and report.json record as ``weights_sha256``."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as f:
+        for block in iter(lambda: f.read(2**20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _read_config(path: Path) -> VAEConfig:
@@ -26,6 +43,10 @@ def _read_config(path: Path) -> VAEConfig:
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise ValueError(f"{CONFIG_FILE} is not valid JSON ({err})") from err
     if isinstance(data, dict):
+        missing = [name for name in SHAPE_FIELDS if name not in data]
+        if missing:
+            raise ValueError(f"{CONFIG_FILE} lacks {', '.join(missing)} (the sizes the weights were built with); "
+                             "write model folders with vae.checkpoint.save_model")
         try:
             return VAEConfig.from_dict(data)
         except (TypeError, ValueError) as err:
@@ -52,10 +73,19 @@ def build_model(config_path: str | Path, weights_path: str | Path) -> MusicVAE:
     config = _read_config(config_path)
     if not weights_path.is_file():
         raise FileNotFoundError(f"{weights_path.parent} has no {WEIGHTS_FILE}")
+    with weights_path.open("rb") as f:
+        if f.read(len(LFS_POINTER)) == LFS_POINTER:
+            raise ValueError(f"{WEIGHTS_FILE} is a Git LFS pointer, not the weights: run `git lfs pull` in the "
+                             "repository (or download the file itself)")
     try:
         state = safetensors.torch.load_file(weights_path)
     except Exception as err:  # SafetensorError has no public base class to catch
         raise ValueError(f"{WEIGHTS_FILE} is not a readable safetensors file ({err})") from err
+    damaged = sorted(name for name, tensor in state.items() if tensor.is_floating_point()
+                     and not (tensor.abs() <= MAX_WEIGHT).all())  # NaN compares False
+    if damaged:  # a flipped exponent bit, or a training run that diverged
+        raise ValueError(f"{WEIGHTS_FILE} is damaged: {', '.join(damaged[:3])} hold NaN, infinite or absurd values "
+                         f"(|w| > {MAX_WEIGHT:g})")
     try:
         model = MusicVAE(config)
     except (TypeError, ValueError, RuntimeError) as err:
