@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import argparse
 import functools
+import inspect
 import logging
+import math
 import os
 from pathlib import Path
 from types import SimpleNamespace
@@ -395,6 +397,34 @@ def wire_api(h: Handlers, state) -> None:
                    api_name="load_song")
 
 
+def _finite(preprocess, name: str, optional: bool):
+    """``preprocess`` of a number input, first refusing what is not a finite number with one sentence."""
+    def checked(payload):
+        if (payload is not None or not optional) and (isinstance(payload, bool) or not isinstance(payload, (int, float))
+                                                      or not math.isfinite(payload)):
+            raise gr.Error(f"{name} must be a finite number, got {str(payload)[:40]!r}")
+        return preprocess(payload)
+    return checked
+
+
+def refuse_non_numbers(demo: gr.Blocks) -> None:
+    """API callers may send anything: a number input given a string, NaN or ±inf answers one sentence that
+    names the parameter (gradio's own answer is a generic "the upstream app raised an exception", or a NaN
+    that passes its range check)."""
+    names: dict[int, str] = {}
+    for dependency in demo.fns.values():
+        try:
+            params = list(inspect.signature(dependency.fn).parameters)
+        except (TypeError, ValueError):
+            continue
+        for param, block in zip(params, dependency.inputs):
+            names.setdefault(block._id, param)
+    for block in demo.blocks.values():
+        if isinstance(block, (gr.Number, gr.Slider)):
+            block.preprocess = _finite(block.preprocess, names.get(block._id) or block.label or "a number",
+                                       optional=isinstance(block, gr.Number))  # an empty Number is None
+
+
 def build_demo(bundles: dict[str, Bundle] | Bundle) -> gr.Blocks:
     """The app on loaded bundles, models by name, the default first (see :func:`vae.bundle.load_bundles`)."""
     h = Handlers(bundles)
@@ -415,6 +445,7 @@ def build_demo(bundles: dict[str, Bundle] | Bundle) -> gr.Blocks:
         i.analyse.click(h.inspect_song, [k.example, k.upload, k.track, k.song_code, k.bpm, state, model],
                         [i.song_dims, i.song_plot, state], api_name="inspect")
         wire_api(h, state)
+    refuse_non_numbers(demo)
     return demo
 
 

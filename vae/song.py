@@ -157,12 +157,25 @@ def prepare_song(model, melody: Melody, name: str, key: str, example: str | None
                 audio_path=render.write_output(render.wav_bytes(audio), f"{stem}-original.wav"))
 
 
+def track_number(track) -> int | None:
+    """A track index from a page's dropdown or an API call (None or "": the default track)."""
+    if track is None or (isinstance(track, str) and not track.strip()):
+        return None
+    try:
+        number = float(track)
+    except (TypeError, ValueError):
+        number = float("nan")
+    if not np.isfinite(number) or number != int(number):
+        raise ValueError(f"track must be a whole track number (from 0), got {str(track)[:40]!r}")
+    return int(number)
+
+
 def load(model, example: str | None = None, upload: str | Path | None = None, code: str | None = None,
          bpm: float | None = None, track: int | str | None = None, examples: dict[str, Path] | None = None,
          cached: Song | None = None, model_name: str = "") -> Song:
     """The song that example / upload / code (and track) name: ``cached`` when it is that song, encoded by
     the model called ``model_name``, else read and prepared."""
-    track = None if track in (None, "") else int(track)
+    track = track_number(track)
     key = song_key(example, upload, code, bpm)
     if isinstance(cached, Song) and cached.matches(key, track, model_name):
         return cached
@@ -173,8 +186,16 @@ def load(model, example: str | None = None, upload: str | Path | None = None, co
 def clip_of(tokens: np.ndarray, number: int, name: str = "this song") -> np.ndarray:
     """Clip ``number`` (counted from 1) of a song's tokens (T,): int64 (32,)."""
     clips = split_clips(tokens)
-    if number is None or int(number) != number or not 1 <= int(number) <= len(clips):
-        raise ValueError(f"{name} has {len(clips)} two-bar clips; choose a clip from 1 to {len(clips)}, got {number}")
+    try:
+        whole = not isinstance(number, (bool, str)) and float(number).is_integer()  # False for NaN and inf
+    except (TypeError, ValueError, OverflowError):
+        whole = False
+    if not whole or not 1 <= int(number) <= len(clips):
+        try:
+            shown = f"{float(number):.6g}" if isinstance(number, (int, float)) else repr(number)[:40]
+        except OverflowError:
+            shown = "a number too large to write"
+        raise ValueError(f"{name} has {len(clips)} two-bar clips; choose a clip from 1 to {len(clips)}, got {shown}")
     return clips[int(number) - 1]
 
 
