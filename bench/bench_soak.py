@@ -123,7 +123,7 @@ def main() -> None:
         proc.kill()
 
     first, last = samples[0], samples[-1]
-    disk = lambda s: s["outputs"]["mb"] + s["gradio_cache"]["mb"]  # noqa: E731
+    disk = lambda s: s["outputs"]["mb"] + s["gradio_cache"]["mb"]
     report = {"model": args.model, "moves": args.moves, "uploads": done_uploads, "failures": failures,
               "disk_mb": {"before": round(disk(first), 2), "after": round(disk(last), 2),
                           "per_move_kb": round((disk(last) - disk(first)) * 1000 / args.moves, 1)},
