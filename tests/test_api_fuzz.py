@@ -25,7 +25,8 @@ from midi_bytes import SCALE, notes, smf, track
 from vae.melody import MAX_CODE_CHARS, encode_song
 
 TIMEOUT_S = 60
-N_EXAMPLES = {"/modulate": 40, "/load_song": 20, "/interpolate": 25, "/inspect": 10}
+N_EXAMPLES = {"/modulate": 40, "/load_song": 20, "/interpolate": 25, "/inspect": 10, "/sample": 15, "/analogy": 15,
+              "/variations": 15}
 FUZZ = settings(max_examples=40, derandomize=True, deadline=None, database=None,
                 suppress_health_check=list(HealthCheck))
 
@@ -50,7 +51,7 @@ OUTSIDE = [{"path": "/etc/passwd", "meta": {"_type": "gradio.FileData"}},
            {"path": "../../../../etc/passwd.mid", "meta": {"_type": "gradio.FileData"}},
            {"path": "https://example.invalid/song.mid", "meta": {"_type": "gradio.FileData"}},
            "not a file", {"nonsense": True}]
-HOSTILE = {"Slider": NUMBERS, "Number": NUMBERS, "Textbox": TEXTS, "Dropdown": CHOICES, "Checkbox": NUMBERS,
+HOSTILE = {"Slider": NUMBERS, "Number": NUMBERS, "Textbox": TEXTS, "Dropdown": CHOICES, "Radio": CHOICES, "Checkbox": NUMBERS,
            "File": FILES}
 KEEP = object()  # leave the parameter at its default
 

@@ -165,7 +165,7 @@ def track_number(track) -> int | None:
         number = float(track)
     except (TypeError, ValueError):
         number = float("nan")
-    if not np.isfinite(number) or number != int(number):
+    if not np.isfinite(number) or number != int(number) or abs(number) > 65535:  # a MIDI file's most tracks
         raise ValueError(f"track must be a whole track number (from 0), got {str(track)[:40]!r}")
     return int(number)
 
