@@ -159,6 +159,11 @@ NAMED = [
     ("/interpolate", {"target_example": "nope"}, "is not in the list of choices"),
     ("/inspect", {"model": "paper-but-not-here"}, "is not in the list of choices"),
     ("/inspect", {"track": "abc"}, "track must be a whole track number (from 0), got 'abc'"),
+    ("/inspect", {"track": 1e308}, "track must be a whole track number (from 0), got '1e+308'"),
+    ("/sample", {"n": math.nan}, "n must be a finite number, got 'nan'"),
+    ("/sample", {"seed": "x"}, "seed must be a finite number, got 'x'"),
+    ("/variations", {"spread": math.inf}, "spread must be a finite number, got 'inf'"),
+    ("/analogy", {"direction": "sideways"}, "is not in the list of choices"),
 ]
 
 
