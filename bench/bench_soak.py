@@ -71,6 +71,10 @@ def main() -> None:
     parser.add_argument("--uploads", type=int, default=20)
     parser.add_argument("--every", type=int, default=50)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "soak.json")
+    parser.add_argument("--max-kb-per-move", type=float, default=None,
+                        help="exit with status 1 when the disk grows faster (a check for a bounded cache)")
+    parser.add_argument("--max-rss-growth-mib", type=float, default=None,
+                        help="exit with status 1 when the app's RSS grows more from the first sample to the last")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="bench-soak-"))
@@ -135,6 +139,14 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2))
     print(json.dumps({k: v for k, v in report.items() if k != "samples"}, indent=2))
+    growth, per_move = report["rss_mib"]["after"] - report["rss_mib"]["before"], report["disk_mb"]["per_move_kb"]
+    broken = [f"{len(failures)} requests failed"] if failures else []
+    if args.max_kb_per_move is not None and per_move > args.max_kb_per_move:
+        broken.append(f"the disk grew {per_move} kB per move (limit {args.max_kb_per_move:g})")
+    if args.max_rss_growth_mib is not None and growth > args.max_rss_growth_mib:
+        broken.append(f"the app's RSS grew {growth} MiB (limit {args.max_rss_growth_mib:g})")
+    if broken:
+        raise SystemExit("; ".join(broken))
 
 
 if __name__ == "__main__":
