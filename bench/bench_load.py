@@ -15,7 +15,7 @@ file, counts as cross-talk. A slow client reads a large file (the audio of a 64-
 
 Prints p50/p95/p99 latency per endpoint (request sent -> answer and its files downloaded), the
 failures by message (a full queue is answered "queue full"), the cross-talk count, the slow
-read, and the app's memory.
+read, and the app's memory; exits with status 1 on cross-talk or on a failure other than a full queue.
 """
 
 from __future__ import annotations
@@ -345,6 +345,10 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2))
     print(json.dumps(report, indent=2))
+    unclear = sum(n for message, n in report["failures"].items() if "queue" not in message.lower())
+    if report["cross_talk"] or unclear or "error" in slow:  # a full queue is the one failure allowed
+        raise SystemExit(f"{report['cross_talk']} answers with cross-talk, {unclear} failures other than a full "
+                         f"queue, slow reader: {slow.get('error', 'ok')}")
 
 
 if __name__ == "__main__":
