@@ -45,6 +45,7 @@ class Song:
     model_name: str = ""  # the model the latents are of
     roll_path: Path | None = None  # the original's piano roll (PNG)
     audio_path: Path | None = None  # the original's audio (WAV)
+    page_audio_path: Path | None = None  # the original's audio for the page (compressed, see render.page_audio_bytes)
 
     def matches(self, key: str, track: int | None, model_name: str = "") -> bool:
         """Whether this song is what ``key`` (see :func:`song_key`) and ``track`` ask for, encoded by that model."""
@@ -57,6 +58,13 @@ class Song:
     @property
     def n_clips(self) -> int:
         return len(self.latents)
+
+    def files(self) -> tuple[Path, Path, Path]:
+        """The original's (roll PNG, page audio, WAV), written again where the bounded output cache dropped them."""
+        paths = (self.roll_path, self.page_audio_path, self.audio_path)
+        if not all(p is not None and p.is_file() for p in paths):
+            self.roll_path, self.page_audio_path, self.audio_path = original_files(self.tokens, self.bpm, self.name)
+        return self.roll_path, self.page_audio_path, self.audio_path
 
     def bar_range(self, keep: tuple[int, int] | None = None) -> tuple[int, int]:
         """(first, last) bar, counted from 1: ``keep`` moved into this song (a share link's range), else all."""
@@ -147,14 +155,21 @@ def prepare_song(model, melody: Melody, name: str, key: str, example: str | None
     accuracy = float((rest == clips).mean())
     tracks = [(f"{t['index'] + 1}. {t['name']} ({t['notes']} notes)", t["index"]) for t in melody.instruments
               if t["notes"] and not t["is_drum"]]
-    roll = piano_roll(melody.tokens, title=f"{name}: original, {len(melody.tokens) // STEPS_PER_BAR} bars")
-    audio, _ = render.synthesize(melody.tokens, melody.bpm)
-    stem = render.safe_stem(name)
+    roll, page_audio, wav = original_files(melody.tokens, melody.bpm, name)
     return Song(key=key, name=name, tokens=melody.tokens, bpm=melody.bpm, latents=latents, example=example,
                 meter=melody.meter, warnings=list(melody.warnings), tracks=tracks, track=melody.instrument,
                 accuracy=accuracy, rest=join_clips(rest)[: len(melody.tokens)], model_name=model_name,
-                roll_path=render.write_output(png_bytes(roll), f"{stem}-original.png"),
-                audio_path=render.write_output(render.wav_bytes(audio), f"{stem}-original.wav"))
+                roll_path=roll, audio_path=wav, page_audio_path=page_audio)
+
+
+def original_files(tokens: np.ndarray, bpm: float, name: str) -> tuple[Path, Path, Path]:
+    """A song's own piano roll (PNG), page audio and WAV, written under ``render.OUT_DIR``."""
+    roll = piano_roll(tokens, title=f"{name}: original, {len(tokens) // STEPS_PER_BAR} bars")
+    audio, _ = render.synthesize(tokens, bpm)
+    stem = f"{render.safe_stem(name)}-original"
+    page_audio, suffix = render.page_audio_bytes(audio)
+    return (render.write_output(png_bytes(roll), f"{stem}.png"), render.write_output(page_audio, f"{stem}.{suffix}"),
+            render.write_output(render.wav_bytes(audio), f"{stem}.wav"))
 
 
 def load(model, example: str | None = None, upload: str | Path | None = None, code: str | None = None,
