@@ -24,7 +24,7 @@ from vae.bundle import DEFAULT_MODEL, Bundle, load_bundles
 from vae.dims import song_dims
 from vae.knobs import GRID_RANGE, OFFSET_RANGE, PITCH_RANGE, RESIDUAL_RANGE, RHYTHM_RANGE, Knobs
 from vae.melody import BPM_RANGE, MAX_BARS
-from vae.pianoroll import thumbnails
+from vae.pianoroll import GHOST_EDGE, NOTE_COLOR, thumbnails
 
 TITLE = "Melody Knobs"
 HOST = os.environ.get("GRADIO_SERVER_NAME") or ("0.0.0.0" if os.environ.get("SPACE_ID") else "127.0.0.1")
@@ -41,7 +41,10 @@ GRID_DEFAULT = 5
 MODEL_HELP = ("regularised: pitch and onset count tied to latent dims 0 and 1 (the knobs keep their labels); "
               "paper: the paper's recipe, no regularisation")
 # The whole grid at once (no scrolling), cells shaped like the thumbnails (pianoroll.THUMB_SIZE, 5:3).
-CSS = "#grid .grid-wrap { max-height: none; height: auto; } #grid .thumbnail-item { aspect-ratio: 5 / 3; }"
+CSS = ("#grid .grid-wrap { max-height: none; height: auto; } #grid .thumbnail-item { aspect-ratio: 5 / 3; } "
+       "@media (max-width: 720px) { #knob-col { order: -1; } }")  # a phone shows the knobs and the roll first
+LEGEND = (f'<span style="color:{GHOST_EDGE}">■ grey: the original</span> &nbsp; <span style="color:{NOTE_COLOR}">'
+          '■ orange: the result</span> &nbsp; (where they agree, orange inside grey)')
 FIGURES_DIR = Path(__file__).resolve().parent / "assets" / "figures"
 EXAMPLES = song.example_songs()
 DEFAULT = song.DEFAULT_EXAMPLE
@@ -52,13 +55,14 @@ logger = logging.getLogger("melody_knobs")
 
 
 def user_errors(fn):
-    """Show a library ValueError to the user as a gr.Error; the server keeps serving."""
+    """Show a library ValueError to the user as a gr.Error, logged as one line (a user's mistake, not a bug)."""
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
         except ValueError as err:
-            raise gr.Error(str(err)) from err
+            logger.info("refused (%s): %s", fn.__name__, err)
+            raise gr.Error(str(err), print_exception=False) from None
     return timing.timed(f"handler:{fn.__name__}")(wrapper)  # off unless $MELODY_KNOBS_TIMINGS is set
 
 
@@ -93,17 +97,20 @@ class Handlers:
             gr.Warning(message)
         notes = "".join(f"\n\n⚠️ {m}" for m in s.warnings)
         first, last = s.bar_range(keep_bars)
-        return (str(s.roll_path), str(s.audio_path), s.summary() + notes,
+        roll, page_audio, _ = s.files()
+        return (str(roll), str(page_audio), s.summary() + notes,
                 gr.Dropdown(choices=s.tracks, value=s.track if s.tracks else None, visible=len(s.tracks) > 1,
                             allow_custom_value=True),
-                gr.Slider(maximum=s.n_bars, value=first), gr.Slider(maximum=s.n_bars, value=last), s)
+                gr.Slider(maximum=s.n_bars, value=first), gr.Slider(maximum=s.n_bars, value=last),
+                s.example or s.name, s)  # the song box names the song that plays
 
     @user_errors
     def describe_song(self, example=DEFAULT, midi_file=None, track=None, song_code=None, bpm=None, state=None,
                       model=None):
         """Load a song (upload > song code > example): its piano roll, its audio, and facts about it."""
         s = self._song(state, example, midi_file, track, song_code, bpm, model)
-        return str(s.roll_path), str(s.audio_path), s.facts(), s
+        roll, _, wav = s.files()
+        return str(roll), str(wav), s.facts(), s
 
     @user_errors
     def load_restored(self, example, midi_file, track, song_code, bpm, state, bar_from, bar_to, model=None):
@@ -111,16 +118,12 @@ class Handlers:
         return self.load_song(example, midi_file, track, song_code, bpm, state, (bar_from, bar_to), model)
 
     @staticmethod
-    def _turn(s: song.Song, b: Bundle, pitch, rhythm, residual, control, bar_from, bar_to, dim_offsets):
-        """The knobs on a loaded song: (result tokens, (roll, audio, MIDI) paths)."""
-        if isinstance(dim_offsets, str) or dim_offsets is None:  # the API's "0.5,0,-1" (pitch dims, then rhythm)
-            dim_offsets = knobs.parse_offsets(dim_offsets)
-        last = min(int(bar_to or s.n_bars), s.n_bars)  # past the end (the API's default) means the end
-        k = Knobs(pitch, rhythm, residual, bool(control), (int(bar_from or 1), last), tuple(dim_offsets))
-        title = f"{s.name}: pitch {pitch:+g}, rhythm {rhythm:+g}, residual {residual:+g}" + " (random control)" * k.control
-        stem = k.stem(s.name)  # named before the move: the walk goes down once, then to render
+    def _turn(s: song.Song, b: Bundle, controls, page: bool = False):
+        """The knobs (as :meth:`Knobs.from_controls` takes them) on a loaded song: (result, (roll, audio, MIDI))."""
+        k = Knobs.from_controls(*controls, n_bars=s.n_bars)
+        title, stem = k.title(s.name), k.stem(s.name)  # named before the move: the walk goes down once, then to render
         result = knobs.apply(b.model, b.dims, s.tokens, k, latents=s.latents)
-        return result, tuple(map(str, render.result_files(result, s.tokens, s.bpm, title, stem)))
+        return result, tuple(map(str, render.result_files(result, s.tokens, s.bpm, title, stem, page)))
 
     @user_errors
     def modulate(self, example=DEFAULT, midi_file=None, track=None, song_code=None, bpm=None, pitch=0.0,
@@ -128,26 +131,33 @@ class Handlers:
                  model=None):
         """Turn the knobs on a song: result piano roll (over the original), result audio, result MIDI file."""
         s = self._song(state, example, midi_file, track, song_code, bpm, model)
-        _, files = self._turn(s, self.pick(model), pitch, rhythm, residual, control, bar_from, bar_to, dim_offsets)
+        _, files = self._turn(s, self.pick(model), (pitch, rhythm, residual, control, bar_from, bar_to, dim_offsets))
         return (*files, s)
 
     def pick_example(self, example, state, model=None):  # an example replaces any uploaded or shared song
         return None, "", *self.load_song(example, state=state, model=model)
 
-    def pick_upload(self, midi_file, state, model=None):  # an upload replaces any shared song
-        return "", *self.load_song(midi_file=midi_file, state=state, model=model)
+    def pick_upload(self, midi_file, state, model=None):
+        """An upload replaces any shared song; a file that is refused leaves the box, and the song before stays."""
+        try:
+            return midi_file, "", *self.load_song(midi_file=midi_file, state=state, model=model)
+        except gr.Error as err:
+            gr.Warning(f"{err.message[:1].upper()}{err.message[1:]}. The song you had stays loaded.")
+            return getattr(state, "upload", None), *[gr.skip()] * 9
 
-    def clear_upload(self, example, state, model=None):  # back to the chosen example
-        return self.load_song(example, state=state, model=model)
+    def clear_upload(self, example, state, model=None):  # back to the chosen example (the box may name the upload)
+        return self.load_song(example if example in EXAMPLES else DEFAULT, state=state, model=model)
 
     @user_errors
     def modulate_sliders(self, state, model, example, midi_file, track, song_code, bpm, pitch, rhythm, residual,
                          control, bar_from, bar_to, *dim_offsets):
         """modulate for the page, with a line on what the knobs did (against the song decoded at rest)."""
         s = self._song(state, example, midi_file, track, song_code, bpm, model)
-        result, files = self._turn(s, self.pick(model), pitch, rhythm, residual, control, bar_from, bar_to,
-                                   dim_offsets)
-        return (*files, f"**What the knobs did** (against the song at rest): {measures.what_it_did(s.rest, result)}", s)
+        result, files = self._turn(s, self.pick(model), (pitch, rhythm, residual, control, bar_from, bar_to,
+                                                         dim_offsets), page=True)
+        wav = render.audio_file(result, s.bpm, Path(files[2]).stem)  # the lossless download beside the page's audio
+        did = f"**What the knobs did** (against the song at rest): {measures.what_it_did(s.rest, result)}"
+        return (*files, str(wav), did, s)
 
     @user_errors
     def share_link(self, state, base, pitch, rhythm, residual, control, bar_from, bar_to, *dim_offsets):
@@ -161,8 +171,8 @@ class Handlers:
         """On page load: the example or song and the knobs of a share link, and the page's own URL."""
         shared, problems = share.restore(dict(request.query_params) if request else {}, EXAMPLES,
                                          self.bundle.dims.n_offsets)
-        for message in problems:
-            gr.Warning(f"{message}; showing the default song.")
+        if problems:  # one notice, however many things were wrong
+            gr.Warning(" ".join(problems))
         k, bars = shared.knobs, shared.knobs.bars or (1, MAX_BARS)
         return (shared.example or DEFAULT, shared.code or "", shared.bpm, shared.track, k.pitch, k.rhythm,
                 k.residual, k.control, *bars, *k.offsets, share.page_url(request.headers) if request else "")
@@ -238,9 +248,9 @@ def _model_markdown(b: Bundle) -> str:
             f"{b.dims_note}\n\n### Model card")
 
 
-def _song_picker(label: str, clip: int | None = None):
-    example = gr.Dropdown(list(EXAMPLES), value=DEFAULT, label=f"{label}example")
-    upload = gr.File(label=f"{label}or your MIDI file (.mid)", file_types=[".mid", ".midi"])
+def _song_picker(label: str, clip: int | None = None):  # the box may name an uploaded or shared song (custom value)
+    example = gr.Dropdown(list(EXAMPLES), value=DEFAULT, label=f"{label}example", allow_custom_value=True)
+    upload = gr.File(label=f"{label}or your MIDI file (.mid)", file_types=[".mid", ".midi"], height=110)
     number = gr.Number(clip, label=f"{label}clip (2 bars each, from 1)", precision=0, minimum=1) if clip else None
     return example, upload, number
 
@@ -251,31 +261,33 @@ def knobs_tab(b: Bundle) -> SimpleNamespace:
              for d in getattr(b.dims, f"{kind}_dims").tolist()]
     ui = SimpleNamespace()
     with gr.Tab("Knobs"), gr.Row():
-        with gr.Column(scale=1, min_width=300):
+        with gr.Column(scale=1, min_width=300, elem_id="song-col"):
             ui.example, ui.upload, _ = _song_picker("Song: ")
             ui.track = gr.Dropdown([], label="Track (melody)", visible=False, allow_custom_value=True)
             ui.song_code, ui.bpm = gr.Textbox(visible=False), gr.Number(visible=False)
             ui.info = gr.Markdown(label="Song")
             gr.Markdown(SONG_LIMITS)
-        with gr.Column(scale=2):
+        with gr.Column(scale=2, elem_id="knob-col"):
             with gr.Row():
                 ui.pitch = gr.Slider(*PITCH_RANGE, value=0, step=0.5, label="Pitch (semitones)", elem_id="pitch")
                 ui.rhythm = gr.Slider(*RHYTHM_RANGE, value=0, step=0.25, label="Rhythm (splits)")
                 ui.residual = gr.Slider(*RESIDUAL_RANGE, value=0, step=0.25, label="Residual (std)")
+            gr.HTML(LEGEND, elem_id="roll-legend")
+            ui.roll = gr.Image(label="Result (orange) over the original (grey)", show_label=False, format="png",
+                               interactive=False, elem_id="result-roll", buttons=["fullscreen"])
+            ui.did = gr.Markdown(elem_id="what-it-did")
+            with gr.Row():
+                ui.audio_orig = gr.Audio(label="Original", interactive=False)
+                ui.audio_out = gr.Audio(label="Result", interactive=False, elem_id="result-audio")
             with gr.Row():
                 ui.bar_from = gr.Slider(1, MAX_BARS, value=1, step=1, label="From bar")
                 ui.bar_to = gr.Slider(1, MAX_BARS, value=MAX_BARS, step=1, label="To bar")
                 ui.control = gr.Checkbox(label="Random control: same move on random non-significant dims")
             with gr.Accordion("Advanced: one slider per pitch and rhythm dim (raw latent units)", open=False), gr.Row():
                 ui.offsets = [gr.Slider(*OFFSET_RANGE, value=0, step=0.1, label=n, min_width=140) for n in names]
-            ui.did = gr.Markdown(elem_id="what-it-did")
-            ui.roll = gr.Image(label="Result (orange) over the original (grey)", show_label=False, format="png",
-                               interactive=False, elem_id="result-roll")
-            with gr.Row():
-                ui.audio_orig = gr.Audio(label="Original", interactive=False)
-                ui.audio_out = gr.Audio(label="Result", interactive=False, elem_id="result-audio")
             with gr.Row():
                 ui.midi_out = gr.File(label="Result as MIDI", interactive=False, height=80)
+                ui.wav_out = gr.File(label="Result as WAV (lossless)", interactive=False, height=80, elem_id="result-wav")
                 ui.link = gr.Textbox(label="Share this song and knobs", buttons=["copy"], interactive=False)
             with gr.Accordion("Original piano roll", open=False):
                 ui.roll_orig = gr.Image(label="Original piano roll", show_label=False, format="png", interactive=False)
@@ -348,9 +360,9 @@ def wire_knobs(demo: gr.Blocks, h: Handlers, k: SimpleNamespace, state, base, mo
     """Loading a song (page load, example, upload, track, model) and moving a knob: the result, then the share link."""
     song_in = [k.example, k.upload, k.track, k.song_code, k.bpm]
     knob_in = [k.pitch, k.rhythm, k.residual, k.control, k.bar_from, k.bar_to]
-    load_out = [k.roll_orig, k.audio_orig, k.info, k.track, k.bar_from, k.bar_to, state]
+    load_out = [k.roll_orig, k.audio_orig, k.info, k.track, k.bar_from, k.bar_to, k.example, state]
     refresh = {"fn": h.modulate_sliders, "inputs": [state, model, *song_in, *knob_in, *k.offsets],
-               "outputs": [k.roll, k.audio_out, k.midi_out, k.did, state], **_private("knobs")}
+               "outputs": [k.roll, k.audio_out, k.midi_out, k.wav_out, k.did, state], **_private("knobs")}
     link_args = {"fn": h.share_link, "inputs": [state, base, *knob_in, *k.offsets], "outputs": k.link,
                  **_private("share_link")}
     loads = (
@@ -360,7 +372,8 @@ def wire_knobs(demo: gr.Blocks, h: Handlers, k: SimpleNamespace, state, base, mo
                          **_private("load_restored")),
         k.example.input(h.pick_example, [k.example, state, model], [k.upload, k.song_code, *load_out],
                         **_private("pick_example")),
-        k.upload.upload(h.pick_upload, [k.upload, state, model], [k.song_code, *load_out], **_private("pick_upload")),
+        k.upload.upload(h.pick_upload, [k.upload, state, model], [k.upload, k.song_code, *load_out],
+                        **_private("pick_upload")),
         k.upload.clear(h.clear_upload, [k.example, state, model], load_out, **_private("clear_upload")),
         k.track.input(h.load_restored, [*song_in, state, k.bar_from, k.bar_to, model], load_out,
                       **_private("pick_track")),
@@ -369,9 +382,9 @@ def wire_knobs(demo: gr.Blocks, h: Handlers, k: SimpleNamespace, state, base, mo
     )
     for event in loads:  # a new song: show it through the knobs as they stand
         event.success(**refresh).success(**link_args)
-    gr.on([k.pitch.release, k.rhythm.release, k.residual.release, k.control.input, k.bar_from.release,
-           k.bar_to.release, *(s.release for s in k.offsets)], trigger_mode="always_last", **refresh
-          ).success(**link_args)
+    # .input: a drag, a typed value or an arrow key; always_last computes the latest value once the one running ends
+    gr.on([s.input for s in (k.pitch, k.rhythm, k.residual, k.control, k.bar_from, k.bar_to, *k.offsets)],
+          trigger_mode="always_last", **refresh).success(**link_args)
 
 
 def wire_api(h: Handlers, state) -> None:

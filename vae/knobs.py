@@ -84,6 +84,20 @@ class Knobs:
                        residual=_clip(self.residual, RESIDUAL_RANGE),
                        offsets=tuple(_clip(v, OFFSET_RANGE) for v in self.offsets))
 
+    @classmethod
+    def from_controls(cls, pitch, rhythm, residual, control, bar_from, bar_to, offsets, n_bars: int) -> Knobs:
+        """Knobs as the page's controls or an API call give them (not yet checked): ``offsets`` as numbers
+        or text "0.5,0,-1" (see :func:`parse_offsets`); a last bar past the song's end means its end."""
+        if isinstance(offsets, str) or offsets is None:
+            offsets = parse_offsets(offsets)
+        last = min(int(bar_to or n_bars), n_bars)
+        return cls(pitch, rhythm, residual, bool(control), (int(bar_from or 1), last), tuple(offsets))
+
+    def title(self, name: str) -> str:
+        """A result's caption, e.g. 'twinkle: pitch +3, rhythm +0, residual +0'."""
+        return (f"{name}: pitch {self.pitch:+g}, rhythm {self.rhythm:+g}, residual {self.residual:+g}"
+                + " (random control)" * self.control)
+
     def stem(self, name: str) -> str:
         """A file-name stem for a result, e.g. 'twinkle_pitch+3_rhythm+1'."""
         parts = [name] + [f"{knob}{value:+g}" for knob, value in self.amounts().items() if value]

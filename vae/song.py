@@ -13,10 +13,21 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from pretty_midi import note_number_to_name
 
 from vae import render
 from vae.inference import decode_z, encode_mu
-from vae.melody import BPM_RANGE, STEPS_PER_BAR, Melody, decode_song, encode_song, join_clips, load_melody, split_clips
+from vae.melody import (
+    BPM_RANGE,
+    MELODY_MIN_SHARE,
+    STEPS_PER_BAR,
+    Melody,
+    decode_song,
+    encode_song,
+    join_clips,
+    load_melody,
+    split_clips,
+)
 from vae.pianoroll import piano_roll, png_bytes
 from vae.timing import timed
 
@@ -46,6 +57,8 @@ class Song:
     roll_path: Path | None = None  # the original's piano roll (PNG)
     audio_path: Path | None = None  # the original's audio (WAV)
     page_audio_path: Path | None = None  # the original's audio for the page (compressed, see render.page_audio_bytes)
+    upload: str | None = None  # the uploaded file the song was read from, if it was
+    choice: str = ""  # which track is the melody and why, when the file has several
 
     def matches(self, key: str, track: int | None, model_name: str = "") -> bool:
         """Whether this song is what ``key`` (see :func:`song_key`) and ``track`` ask for, encoded by that model."""
@@ -77,7 +90,7 @@ class Song:
         written = "" if self.meter == "4/4" else f" (written in {self.meter})"
         return (f"**{self.name}**: {self.n_bars} bars of 4/4{written}, {self.n_clips} two-bar clips, "
                 f"{self.bpm:g} bpm. The model reconstructs {100 * self.accuracy:.1f} % of its steps with every "
-                "knob at 0.")
+                "knob at 0.") + (f"\n\n{self.choice}" if self.choice else "")
 
     def facts(self) -> dict:
         """What the API's /load_song tells about the song (JSON types)."""
@@ -155,11 +168,16 @@ def prepare_song(model, melody: Melody, name: str, key: str, example: str | None
     accuracy = float((rest == clips).mean())
     tracks = [(f"{t['index'] + 1}. {t['name']} ({t['notes']} notes)", t["index"]) for t in melody.instruments
               if t["notes"] and not t["is_drum"]]
+    chosen = melody.instruments[melody.instrument] if melody.instruments else None
+    choice = (f"**Melody: track {chosen['index'] + 1}, {chosen['name']}** (median pitch "
+              f"{note_number_to_name(round(chosen['pitch']))}). Unless you pick another track, the melody is the "
+              f"highest voice, as in a chorale's soprano, of the tracks that play at least {MELODY_MIN_SHARE:.0%} as "
+              "many notes as the busiest." if chosen and len(tracks) > 1 else "")
     roll, page_audio, wav = original_files(melody.tokens, melody.bpm, name)
     return Song(key=key, name=name, tokens=melody.tokens, bpm=melody.bpm, latents=latents, example=example,
                 meter=melody.meter, warnings=list(melody.warnings), tracks=tracks, track=melody.instrument,
                 accuracy=accuracy, rest=join_clips(rest)[: len(melody.tokens)], model_name=model_name,
-                roll_path=roll, audio_path=wav, page_audio_path=page_audio)
+                roll_path=roll, audio_path=wav, page_audio_path=page_audio, choice=choice)
 
 
 def original_files(tokens: np.ndarray, bpm: float, name: str) -> tuple[Path, Path, Path]:
@@ -182,7 +200,9 @@ def load(model, example: str | None = None, upload: str | Path | None = None, co
     if isinstance(cached, Song) and cached.matches(key, track, model_name):
         return cached
     melody, name, example = read_song(example, upload, code, bpm, track, examples)
-    return prepare_song(model, melody, name, key, example, model_name)
+    s = prepare_song(model, melody, name, key, example, model_name)
+    s.upload = str(upload) if upload else None
+    return s
 
 
 def clip_of(tokens: np.ndarray, number: int, name: str = "this song") -> np.ndarray:
