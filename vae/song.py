@@ -114,7 +114,7 @@ def upload_bytes(path: str | Path) -> bytes:
         raise ValueError(f"{path.name} is {size / 1e6:.1f} MB; the limit is {MAX_UPLOAD_BYTES / 1e6:.0f} MB "
                          "(a MIDI melody is a few kB)")
     if size == 0:
-        raise ValueError(f"{path.name} is empty (0 bytes); choose a Standard MIDI File (.mid)")
+        raise ValueError(f"the file {path.name} is empty (0 bytes); choose a Standard MIDI File (.mid)")
     return path.read_bytes()
 
 
