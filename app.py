@@ -20,11 +20,11 @@ import gradio as gr
 import torch
 
 from vae import hub, knobs, measures, render, share, song, timing
-from vae.bundle import DEFAULT_MODEL, Bundle, load_bundles
+from vae.bundle import DEFAULT_MODEL, Bundle, load_bundles, pick_bundle
 from vae.dims import song_dims
 from vae.knobs import GRID_RANGE, OFFSET_RANGE, PITCH_RANGE, RESIDUAL_RANGE, RHYTHM_RANGE, Knobs
-from vae.melody import BPM_RANGE, MAX_BARS
-from vae.pianoroll import GHOST_EDGE, NOTE_COLOR, thumbnails
+from vae.melody import MAX_BARS
+from vae.pianoroll import LEGEND_HTML
 
 TITLE = "Melody Knobs"
 HOST = os.environ.get("GRADIO_SERVER_NAME") or ("0.0.0.0" if os.environ.get("SPACE_ID") else "127.0.0.1")
@@ -40,17 +40,13 @@ TORCH_THREADS = int(os.environ.get("MELODY_KNOBS_TORCH_THREADS", "1"))
 GRID_DEFAULT = 5
 MODEL_HELP = ("regularised: pitch and onset count tied to latent dims 0 and 1 (the knobs keep their labels); "
               "paper: the paper's recipe, no regularisation")
-# The whole grid at once (no scrolling), cells shaped like the thumbnails (pianoroll.THUMB_SIZE, 5:3).
-CSS = ("#grid .grid-wrap { max-height: none; height: auto; } #grid .thumbnail-item { aspect-ratio: 5 / 3; } "
-       "@media (max-width: 720px) { #knob-col { order: -1; } }")  # a phone shows the knobs and the roll first
-LEGEND = (f'<span style="color:{GHOST_EDGE}">■ grey: the original</span> &nbsp; <span style="color:{NOTE_COLOR}">'
-          '■ orange: the result</span> &nbsp; (where they agree, orange inside grey)')
+TABLE = {"headers": ["measure", "value"], "wrap": True, "column_widths": ["45%", "55%"], "max_height": 420}
+CSS = (Path(__file__).resolve().parent / "assets" / "app.css").read_text()  # grid captions, phone order, report
 FIGURES_DIR = Path(__file__).resolve().parent / "assets" / "figures"
 EXAMPLES = song.example_songs()
 DEFAULT = song.DEFAULT_EXAMPLE
-SONG_LIMITS = (f"Limits: MIDI files up to {song.MAX_UPLOAD_BYTES // 2**20} MB, {MAX_BARS} bars and "
-               f"{song.MAX_SONG_SECONDS // 60} minutes, played at {BPM_RANGE[0]:g} to {BPM_RANGE[1]:g} bpm; a grid "
-               f"of {GRID_RANGE[0]} to {GRID_RANGE[1]} cells per side.")
+SONG_LIMITS = f"{song.LIMITS} A grid has {GRID_RANGE[0]} to {GRID_RANGE[1]} cells per side."
+NO_GRID = "Make a grid first: choose two clips and press **Interpolate**, then click a cell or play the diagonal."
 logger = logging.getLogger("melody_knobs")
 
 
@@ -74,14 +70,7 @@ class Handlers:
     def __init__(self, bundles: dict[str, Bundle] | Bundle):
         self.bundles = bundles if isinstance(bundles, dict) else {DEFAULT_MODEL: bundles}
         self.bundle = next(iter(self.bundles.values()))  # the default model
-
-    def pick(self, model: str | None) -> Bundle:
-        """The bundle called ``model`` (None or "": the default)."""
-        if model in (None, ""):
-            return self.bundle
-        if model not in self.bundles:
-            raise ValueError(f"there is no model called {model!r}; choose one of {', '.join(self.bundles)}")
-        return self.bundles[model]
+        self.pick = functools.partial(pick_bundle, self.bundles)  # model name (None: the default) -> Bundle
 
     def _song(self, state, example, midi_file, track, song_code, bpm, model=None) -> song.Song:
         default = model in (None, "", next(iter(self.bundles)))  # songs of the default model carry no model name
@@ -154,17 +143,15 @@ class Handlers:
         """modulate for the page, with a line on what the knobs did (against the song decoded at rest)."""
         s = self._song(state, example, midi_file, track, song_code, bpm, model)
         result, files = self._turn(s, self.pick(model), (pitch, rhythm, residual, control, bar_from, bar_to,
-                                                         dim_offsets), page=True)
-        wav = render.audio_file(result, s.bpm, Path(files[2]).stem)  # the lossless download beside the page's audio
-        did = f"**What the knobs did** (against the song at rest): {measures.what_it_did(s.rest, result)}"
-        return (*files, str(wav), did, s)
+                                                         dim_offsets), page=True)  # + the WAV, as a download
+        return (*files, f"**What the knobs did** (against the song at rest): {measures.what_it_did(s.rest, result)}", s)
 
     @user_errors
     def share_link(self, state, base, pitch, rhythm, residual, control, bar_from, bar_to, *dim_offsets):
         """The URL that restores this song and these knobs."""
         if not isinstance(state, song.Song):
             return ""
-        k = Knobs(pitch, rhythm, residual, bool(control), (int(bar_from), int(bar_to)), tuple(dim_offsets))
+        k = Knobs.from_controls(pitch, rhythm, residual, control, bar_from, bar_to, dim_offsets, state.n_bars)
         return share.share_url(base, state, k.checked(state.n_bars, len(dim_offsets)))
 
     def restore(self, request: gr.Request):
@@ -185,10 +172,7 @@ class Handlers:
         target, _ = song.read_clip(target_example, target_file, target_clip, EXAMPLES)
         b = self.pick(model)
         cells = knobs.grid(b.model, b.dims, source, target, grid_size)
-        n = len(cells)
-        gallery = [(str(render.image_file(image, f"cell_{k // n}_{k % n}")), knobs.grid_caption(k // n, k % n, n))
-                   for k, image in enumerate(thumbnails(cells))]
-        return gallery, {"grid": cells, "bpm": bpm}
+        return [(str(path), caption) for path, caption in knobs.grid_gallery(cells)], {"grid": cells, "bpm": bpm}
 
     @staticmethod
     def grid_columns(grid_state):  # one gallery row per grid row
@@ -196,21 +180,21 @@ class Handlers:
 
     @user_errors
     def play_cell(self, grid_state, evt: gr.SelectData):
-        """Audio and MIDI of the grid cell the user selected."""
-        if not grid_state:
-            raise ValueError("make a grid first")
-        cells, bpm = grid_state["grid"], grid_state["bpm"]
+        """Audio (it plays at once) and MIDI of the grid cell the user selected."""
+        if not grid_state:  # a sentence, not an error: nothing is broken
+            return None, None, NO_GRID
+        cells = grid_state["grid"]
         i, j = divmod(int(evt.index), len(cells))
-        return *map(str, render.sound_files(cells[i, j], bpm, f"cell_{i}_{j}")), \
-            f"Cell: {knobs.grid_caption(i, j, len(cells))}"
+        audio, midi = render.sound_files(cells[i, j], grid_state["bpm"], f"cell_{i}_{j}", page=True)
+        return str(audio), str(midi), f"Cell: {knobs.grid_caption(i, j, len(cells))}"
 
     @user_errors
     def play_diagonal(self, grid_state):
         """The cells (i, i) from source to target joined into one melody: audio and MIDI."""
         if not grid_state:
-            raise ValueError("make a grid first")
-        path, bpm = knobs.diagonal(grid_state["grid"]), grid_state["bpm"]
-        return *map(str, render.sound_files(path, bpm, "diagonal")), "The diagonal, source to target"
+            return None, None, NO_GRID
+        audio, midi = render.sound_files(knobs.diagonal(grid_state["grid"]), grid_state["bpm"], "diagonal", page=True)
+        return str(audio), str(midi), "The diagonal, source to target"
 
     @user_errors
     def inspect_song(self, example=DEFAULT, midi_file=None, track=None, song_code=None, bpm=None, state=None,
@@ -227,25 +211,7 @@ class Handlers:
 def _banner(b: Bundle) -> str:
     lines = [(f"# {TITLE}\nTurn the **pitch**, **rhythm** and **residual** knobs of a MusicVAE on a melody, or walk "
               "a pitch × rhythm grid between two clips (Yang et al., NIME 2019).")]
-    if reason := render.fluidsynth_unavailable_reason():
-        lines.append(f"⚠️ **Audio falls back to plain sine tones**: {reason}.")
-    if b.source_info.fallback_reason:
-        lines.append(f"⚠️ **{b.source_info.requested} could not be loaded** ({b.source_info.fallback_reason}); "
-                     "using the bundled weights.")
-    if b.dims_computed:
-        lines.append(f"⚠️ {b.dims_note}")
-    return "\n\n".join(lines)
-
-
-def _model_markdown(b: Bundle) -> str:
-    info = b.source_info
-    rows = [("source", info.source), ("requested", info.requested or "default (bundled)"),
-            ("Hub repo", info.repo_id), ("revision", info.revision), ("folder", info.path),
-            ("from local cache", info.from_cache if info.source == "hub" else None),
-            ("fallback reason", info.fallback_reason), ("latent size", b.model.config.latent_dim)]
-    table = "\n".join(f"| {k} | {v} |" for k, v in rows if v is not None)
-    return (f"### Where the weights came from\n{info.describe()}.\n\n| field | value |\n|---|---|\n{table}\n\n"
-            f"{b.dims_note}\n\n### Model card")
+    return "\n\n".join(lines + [f"⚠️ {notice}" for notice in b.notices()])
 
 
 def _song_picker(label: str, clip: int | None = None):  # the box may name an uploaded or shared song (custom value)
@@ -272,7 +238,7 @@ def knobs_tab(b: Bundle) -> SimpleNamespace:
                 ui.pitch = gr.Slider(*PITCH_RANGE, value=0, step=0.5, label="Pitch (semitones)", elem_id="pitch")
                 ui.rhythm = gr.Slider(*RHYTHM_RANGE, value=0, step=0.25, label="Rhythm (splits)")
                 ui.residual = gr.Slider(*RESIDUAL_RANGE, value=0, step=0.25, label="Residual (std)")
-            gr.HTML(LEGEND, elem_id="roll-legend")
+            gr.HTML(LEGEND_HTML, elem_id="roll-legend")
             ui.roll = gr.Image(label="Result (orange) over the original (grey)", show_label=False, format="png",
                                interactive=False, elem_id="result-roll", buttons=["fullscreen"])
             ui.did = gr.Markdown(elem_id="what-it-did")
@@ -309,11 +275,12 @@ def interpolate_tab() -> SimpleNamespace:
                 ui.grid_size = gr.Slider(*GRID_RANGE, value=GRID_DEFAULT, step=1, label="Grid size")
                 ui.make_grid = gr.Button("Interpolate", variant="primary")
                 ui.diagonal = gr.Button("Play the diagonal (source → target)")
-        ui.gallery = gr.Gallery(label="pitch (rows) × rhythm (columns)", columns=GRID_DEFAULT, allow_preview=False,
-                                object_fit="contain", format="png", elem_id="grid")
+        gr.Markdown("**Pitch** moves down the rows, **rhythm** along the columns.")
+        ui.gallery = gr.Gallery(show_label=False, columns=GRID_DEFAULT, allow_preview=False, object_fit="contain",
+                                format="png", elem_id="grid")
         with gr.Row():
-            ui.cell_info = gr.Markdown()
-            ui.cell_audio = gr.Audio(label="Selected", interactive=False)
+            ui.cell_info = gr.Markdown(elem_id="cell-info")
+            ui.cell_audio = gr.Audio(label="Selected", interactive=False, autoplay=True, elem_id="cell-audio")
             ui.cell_midi = gr.File(label="As MIDI", interactive=False, height=80)
     return ui
 
@@ -325,17 +292,19 @@ def inspect_tab(b: Bundle) -> SimpleNamespace:
     with gr.Tab("Inspect"):
         gr.Markdown("Disentanglement by augmentation (paper §3): transpose clips by 1–12 semitones and split "
                     "two whole notes into 2–16; the latent dims that move most are the pitch and rhythm dims.")
-        if figures:
-            gr.Gallery([str(p) for p in figures], label="Figures", columns=min(3, len(figures)), height="auto")
+        if figures:  # whole figures (contain, not cropped), each with its name
+            gr.Gallery([(str(p), p.stem.replace("_", " ")) for p in figures], label="Figures", object_fit="contain",
+                       columns=min(2, len(figures)), height="auto", elem_id="figures")
+        gr.Markdown(measures.HELP)
         with gr.Row():
-            gr.Dataframe(measures.dims_rows(b.dims), headers=["measure", "value"], label="Dims of this model")
+            gr.Dataframe(measures.dims_rows(b.dims), label="Dims of this model", **TABLE)
             if b.report:
-                gr.Dataframe(measures.report_rows(b.report), headers=["measure", "value"], label="report.json")
+                gr.Dataframe(measures.report_rows(b.report), label="report.json", elem_id="report", **TABLE)
         if "pitch_scores" in b.dims.meta:
             gr.Plot(measures.dim_scores_figure(b.dims, "this model"), label="Σ |Δz| per latent dim")
         ui.analyse = gr.Button("Re-run the analysis on the current song's clips")
         with gr.Row():
-            ui.song_dims = gr.Dataframe(headers=["measure", "value"], label="Dims found on this song")
+            ui.song_dims = gr.Dataframe(label="Dims found on this song (the knobs keep the model's own dims)", **TABLE)
             ui.song_plot = gr.Plot(label="Σ |Δz| per latent dim, this song")
     return ui
 
@@ -347,7 +316,7 @@ def model_tab(bundles: dict[str, Bundle]) -> gr.Dropdown:
                              info=MODEL_HELP)
         for name, b in bundles.items():
             with gr.Accordion(f"Model '{name}'", open=name == next(iter(bundles))):
-                gr.Markdown(_model_markdown(b))
+                gr.Markdown(b.source_markdown())
                 gr.Markdown(b.card or "*This model folder has no README.md (model card).*")
     return choice
 
@@ -375,10 +344,8 @@ def wire_knobs(demo: gr.Blocks, h: Handlers, k: SimpleNamespace, state, base, mo
         k.upload.upload(h.pick_upload, [k.upload, state, model], [k.upload, k.song_code, *load_out],
                         **_private("pick_upload")),
         k.upload.clear(h.clear_upload, [k.example, state, model], load_out, **_private("clear_upload")),
-        k.track.input(h.load_restored, [*song_in, state, k.bar_from, k.bar_to, model], load_out,
-                      **_private("pick_track")),
-        model.input(h.load_restored, [*song_in, state, k.bar_from, k.bar_to, model], load_out,
-                    **_private("pick_model")),
+        gr.on([k.track.input, model.input], h.load_restored, [*song_in, state, k.bar_from, k.bar_to, model],
+              load_out, **_private("pick_track")),
     )
     for event in loads:  # a new song: show it through the knobs as they stand
         event.success(**refresh).success(**link_args)
@@ -430,24 +397,23 @@ def serve(demo: gr.Blocks, host: str = HOST, port: int = PORT, share: bool = Fal
     """Queue and launch ``demo`` with the app's limits; ``kwargs`` go to ``launch`` (e.g. prevent_thread_lock)."""
     torch.set_num_threads(TORCH_THREADS)
     demo.queue(default_concurrency_limit=DEFAULT_CONCURRENCY, max_size=QUEUE_SIZE)
+    gr.set_static_paths([render.OUT_DIR])  # served where they are (bounded there), not copied into gradio's cache
     return demo.launch(server_name=host, server_port=port, share=share, max_file_size=song.MAX_UPLOAD_BYTES,
                        allowed_paths=[str(FIGURES_DIR)], css=CSS, **kwargs)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", default=None, help=f"Hub repo id or model folder (default ${hub.ENV_MODEL}, "
-                                                       "else the bundled assets/model)")
-    parser.add_argument("--revision", default=None, help="branch, tag or commit of the Hub repo")
+    parser.add_argument("--model", help=f"Hub repo id or model folder (default ${hub.ENV_MODEL}, else assets/model)")
+    parser.add_argument("--revision", help="branch, tag or commit of the Hub repo")
     parser.add_argument("--host", default=HOST, help="address to listen on (0.0.0.0 on a Space)")
     parser.add_argument("--port", type=int, default=PORT)
     parser.add_argument("--share", action="store_true", help="also serve through a public gradio.live link")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-
     log = lambda f, msg: logger.info("computing the pitch and rhythm dims: %3.0f %% (%s)", 100 * f, msg)
-    serve(build_demo(load_bundles(args.model, args.revision, EXAMPLES, progress=log)), args.host, args.port,
-          args.share)
+    bundles = load_bundles(args.model, args.revision, EXAMPLES, progress=log)
+    serve(build_demo(bundles), args.host, args.port, args.share)
 
 
 if __name__ == "__main__":

@@ -11,15 +11,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from vae import curves, latent
+from vae import curves, latent, render
 from vae.dims import KNOBS, Dims
 from vae.inference import decode_z, encode_mu
 from vae.melody import CLIP_STEPS, STEPS_PER_BAR, check_tokens, join_clips, split_clips
+from vae.pianoroll import thumbnails
 
 PITCH_RANGE = (-12.0, 12.0)  # semitones (+1 ≈ one semitone)
 RHYTHM_RANGE = (-2.0, 3.0)  # splits (+1 ≈ each note split in two)
@@ -235,6 +237,13 @@ def grid(model, dims: Dims, source: np.ndarray, target: np.ndarray, n: int) -> n
     z = encode_mu(model, np.stack([source, target]))
     cells = latent.interpolation_grid(z[0], z[1], dims.pitch_dims, dims.rhythm_dims, n)  # (n, n, D)
     return decode_z(model, cells.reshape(n * n, -1), batch_size=n * n).reshape(n, n, CLIP_STEPS)
+
+
+def grid_gallery(cells: np.ndarray) -> list[tuple[Path, str]]:
+    """The grid's cells (N, N, 32) as (thumbnail PNG file, caption), row by row."""
+    n = len(cells)
+    return [(render.image_file(image, f"cell_{k // n}_{k % n}"), grid_caption(k // n, k % n, n))
+            for k, image in enumerate(thumbnails(cells))]
 
 
 def grid_caption(i: int, j: int, n: int) -> str:

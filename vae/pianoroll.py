@@ -32,6 +32,8 @@ NOTE_EDGE = "#7a2905"
 GHOST_COLOR = "#d0d4da"  # the original, in compare mode (its legend is on the page: gradio's buttons cover the image's corner)
 RESULT_MARGIN = 0.25  # share of a row left above and below a result's note over the original, which shows there
 GHOST_EDGE = "#8a919b"
+LEGEND_HTML = (f'<span style="color:{GHOST_EDGE}">■ grey: the original</span> &nbsp; <span style="color:{NOTE_COLOR}">'
+               '■ orange: the result</span> &nbsp; (where they agree, orange inside grey)')  # shown beside a roll
 BLACK_KEY_ROW = "#eef0f3"
 BAR_LINE = "#c3c8cf"
 CLIP_LINE = "#7d848e"  # every 2 bars: where the model cuts the song into clips

@@ -19,6 +19,7 @@ from vae import render
 from vae.inference import decode_z, encode_mu
 from vae.melody import (
     BPM_RANGE,
+    MAX_BARS,
     MELODY_MIN_SHARE,
     STEPS_PER_BAR,
     Melody,
@@ -35,6 +36,8 @@ EXAMPLES_DIR = Path(__file__).resolve().parents[1] / "assets" / "examples"
 DEFAULT_EXAMPLE = "twinkle"  # Mozart's theme, "Ah vous dirai-je, Maman" (DESIGN "Example song")
 MAX_UPLOAD_BYTES = 2 * 1024 * 1024  # a MIDI melody is a few kB
 MAX_SONG_SECONDS = 30 * 60  # longest audio rendered (MAX_BARS at >= 69 bpm); its peak memory grows with length
+LIMITS = (f"Limits: MIDI files up to {MAX_UPLOAD_BYTES // 2**20} MB, {MAX_BARS} bars and {MAX_SONG_SECONDS // 60} "
+          f"minutes, played at {BPM_RANGE[0]:g} to {BPM_RANGE[1]:g} bpm.")
 
 
 @dataclass
