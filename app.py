@@ -214,9 +214,9 @@ def _banner(b: Bundle) -> str:
     return "\n\n".join(lines + [f"⚠️ {notice}" for notice in b.notices()])
 
 
-def _song_picker(label: str, clip: int | None = None):  # the box may name an uploaded or shared song (custom value)
-    example = gr.Dropdown(list(EXAMPLES), value=DEFAULT, label=f"{label}example", allow_custom_value=True)
-    upload = gr.File(label=f"{label}or your MIDI file (.mid)", file_types=[".mid", ".midi"], height=110)
+def _song_picker(label: str, clip: int | None = None, ids: tuple = (None, None)):  # the box may name an upload
+    example = gr.Dropdown(list(EXAMPLES), value=DEFAULT, label=f"{label}example", allow_custom_value=True, elem_id=ids[0])
+    upload = gr.File(label=f"{label}or your MIDI file (.mid)", file_types=[".mid", ".midi"], height=110, elem_id=ids[1])
     number = gr.Number(clip, label=f"{label}clip (2 bars each, from 1)", precision=0, minimum=1) if clip else None
     return example, upload, number
 
@@ -228,10 +228,10 @@ def knobs_tab(b: Bundle) -> SimpleNamespace:
     ui = SimpleNamespace()
     with gr.Tab("Knobs"), gr.Row():
         with gr.Column(scale=1, min_width=300, elem_id="song-col"):
-            ui.example, ui.upload, _ = _song_picker("Song: ")
+            ui.example, ui.upload, _ = _song_picker("Song: ", ids=("song-box", "song-upload"))
             ui.track = gr.Dropdown([], label="Track (melody)", visible=False, allow_custom_value=True)
             ui.song_code, ui.bpm = gr.Textbox(visible=False), gr.Number(visible=False)
-            ui.info = gr.Markdown(label="Song")
+            ui.info = gr.Markdown(label="Song", elem_id="song-info")
             gr.Markdown(SONG_LIMITS)
         with gr.Column(scale=2, elem_id="knob-col"):
             with gr.Row():
@@ -273,8 +273,8 @@ def interpolate_tab() -> SimpleNamespace:
                 ui.tgt = _song_picker("Target ", clip=3)
             with gr.Column():
                 ui.grid_size = gr.Slider(*GRID_RANGE, value=GRID_DEFAULT, step=1, label="Grid size")
-                ui.make_grid = gr.Button("Interpolate", variant="primary")
-                ui.diagonal = gr.Button("Play the diagonal (source → target)")
+                ui.make_grid = gr.Button("Interpolate", variant="primary", elem_id="make-grid")
+                ui.diagonal = gr.Button("Play the diagonal (source → target)", elem_id="diagonal")
         gr.Markdown("**Pitch** moves down the rows, **rhythm** along the columns.")
         ui.gallery = gr.Gallery(show_label=False, columns=GRID_DEFAULT, allow_preview=False, object_fit="contain",
                                 format="png", elem_id="grid")
