@@ -236,7 +236,7 @@ def knobs_tab(b: Bundle) -> SimpleNamespace:
         with gr.Column(scale=2, elem_id="knob-col"):
             with gr.Row():
                 ui.pitch = gr.Slider(*PITCH_RANGE, value=0, step=0.5, label="Pitch (semitones)", elem_id="pitch")
-                ui.rhythm = gr.Slider(*RHYTHM_RANGE, value=0, step=0.25, label="Rhythm (splits)")
+                ui.rhythm = gr.Slider(*RHYTHM_RANGE, value=0, step=0.25, label="Rhythm (splits)", elem_id="rhythm")
                 ui.residual = gr.Slider(*RESIDUAL_RANGE, value=0, step=0.25, label="Residual (std)")
             gr.HTML(LEGEND_HTML, elem_id="roll-legend")
             ui.roll = gr.Image(label="Result (orange) over the original (grey)", show_label=False, format="png",

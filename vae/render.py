@@ -61,7 +61,8 @@ PIECE_CACHE_BYTES = 32 * 2**20  # audio of recent pieces kept (a 2-bar piece at 
 # level 0.8 is ~30 kbit/s for a mono piano line: 110 kB for Twinkle's 29 s instead of a 1.3 MB WAV.
 PAGE_AUDIO_LEVEL = 0.8
 CACHE_BYTES = int(float(os.environ.get("MELODY_KNOBS_CACHE_MB", "256")) * 2**20)  # bound of OUT_DIR on disk
-CACHE_GRACE_SECONDS = 300  # a file handed out this recently is never dropped: the page may still fetch it
+# A file handed out this recently is never dropped: the page may still fetch it (a slow link, a paused tab).
+CACHE_GRACE_SECONDS = float(os.environ.get("MELODY_KNOBS_CACHE_GRACE_S", "120"))
 
 
 # ----------------------------------------------------------------------------- audio
