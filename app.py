@@ -2,9 +2,8 @@
 
     python app.py [--model user/repo | --model path/to/folder] [--revision SHA] [--host H] [--port P] [--share]
 
-Yang et al., "Inspecting and Interacting with Meaningful Music Representations using VAE",
-NIME 2019. The logic lives in ``vae/`` (``vae.song``, ``vae.knobs``, ``vae.render``, ``vae.share``);
-this file only lays out the UI and turns library errors (ValueError) into messages.
+Yang et al., "Inspecting and Interacting with Meaningful Music Representations using VAE", NIME 2019. The logic
+lives in ``vae/``; this file only lays out the UI and turns library errors (ValueError) into messages.
 """
 
 from __future__ import annotations
@@ -20,32 +19,28 @@ import gradio as gr
 import torch
 
 from vae import hub, knobs, measures, render, share, song, timing
-from vae.bundle import DEFAULT_MODEL, Bundle, load_bundles, pick_bundle
+from vae.bundle import DEFAULT_MODEL, MODELS_HELP, Bundle, load_bundles, pick_bundle
 from vae.dims import song_dims
 from vae.knobs import GRID_RANGE, OFFSET_RANGE, PITCH_RANGE, RESIDUAL_RANGE, RHYTHM_RANGE, Knobs
 from vae.melody import MAX_BARS
 from vae.pianoroll import LEGEND_HTML
 
 TITLE = "Melody Knobs"
+INTRO = (f"# {TITLE}\nTurn the **pitch**, **rhythm** and **residual** knobs of a MusicVAE on a melody, or walk a pitch "
+         "× rhythm grid between two clips (Yang et al., NIME 2019).")
 HOST = os.environ.get("GRADIO_SERVER_NAME") or ("0.0.0.0" if os.environ.get("SPACE_ID") else "127.0.0.1")
 PORT = int(os.environ.get("GRADIO_SERVER_PORT", "7860"))
-# Events that run at once (each with TORCH_THREADS torch threads): one per core of a basic Space,
-# so a knob move is not stuck behind another user's grid or analysis.
-DEFAULT_CONCURRENCY = 2
+DEFAULT_CONCURRENCY = 2  # events at once: one per core of a basic Space (a knob move never waits for a grid)
 QUEUE_SIZE = 64  # waiting events beyond this are refused with "queue full"
 # torch threads per process. One event's work is small (a song's clips in one batch); with more
 # threads, concurrent events and the server spin against each other (measured on 2 busy cores:
 # a Twinkle knob move took 470 ms with 2 threads, 99 ms with 1).
 TORCH_THREADS = int(os.environ.get("MELODY_KNOBS_TORCH_THREADS", "1"))
 GRID_DEFAULT = 5
-MODEL_HELP = ("regularised: pitch and onset count tied to latent dims 0 and 1 (the knobs keep their labels); "
-              "paper: the paper's recipe, no regularisation")
 TABLE = {"headers": ["measure", "value"], "wrap": True, "column_widths": ["45%", "55%"], "max_height": 420}
 CSS = (Path(__file__).resolve().parent / "assets" / "app.css").read_text()  # grid captions, phone order, report
 FIGURES_DIR = Path(__file__).resolve().parent / "assets" / "figures"
-EXAMPLES = song.example_songs()
-DEFAULT = song.DEFAULT_EXAMPLE
-SONG_LIMITS = f"{song.LIMITS} A grid has {GRID_RANGE[0]} to {GRID_RANGE[1]} cells per side."
+EXAMPLES, DEFAULT = song.example_songs(), song.DEFAULT_EXAMPLE
 NO_GRID = "Make a grid first: choose two clips and press **Interpolate**, then click a cell or play the diagonal."
 logger = logging.getLogger("melody_knobs")
 
@@ -64,8 +59,7 @@ def user_errors(fn):
 
 class Handlers:
     """The app's event handlers, bound to the bundles (models by name): loaded once, shared read-only by all
-    users. Per-user data (the loaded song, the grid) comes and goes through ``gr.State``.
-    """
+    users. Per-user data (the loaded song, the grid) comes and goes through ``gr.State``."""
 
     def __init__(self, bundles: dict[str, Bundle] | Bundle):
         self.bundles = bundles if isinstance(bundles, dict) else {DEFAULT_MODEL: bundles}
@@ -79,15 +73,15 @@ class Handlers:
 
     @user_errors
     def load_song(self, example=DEFAULT, midi_file=None, track=None, song_code=None, bpm=None, state=None,
-                  keep_bars=None, model=None):
-        """Load a song (upload > song code > example): original roll, audio, summary, track list, bar range."""
+                  bar_from=None, bar_to=None, model=None):
+        """Load a song (upload > song code > example): original roll, audio, summary, track list, bar range (the
+        one given, e.g. a share link's, moved into the song; else all of it), the name in the song box."""
         s = self._song(state, example, midi_file, track, song_code, bpm, model)
         for message in s.warnings:
             gr.Warning(message)
-        notes = "".join(f"\n\n⚠️ {m}" for m in s.warnings)
-        first, last = s.bar_range(keep_bars)
+        first, last = s.bar_range((bar_from, bar_to) if bar_from and bar_to else None)
         roll, page_audio, _ = s.files()
-        return (str(roll), str(page_audio), s.summary() + notes,
+        return (str(roll), str(page_audio), s.summary(),
                 gr.Dropdown(choices=s.tracks, value=s.track if s.tracks else None, visible=len(s.tracks) > 1,
                             allow_custom_value=True),
                 gr.Slider(maximum=s.n_bars, value=first), gr.Slider(maximum=s.n_bars, value=last),
@@ -98,13 +92,9 @@ class Handlers:
                       model=None):
         """Load a song (upload > song code > example): its piano roll, its audio, and facts about it."""
         s = self._song(state, example, midi_file, track, song_code, bpm, model)
-        roll, _, wav = s.files()
-        return str(roll), str(wav), s.facts(), s
+        return *map(str, s.files()[::2]), s.facts(), s  # the roll and the WAV
 
-    @user_errors
-    def load_restored(self, example, midi_file, track, song_code, bpm, state, bar_from, bar_to, model=None):
-        """load_song for a share link: keeps the link's bar range (clamped to the song)."""
-        return self.load_song(example, midi_file, track, song_code, bpm, state, (bar_from, bar_to), model)
+    load_restored = load_song  # a share link's song, with its bar range
 
     @staticmethod
     def _turn(s: song.Song, b: Bundle, controls, page: bool = False):
@@ -138,12 +128,11 @@ class Handlers:
         return self.load_song(example if example in EXAMPLES else DEFAULT, state=state, model=model)
 
     @user_errors
-    def modulate_sliders(self, state, model, example, midi_file, track, song_code, bpm, pitch, rhythm, residual,
-                         control, bar_from, bar_to, *dim_offsets):
-        """modulate for the page, with a line on what the knobs did (against the song decoded at rest)."""
+    def modulate_sliders(self, state, model, example, midi_file, track, song_code, bpm, *knob_values):
+        """modulate for the page (knob_values: the 6 knobs, then the offsets), with a line on what the knobs did."""
         s = self._song(state, example, midi_file, track, song_code, bpm, model)
-        result, files = self._turn(s, self.pick(model), (pitch, rhythm, residual, control, bar_from, bar_to,
-                                                         dim_offsets), page=True)  # + the WAV, as a download
+        controls = (*knob_values[:6], knob_values[6:])  # pitch, rhythm, residual, control, bars, offsets
+        result, files = self._turn(s, self.pick(model), controls, page=True)  # + the WAV, as a download
         return (*files, f"**What the knobs did** (against the song at rest): {measures.what_it_did(s.rest, result)}", s)
 
     @user_errors
@@ -173,10 +162,6 @@ class Handlers:
         b = self.pick(model)
         cells = knobs.grid(b.model, b.dims, source, target, grid_size)
         return [(str(path), caption) for path, caption in knobs.grid_gallery(cells)], {"grid": cells, "bpm": bpm}
-
-    @staticmethod
-    def grid_columns(grid_state):  # one gallery row per grid row
-        return gr.Gallery(columns=len(grid_state["grid"]))
 
     @user_errors
     def play_cell(self, grid_state, evt: gr.SelectData):
@@ -209,22 +194,21 @@ class Handlers:
 
 
 def _banner(b: Bundle) -> str:
-    lines = [(f"# {TITLE}\nTurn the **pitch**, **rhythm** and **residual** knobs of a MusicVAE on a melody, or walk "
-              "a pitch × rhythm grid between two clips (Yang et al., NIME 2019).")]
-    return "\n\n".join(lines + [f"⚠️ {notice}" for notice in b.notices()])
+    return "\n\n".join([INTRO, *(f"⚠️ {notice}" for notice in b.notices())])
 
 
 def _song_picker(label: str, clip: int | None = None, ids: tuple = (None, None)):  # the box may name an upload
-    example = gr.Dropdown(list(EXAMPLES), value=DEFAULT, label=f"{label}example", allow_custom_value=True, elem_id=ids[0])
-    upload = gr.File(label=f"{label}or your MIDI file (.mid)", file_types=[".mid", ".midi"], height=110, elem_id=ids[1])
-    number = gr.Number(clip, label=f"{label}clip (2 bars each, from 1)", precision=0, minimum=1) if clip else None
+    with gr.Column():
+        example = gr.Dropdown(list(EXAMPLES), value=DEFAULT, label=f"{label}example", allow_custom_value=True,
+                              elem_id=ids[0])
+        upload = gr.File(label=f"{label}or your MIDI file (.mid)", file_types=[".mid", ".midi"], height=110,
+                         elem_id=ids[1])
+        number = gr.Number(clip, label=f"{label}clip (2 bars each, from 1)", precision=0, minimum=1) if clip else None
     return example, upload, number
 
 
 def knobs_tab(b: Bundle) -> SimpleNamespace:
     """The Knobs tab: a song, the knob sliders, the result's roll, audio, MIDI and share link."""
-    names = [f"{kind} dim {d} (default model)" for kind in ("pitch", "rhythm")
-             for d in getattr(b.dims, f"{kind}_dims").tolist()]
     ui = SimpleNamespace()
     with gr.Tab("Knobs"), gr.Row():
         with gr.Column(scale=1, min_width=300, elem_id="song-col"):
@@ -232,7 +216,7 @@ def knobs_tab(b: Bundle) -> SimpleNamespace:
             ui.track = gr.Dropdown([], label="Track (melody)", visible=False, allow_custom_value=True)
             ui.song_code, ui.bpm = gr.Textbox(visible=False), gr.Number(visible=False)
             ui.info = gr.Markdown(label="Song", elem_id="song-info")
-            gr.Markdown(SONG_LIMITS)
+            gr.Markdown(f"{song.LIMITS} A grid has {GRID_RANGE[0]} to {GRID_RANGE[1]} cells per side.")
         with gr.Column(scale=2, elem_id="knob-col"):
             with gr.Row():
                 ui.pitch = gr.Slider(*PITCH_RANGE, value=0, step=0.5, label="Pitch (semitones)", elem_id="pitch")
@@ -250,7 +234,8 @@ def knobs_tab(b: Bundle) -> SimpleNamespace:
                 ui.bar_to = gr.Slider(1, MAX_BARS, value=MAX_BARS, step=1, label="To bar")
                 ui.control = gr.Checkbox(label="Random control: same move on random non-significant dims")
             with gr.Accordion("Advanced: one slider per pitch and rhythm dim (raw latent units)", open=False), gr.Row():
-                ui.offsets = [gr.Slider(*OFFSET_RANGE, value=0, step=0.1, label=n, min_width=140) for n in names]
+                ui.offsets = [gr.Slider(*OFFSET_RANGE, value=0, step=0.1, label=f"{n} (default model)", min_width=140)
+                              for n in b.dims.offset_names]
             with gr.Row():
                 ui.midi_out = gr.File(label="Result as MIDI", interactive=False, height=80)
                 ui.wav_out = gr.File(label="Result as WAV (lossless)", interactive=False, height=80, elem_id="result-wav")
@@ -264,18 +249,14 @@ def interpolate_tab() -> SimpleNamespace:
     """The Interpolate tab: two clips, the grid between them, a cell's audio."""
     ui = SimpleNamespace()
     with gr.Tab("Interpolate"):
-        gr.Markdown("Source at the top left, target at the bottom right; rows move the **pitch** dims, columns the "
-                    "**rhythm** dims (SLERP), the rest follow the Manhattan distance. Click a cell to hear it.")
+        gr.Markdown("Source at the top left, target at the bottom right; **pitch** moves down the rows, **rhythm** along "
+                    "the columns (SLERP), the rest follow the Manhattan distance. Click a cell to hear it.")
         with gr.Row():
-            with gr.Column():
-                ui.src = _song_picker("Source ", clip=1)
-            with gr.Column():
-                ui.tgt = _song_picker("Target ", clip=3)
+            ui.src, ui.tgt = _song_picker("Source ", clip=1), _song_picker("Target ", clip=3)
             with gr.Column():
                 ui.grid_size = gr.Slider(*GRID_RANGE, value=GRID_DEFAULT, step=1, label="Grid size")
                 ui.make_grid = gr.Button("Interpolate", variant="primary", elem_id="make-grid")
                 ui.diagonal = gr.Button("Play the diagonal (source → target)", elem_id="diagonal")
-        gr.Markdown("**Pitch** moves down the rows, **rhythm** along the columns.")
         ui.gallery = gr.Gallery(show_label=False, columns=GRID_DEFAULT, allow_preview=False, object_fit="contain",
                                 format="png", elem_id="grid")
         with gr.Row():
@@ -290,12 +271,11 @@ def inspect_tab(b: Bundle) -> SimpleNamespace:
     figures = sorted(FIGURES_DIR.glob("*.png"))
     ui = SimpleNamespace()
     with gr.Tab("Inspect"):
-        gr.Markdown("Disentanglement by augmentation (paper §3): transpose clips by 1–12 semitones and split "
-                    "two whole notes into 2–16; the latent dims that move most are the pitch and rhythm dims.")
+        gr.Markdown("Disentanglement by augmentation (paper §3): transpose clips by 1–12 semitones and split two whole "
+                    f"notes into 2–16; the latent dims that move most are the pitch and rhythm dims.\n\n{measures.HELP}")
         if figures:  # whole figures (contain, not cropped), each with its name
             gr.Gallery([(str(p), p.stem.replace("_", " ")) for p in figures], label="Figures", object_fit="contain",
                        columns=min(2, len(figures)), height="auto", elem_id="figures")
-        gr.Markdown(measures.HELP)
         with gr.Row():
             gr.Dataframe(measures.dims_rows(b.dims), label="Dims of this model", **TABLE)
             if b.report:
@@ -313,11 +293,10 @@ def model_tab(bundles: dict[str, Bundle]) -> gr.Dropdown:
     """The Model tab: which model the other tabs use; for each, where its weights came from and its card."""
     with gr.Tab("Model"):
         choice = gr.Dropdown(list(bundles), value=next(iter(bundles)), label="Model used by every tab",
-                             info=MODEL_HELP)
+                             info=MODELS_HELP)
         for name, b in bundles.items():
             with gr.Accordion(f"Model '{name}'", open=name == next(iter(bundles))):
-                gr.Markdown(b.source_markdown())
-                gr.Markdown(b.card or "*This model folder has no README.md (model card).*")
+                gr.Markdown(f"{b.source_markdown()}\n\n{b.card or '*This model folder has no README.md (model card).*'}")
     return choice
 
 
@@ -337,14 +316,14 @@ def wire_knobs(demo: gr.Blocks, h: Handlers, k: SimpleNamespace, state, base, mo
     loads = (
         demo.load(h.restore, None, [k.example, k.song_code, k.bpm, k.track, *knob_in, *k.offsets, base],
                   **_private("restore")
-                  ).then(h.load_restored, [*song_in, state, k.bar_from, k.bar_to, model], load_out,
+                  ).then(h.load_song, [*song_in, state, k.bar_from, k.bar_to, model], load_out,
                          **_private("load_restored")),
         k.example.input(h.pick_example, [k.example, state, model], [k.upload, k.song_code, *load_out],
                         **_private("pick_example")),
         k.upload.upload(h.pick_upload, [k.upload, state, model], [k.upload, k.song_code, *load_out],
                         **_private("pick_upload")),
         k.upload.clear(h.clear_upload, [k.example, state, model], load_out, **_private("clear_upload")),
-        gr.on([k.track.input, model.input], h.load_restored, [*song_in, state, k.bar_from, k.bar_to, model],
+        gr.on([k.track.input, model.input], h.load_song, [*song_in, state, k.bar_from, k.bar_to, model],
               load_out, **_private("pick_track")),
     )
     for event in loads:  # a new song: show it through the knobs as they stand
@@ -383,7 +362,8 @@ def build_demo(bundles: dict[str, Bundle] | Bundle) -> gr.Blocks:
         wire_knobs(demo, h, k, state, base, model)
         g.make_grid.click(h.interpolate, [*g.src, *g.tgt, g.grid_size, model], [g.gallery, grid_state],
                           api_name="interpolate"
-                          ).success(h.grid_columns, grid_state, g.gallery, **_private("grid_columns"))
+                          ).success(lambda grid: gr.Gallery(columns=len(grid["grid"])), grid_state, g.gallery,
+                                    **_private("grid_columns"))  # one gallery row per grid row
         g.gallery.select(h.play_cell, grid_state, [g.cell_audio, g.cell_midi, g.cell_info], **_private("play_cell"))
         g.diagonal.click(h.play_diagonal, grid_state, [g.cell_audio, g.cell_midi, g.cell_info],
                          **_private("play_diagonal"))

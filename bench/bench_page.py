@@ -48,15 +48,16 @@ def disk_bytes(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) if folder.exists() else 0
 
 
-def start_app(model: str, tmp: Path, cache_mb: float, grace_s: float) -> tuple[subprocess.Popen, str]:
+def start_app(model: str, tmp: Path, cache_mb: float, grace_s: float, root: Path = ROOT) -> tuple[subprocess.Popen, str]:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     env = dict(os.environ, TMPDIR=str(tmp), GRADIO_ANALYTICS_ENABLED="False", MELODY_KNOBS_CACHE_MB=str(cache_mb),
                MELODY_KNOBS_CACHE_GRACE_S=str(grace_s))
     log = open(tmp / "app.log", "w")  # noqa: SIM115 (open while the app runs)
-    proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--model", model, "--port", str(port)],
-                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    env["PYTHONPATH"] = os.pathsep.join([str(root), env.get("PYTHONPATH", "")])  # that checkout's vae/
+    proc = subprocess.Popen([sys.executable, str(root / "app.py"), "--model", model, "--port", str(port)],
+                            cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
     for _ in range(1200):
         if proc.poll() is not None:
@@ -129,7 +130,7 @@ class Page:
     def files(self) -> dict:
         """Sizes of the result's roll, audio, MIDI and WAV files as the page links them."""
         page, out = self.page, {}
-        for name, selector, attr in (("roll", ROLL, "src"), ("audio", AUDIO_LINK, "href")):
+        for name, selector, attr in (("roll", ROLL, "src"), ("audio", AUDIO_LINK, "href")):  # what the page fetches
             out[name] = len(page.request.get(page.locator(selector).get_attribute(attr)).body())
         links = page.locator("a[download]").evaluate_all("as => as.map(a => a.href)")
         for url in links:
@@ -178,9 +179,10 @@ def main() -> None:
     parser.add_argument("--cache-mb", type=float, default=64, help="bound of the output cache during the run")
     parser.add_argument("--grace-s", type=float, default=10, help="grace period of the output cache")
     parser.add_argument("--out", default=str(ROOT / "bench" / "out" / "page.json"))
+    parser.add_argument("--root", default=str(ROOT), help="the checkout whose app.py to run (e.g. main's, to compare)")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench_page_"))
-    proc, url = start_app(args.model, tmp, args.cache_mb, args.grace_s)
+    proc, url = start_app(args.model, tmp, args.cache_mb, args.grace_s, Path(args.root))
     result = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
               "load_start": os.getloadavg(), "model": args.model}
     rng = np.random.default_rng(0)
@@ -196,9 +198,9 @@ def main() -> None:
                 result[name] = {"summary": summary(moves), "moves": moves}
                 print(name, json.dumps(result[name]["summary"]), flush=True)
                 page.page.close()
-            page = Page(browser, url)
-            result["soak"] = soak(page, args.soak, tmp / "melody-knobs", tmp / "gradio")
-            print("soak", json.dumps(result["soak"]), flush=True)
+            if args.soak:
+                result["soak"] = soak(Page(browser, url), args.soak, tmp / "melody-knobs", tmp / "gradio")
+                print("soak", json.dumps(result["soak"]), flush=True)
             browser.close()
     finally:
         proc.terminate()

@@ -25,6 +25,8 @@ from vae.song import example_songs
 logger = logging.getLogger(__name__)
 
 DIMS_FILE, REPORT_FILE, CARD_FILE = "dims.json", "report.json", "README.md"
+MODELS_HELP = ("regularised: pitch and onset count tied to latent dims 0 and 1 (the knobs keep their labels); "
+               "paper: the paper's recipe, no regularisation")
 
 
 @dataclass

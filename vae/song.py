@@ -89,11 +89,11 @@ class Song:
         return min(first, last), last
 
     def summary(self) -> str:
-        """One Markdown line about the song."""
+        """Markdown about the song: one line of facts, which track is the melody and why, and its warnings."""
         written = "" if self.meter == "4/4" else f" (written in {self.meter})"
-        return (f"**{self.name}**: {self.n_bars} bars of 4/4{written}, {self.n_clips} two-bar clips, "
-                f"{self.bpm:g} bpm. The model reconstructs {100 * self.accuracy:.1f} % of its steps with every "
-                "knob at 0.") + (f"\n\n{self.choice}" if self.choice else "")
+        facts = (f"**{self.name}**: {self.n_bars} bars of 4/4{written}, {self.n_clips} two-bar clips, {self.bpm:g} bpm. "
+                 f"The model reconstructs {100 * self.accuracy:.1f} % of its steps with every knob at 0.")
+        return "\n\n".join([facts] + [self.choice] * bool(self.choice) + [f"⚠️ {m}" for m in self.warnings])
 
     def facts(self) -> dict:
         """What the API's /load_song tells about the song (JSON types)."""
