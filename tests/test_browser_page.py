@@ -170,3 +170,18 @@ def test_on_a_phone_the_knob_and_the_roll_are_on_one_screen(browser, app_url):
         assert k["y"] >= 0 and r["y"] + r["height"] <= 844 and r["height"] >= 80
     finally:
         page.close()
+
+
+def test_on_a_phone_the_whole_grid_fits_the_screen_width(browser, app_url):
+    page = _open(browser, app_url, 390, 844)
+    try:
+        page.get_by_role("tab", name="Interpolate").click()
+        page.locator("#make-grid").click()
+        page.wait_for_function("() => document.querySelectorAll('#grid .thumbnail-item img').length === 25",
+                               timeout=30_000)
+        page.wait_for_timeout(300)
+        boxes = [page.locator("#grid .thumbnail-item").nth(k).bounding_box() for k in range(5)]
+        assert boxes[-1]["x"] + boxes[-1]["width"] <= 390, "the fifth column is on screen, not cut off"
+        assert len({round(b["y"]) for b in boxes}) == 1, "one grid row per gallery row"
+    finally:
+        page.close()
