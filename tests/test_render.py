@@ -257,3 +257,11 @@ def test_recently_used_files_are_kept_and_a_dropped_one_is_written_again(monkeyp
     assert old.is_file(), "nothing handed out within the grace period is dropped"
     render.disk_cache.prune(render.OUT_DIR, 0, grace=0.0)
     assert not old.exists() and render.write_output(b"x" * 40_000, "old.bin").is_file()
+
+
+def test_without_soundfile_the_page_gets_the_wav_and_the_banner_says_so(monkeypatch):
+    monkeypatch.setattr(render, "soundfile", None)
+    audio = np.zeros(SR // 10, dtype=np.float32)
+    data, suffix = render.page_audio_bytes(audio, SR)
+    assert suffix == "wav" and data == render.wav_bytes(audio, SR)
+    assert "soundfile" in render.page_audio_unavailable_reason()
