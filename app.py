@@ -2,9 +2,8 @@
 
     python app.py [--model user/repo | --model path/to/folder] [--revision SHA] [--host H] [--port P] [--share]
 
-Yang et al., "Inspecting and Interacting with Meaningful Music Representations using VAE",
-NIME 2019. The logic lives in ``vae/`` (``vae.song``, ``vae.knobs``, ``vae.render``, ``vae.share``);
-this file only lays out the UI and turns library errors (ValueError) into messages.
+Yang et al., "Inspecting and Interacting with Meaningful Music Representations using VAE", NIME 2019. The logic
+lives in ``vae/``; this file only lays out the UI and turns library errors (ValueError) into messages.
 """
 
 from __future__ import annotations
@@ -23,64 +22,52 @@ import torch
 
 import tabs
 from vae import hub, knobs, measures, render, share, song, timing
-from vae.bundle import DEFAULT_MODEL, Bundle, load_bundles
+from vae.bundle import DEFAULT_MODEL, MODELS_HELP, Bundle, load_bundles, pick_bundle
 from vae.dims import song_dims
 from vae.knobs import GRID_RANGE, OFFSET_RANGE, PITCH_RANGE, RESIDUAL_RANGE, RHYTHM_RANGE, Knobs
-from vae.melody import BPM_RANGE, MAX_BARS
-from vae.pianoroll import thumbnails
+from vae.melody import MAX_BARS
+from vae.pianoroll import LEGEND_HTML
 
 TITLE = "Melody Knobs"
+INTRO = (f"# {TITLE}\nTurn the **pitch**, **rhythm** and **residual** knobs of a MusicVAE on a melody, or walk a pitch "
+         "× rhythm grid between two clips (Yang et al., NIME 2019).")
 HOST = os.environ.get("GRADIO_SERVER_NAME") or ("0.0.0.0" if os.environ.get("SPACE_ID") else "127.0.0.1")
 PORT = int(os.environ.get("GRADIO_SERVER_PORT", "7860"))
-# Events that run at once (each with TORCH_THREADS torch threads): one per core of a basic Space,
-# so a knob move is not stuck behind another user's grid or analysis.
-DEFAULT_CONCURRENCY = 2
+DEFAULT_CONCURRENCY = 2  # events at once: one per core of a basic Space (a knob move never waits for a grid)
 QUEUE_SIZE = 64  # waiting events beyond this are refused with "queue full"
 # torch threads per process. One event's work is small (a song's clips in one batch); with more
 # threads, concurrent events and the server spin against each other (measured on 2 busy cores:
 # a Twinkle knob move took 470 ms with 2 threads, 99 ms with 1).
 TORCH_THREADS = int(os.environ.get("MELODY_KNOBS_TORCH_THREADS", "1"))
 GRID_DEFAULT = 5
-MODEL_HELP = ("regularised: pitch and onset count tied to latent dims 0 and 1 (the knobs keep their labels); "
-              "paper: the paper's recipe, no regularisation")
-# The whole grid at once (no scrolling), cells shaped like the thumbnails (pianoroll.THUMB_SIZE, 5:3).
-CSS = "#grid .grid-wrap { max-height: none; height: auto; } #grid .thumbnail-item { aspect-ratio: 5 / 3; }"
+TABLE = {"headers": ["measure", "value"], "wrap": True, "column_widths": ["45%", "55%"], "max_height": 420}
+CSS = (Path(__file__).resolve().parent / "assets" / "app.css").read_text()  # grid captions, phone order, report
 FIGURES_DIR = Path(__file__).resolve().parent / "assets" / "figures"
-EXAMPLES = song.example_songs()
-DEFAULT = song.DEFAULT_EXAMPLE
-SONG_LIMITS = (f"Limits: MIDI files up to {song.MAX_UPLOAD_BYTES // 2**20} MB, {MAX_BARS} bars and "
-               f"{song.MAX_SONG_SECONDS // 60} minutes, played at {BPM_RANGE[0]:g} to {BPM_RANGE[1]:g} bpm; a grid "
-               f"of {GRID_RANGE[0]} to {GRID_RANGE[1]} cells per side.")
+EXAMPLES, DEFAULT = song.example_songs(), song.DEFAULT_EXAMPLE
+NO_GRID = "Make a grid first: choose two clips and press **Interpolate**, then click a cell or play the diagonal."
 logger = logging.getLogger("melody_knobs")
 
 
 def user_errors(fn):
-    """Show a library ValueError to the user as a gr.Error; the server keeps serving."""
+    """Show a library ValueError to the user as a gr.Error, logged as one line (a user's mistake, not a bug)."""
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
         except ValueError as err:
-            raise gr.Error(str(err)) from err
+            logger.info("refused (%s): %s", fn.__name__, err)
+            raise gr.Error(str(err), print_exception=False) from None
     return timing.timed(f"handler:{fn.__name__}")(wrapper)  # off unless $MELODY_KNOBS_TIMINGS is set
 
 
 class Handlers:
     """The app's event handlers, bound to the bundles (models by name): loaded once, shared read-only by all
-    users. Per-user data (the loaded song, the grid) comes and goes through ``gr.State``.
-    """
+    users. Per-user data (the loaded song, the grid) comes and goes through ``gr.State``."""
 
     def __init__(self, bundles: dict[str, Bundle] | Bundle):
         self.bundles = bundles if isinstance(bundles, dict) else {DEFAULT_MODEL: bundles}
         self.bundle = next(iter(self.bundles.values()))  # the default model
-
-    def pick(self, model: str | None) -> Bundle:
-        """The bundle called ``model`` (None or "": the default)."""
-        if model in (None, ""):
-            return self.bundle
-        if model not in self.bundles:
-            raise ValueError(f"there is no model called {model!r}; choose one of {', '.join(self.bundles)}")
-        return self.bundles[model]
+        self.pick = functools.partial(pick_bundle, self.bundles)  # model name (None: the default) -> Bundle
 
     def _song(self, state, example, midi_file, track, song_code, bpm, model=None) -> song.Song:
         default = model in (None, "", next(iter(self.bundles)))  # songs of the default model carry no model name
@@ -89,41 +76,36 @@ class Handlers:
 
     @user_errors
     def load_song(self, example=DEFAULT, midi_file=None, track=None, song_code=None, bpm=None, state=None,
-                  keep_bars=None, model=None):
-        """Load a song (upload > song code > example): original roll, audio, summary, track list, bar range."""
+                  bar_from=None, bar_to=None, model=None):
+        """Load a song (upload > song code > example): original roll, audio, summary, track list, bar range (the
+        one given, e.g. a share link's, moved into the song; else all of it), the name in the song box."""
         s = self._song(state, example, midi_file, track, song_code, bpm, model)
         for message in s.warnings:
             gr.Warning(message)
-        notes = "".join(f"\n\n⚠️ {m}" for m in s.warnings)
-        first, last = s.bar_range(keep_bars)
-        return (str(s.roll_path), str(s.audio_path), s.summary() + notes,
+        first, last = s.bar_range((bar_from, bar_to) if bar_from and bar_to else None)
+        roll, page_audio, _ = s.files()
+        return (str(roll), str(page_audio), s.summary(),
                 gr.Dropdown(choices=s.tracks, value=s.track if s.tracks else None, visible=len(s.tracks) > 1,
                             allow_custom_value=True),
-                gr.Slider(maximum=s.n_bars, value=first), gr.Slider(maximum=s.n_bars, value=last), s)
+                gr.Slider(maximum=s.n_bars, value=first), gr.Slider(maximum=s.n_bars, value=last),
+                s.example or s.name, s)  # the song box names the song that plays
 
     @user_errors
     def describe_song(self, example=DEFAULT, midi_file=None, track=None, song_code=None, bpm=None, state=None,
                       model=None):
         """Load a song (upload > song code > example): its piano roll, its audio, and facts about it."""
         s = self._song(state, example, midi_file, track, song_code, bpm, model)
-        return str(s.roll_path), str(s.audio_path), s.facts(), s
+        return *map(str, s.files()[::2]), s.facts(), s  # the roll and the WAV
 
-    @user_errors
-    def load_restored(self, example, midi_file, track, song_code, bpm, state, bar_from, bar_to, model=None):
-        """load_song for a share link: keeps the link's bar range (clamped to the song)."""
-        return self.load_song(example, midi_file, track, song_code, bpm, state, (bar_from, bar_to), model)
+    load_restored = load_song  # a share link's song, with its bar range
 
     @staticmethod
-    def _turn(s: song.Song, b: Bundle, pitch, rhythm, residual, control, bar_from, bar_to, dim_offsets):
-        """The knobs on a loaded song: (result tokens, (roll, audio, MIDI) paths)."""
-        if isinstance(dim_offsets, str) or dim_offsets is None:  # the API's "0.5,0,-1" (pitch dims, then rhythm)
-            dim_offsets = knobs.parse_offsets(dim_offsets)
-        last = min(int(bar_to or s.n_bars), s.n_bars)  # past the end (the API's default) means the end
-        k = Knobs(pitch, rhythm, residual, bool(control), (int(bar_from or 1), last), tuple(dim_offsets))
-        title = f"{s.name}: pitch {pitch:+g}, rhythm {rhythm:+g}, residual {residual:+g}" + " (random control)" * k.control
-        stem = k.stem(s.name)  # named before the move: the walk goes down once, then to render
+    def _turn(s: song.Song, b: Bundle, controls, page: bool = False):
+        """The knobs (as :meth:`Knobs.from_controls` takes them) on a loaded song: (result, (roll, audio, MIDI))."""
+        k = Knobs.from_controls(*controls, n_bars=s.n_bars)
+        title, stem = k.title(s.name), k.stem(s.name)  # named before the move: the walk goes down once, then to render
         result = knobs.apply(b.model, b.dims, s.tokens, k, latents=s.latents)
-        return result, tuple(map(str, render.result_files(result, s.tokens, s.bpm, title, stem)))
+        return result, tuple(map(str, render.result_files(result, s.tokens, s.bpm, title, stem, page)))
 
     @user_errors
     def modulate(self, example=DEFAULT, midi_file=None, track=None, song_code=None, bpm=None, pitch=0.0,
@@ -131,25 +113,29 @@ class Handlers:
                  model=None):
         """Turn the knobs on a song: result piano roll (over the original), result audio, result MIDI file."""
         s = self._song(state, example, midi_file, track, song_code, bpm, model)
-        _, files = self._turn(s, self.pick(model), pitch, rhythm, residual, control, bar_from, bar_to, dim_offsets)
+        _, files = self._turn(s, self.pick(model), (pitch, rhythm, residual, control, bar_from, bar_to, dim_offsets))
         return (*files, s)
 
     def pick_example(self, example, state, model=None):  # an example replaces any uploaded or shared song
         return None, "", *self.load_song(example, state=state, model=model)
 
-    def pick_upload(self, midi_file, state, model=None):  # an upload replaces any shared song
-        return "", *self.load_song(midi_file=midi_file, state=state, model=model)
+    def pick_upload(self, midi_file, state, model=None):
+        """An upload replaces any shared song; a file that is refused leaves the box, and the song before stays."""
+        try:
+            return midi_file, "", *self.load_song(midi_file=midi_file, state=state, model=model)
+        except gr.Error as err:
+            gr.Warning(f"{err.message[:1].upper()}{err.message[1:]}. The song you had stays loaded.")
+            return getattr(state, "upload", None), *[gr.skip()] * 9
 
-    def clear_upload(self, example, state, model=None):  # back to the chosen example
-        return self.load_song(example, state=state, model=model)
+    def clear_upload(self, example, state, model=None):  # back to the chosen example (the box may name the upload)
+        return self.load_song(example if example in EXAMPLES else DEFAULT, state=state, model=model)
 
     @user_errors
-    def modulate_sliders(self, state, model, example, midi_file, track, song_code, bpm, pitch, rhythm, residual,
-                         control, bar_from, bar_to, *dim_offsets):
-        """modulate for the page, with a line on what the knobs did (against the song decoded at rest)."""
+    def modulate_sliders(self, state, model, example, midi_file, track, song_code, bpm, *knob_values):
+        """modulate for the page (knob_values: the 6 knobs, then the offsets), with a line on what the knobs did."""
         s = self._song(state, example, midi_file, track, song_code, bpm, model)
-        result, files = self._turn(s, self.pick(model), pitch, rhythm, residual, control, bar_from, bar_to,
-                                   dim_offsets)
+        controls = (*knob_values[:6], knob_values[6:])  # pitch, rhythm, residual, control, bars, offsets
+        result, files = self._turn(s, self.pick(model), controls, page=True)  # + the WAV, as a download
         return (*files, f"**What the knobs did** (against the song at rest): {measures.what_it_did(s.rest, result)}", s)
 
     @user_errors
@@ -157,15 +143,15 @@ class Handlers:
         """The URL that restores this song and these knobs."""
         if not isinstance(state, song.Song):
             return ""
-        k = Knobs(pitch, rhythm, residual, bool(control), (int(bar_from), int(bar_to)), tuple(dim_offsets))
+        k = Knobs.from_controls(pitch, rhythm, residual, control, bar_from, bar_to, dim_offsets, state.n_bars)
         return share.share_url(base, state, k.checked(state.n_bars, len(dim_offsets)))
 
     def restore(self, request: gr.Request):
         """On page load: the example or song and the knobs of a share link, and the page's own URL."""
         shared, problems = share.restore(dict(request.query_params) if request else {}, EXAMPLES,
                                          self.bundle.dims.n_offsets)
-        for message in problems:
-            gr.Warning(f"{message}; showing the default song.")
+        if problems:  # one notice, however many things were wrong
+            gr.Warning(" ".join(problems))
         k, bars = shared.knobs, shared.knobs.bars or (1, MAX_BARS)
         return (shared.example or DEFAULT, shared.code or "", shared.bpm, shared.track, k.pitch, k.rhythm,
                 k.residual, k.control, *bars, *k.offsets, share.page_url(request.headers) if request else "")
@@ -178,32 +164,25 @@ class Handlers:
         target, _ = song.read_clip(target_example, target_file, target_clip, EXAMPLES)
         b = self.pick(model)
         cells = knobs.grid(b.model, b.dims, source, target, grid_size)
-        n = len(cells)
-        gallery = [(str(render.image_file(image, f"cell_{k // n}_{k % n}")), knobs.grid_caption(k // n, k % n, n))
-                   for k, image in enumerate(thumbnails(cells))]
-        return gallery, {"grid": cells, "bpm": bpm}
-
-    @staticmethod
-    def grid_columns(grid_state):  # one gallery row per grid row
-        return gr.Gallery(columns=len(grid_state["grid"]))
+        return [(str(path), caption) for path, caption in knobs.grid_gallery(cells)], {"grid": cells, "bpm": bpm}
 
     @user_errors
     def play_cell(self, grid_state, evt: gr.SelectData):
-        """Audio and MIDI of the grid cell the user selected."""
-        if not grid_state:
-            raise ValueError("make a grid first")
-        cells, bpm = grid_state["grid"], grid_state["bpm"]
+        """Audio (it plays at once) and MIDI of the grid cell the user selected."""
+        if not grid_state:  # a sentence, not an error: nothing is broken
+            return None, None, NO_GRID
+        cells = grid_state["grid"]
         i, j = divmod(int(evt.index), len(cells))
-        return *map(str, render.sound_files(cells[i, j], bpm, f"cell_{i}_{j}")), \
-            f"Cell: {knobs.grid_caption(i, j, len(cells))}"
+        audio, midi = render.sound_files(cells[i, j], grid_state["bpm"], f"cell_{i}_{j}", page=True)
+        return str(audio), str(midi), f"Cell: {knobs.grid_caption(i, j, len(cells))}"
 
     @user_errors
     def play_diagonal(self, grid_state):
         """The cells (i, i) from source to target joined into one melody: audio and MIDI."""
         if not grid_state:
-            raise ValueError("make a grid first")
-        path, bpm = knobs.diagonal(grid_state["grid"]), grid_state["bpm"]
-        return *map(str, render.sound_files(path, bpm, "diagonal")), "The diagonal, source to target"
+            return None, None, NO_GRID
+        audio, midi = render.sound_files(knobs.diagonal(grid_state["grid"]), grid_state["bpm"], "diagonal", page=True)
+        return str(audio), str(midi), "The diagonal, source to target"
 
     @user_errors
     def inspect_song(self, example=DEFAULT, midi_file=None, track=None, song_code=None, bpm=None, state=None,
@@ -218,67 +197,51 @@ class Handlers:
 
 
 def _banner(b: Bundle) -> str:
-    lines = [(f"# {TITLE}\nTurn the **pitch**, **rhythm** and **residual** knobs of a MusicVAE on a melody, or walk "
-              "a pitch × rhythm grid between two clips (Yang et al., NIME 2019).")]
-    if reason := render.fluidsynth_unavailable_reason():
-        lines.append(f"⚠️ **Audio falls back to plain sine tones**: {reason}.")
-    if b.source_info.fallback_reason:
-        lines.append(f"⚠️ **{b.source_info.requested} could not be loaded** ({b.source_info.fallback_reason}); "
-                     "using the bundled weights.")
-    if b.dims_computed:
-        lines.append(f"⚠️ {b.dims_note}")
-    return "\n\n".join(lines)
+    return "\n\n".join([INTRO, *(f"⚠️ {notice}" for notice in b.notices())])
 
 
-def _model_markdown(b: Bundle) -> str:
-    info = b.source_info
-    rows = [("source", info.source), ("requested", info.requested or "default (bundled)"),
-            ("Hub repo", info.repo_id), ("revision", info.revision), ("folder", info.path),
-            ("from local cache", info.from_cache if info.source == "hub" else None),
-            ("fallback reason", info.fallback_reason), ("latent size", b.model.config.latent_dim)]
-    table = "\n".join(f"| {k} | {v} |" for k, v in rows if v is not None)
-    return (f"### Where the weights came from\n{info.describe()}.\n\n| field | value |\n|---|---|\n{table}\n\n"
-            f"{b.dims_note}\n\n### Model card")
-
-
-def _song_picker(label: str, clip: int | None = None):
-    example = gr.Dropdown(list(EXAMPLES), value=DEFAULT, label=f"{label}example")
-    upload = gr.File(label=f"{label}or your MIDI file (.mid)", file_types=[".mid", ".midi"])
-    number = gr.Number(clip, label=f"{label}clip (2 bars each, from 1)", precision=0, minimum=1) if clip else None
+def _song_picker(label: str, clip: int | None = None, ids: tuple = (None, None)):  # the box may name an upload
+    with gr.Column():
+        example = gr.Dropdown(list(EXAMPLES), value=DEFAULT, label=f"{label}example", allow_custom_value=True,
+                              elem_id=ids[0])
+        upload = gr.File(label=f"{label}or your MIDI file (.mid)", file_types=[".mid", ".midi"], height=110,
+                         elem_id=ids[1])
+        number = gr.Number(clip, label=f"{label}clip (2 bars each, from 1)", precision=0, minimum=1) if clip else None
     return example, upload, number
 
 
 def knobs_tab(b: Bundle) -> SimpleNamespace:
     """The Knobs tab: a song, the knob sliders, the result's roll, audio, MIDI and share link."""
-    names = [f"{kind} dim {d} (default model)" for kind in ("pitch", "rhythm")
-             for d in getattr(b.dims, f"{kind}_dims").tolist()]
     ui = SimpleNamespace()
     with gr.Tab("Knobs"), gr.Row():
-        with gr.Column(scale=1, min_width=300):
-            ui.example, ui.upload, _ = _song_picker("Song: ")
+        with gr.Column(scale=1, min_width=300, elem_id="song-col"):
+            ui.example, ui.upload, _ = _song_picker("Song: ", ids=("song-box", "song-upload"))
             ui.track = gr.Dropdown([], label="Track (melody)", visible=False, allow_custom_value=True)
             ui.song_code, ui.bpm = gr.Textbox(visible=False), gr.Number(visible=False)
-            ui.info = gr.Markdown(label="Song")
-            gr.Markdown(SONG_LIMITS)
-        with gr.Column(scale=2):
+            ui.info = gr.Markdown(label="Song", elem_id="song-info")
+            gr.Markdown(f"{song.LIMITS} A grid has {GRID_RANGE[0]} to {GRID_RANGE[1]} cells per side.")
+        with gr.Column(scale=2, elem_id="knob-col"):
             with gr.Row():
                 ui.pitch = gr.Slider(*PITCH_RANGE, value=0, step=0.5, label="Pitch (semitones)", elem_id="pitch")
-                ui.rhythm = gr.Slider(*RHYTHM_RANGE, value=0, step=0.25, label="Rhythm (splits)")
+                ui.rhythm = gr.Slider(*RHYTHM_RANGE, value=0, step=0.25, label="Rhythm (splits)", elem_id="rhythm")
                 ui.residual = gr.Slider(*RESIDUAL_RANGE, value=0, step=0.25, label="Residual (std)")
+            gr.HTML(LEGEND_HTML, elem_id="roll-legend")
+            ui.roll = gr.Image(label="Result (orange) over the original (grey)", show_label=False, format="png",
+                               interactive=False, elem_id="result-roll", buttons=["fullscreen"])
+            ui.did = gr.Markdown(elem_id="what-it-did")
+            with gr.Row():
+                ui.audio_orig = gr.Audio(label="Original", interactive=False)
+                ui.audio_out = gr.Audio(label="Result", interactive=False, elem_id="result-audio")
             with gr.Row():
                 ui.bar_from = gr.Slider(1, MAX_BARS, value=1, step=1, label="From bar")
                 ui.bar_to = gr.Slider(1, MAX_BARS, value=MAX_BARS, step=1, label="To bar")
                 ui.control = gr.Checkbox(label="Random control: same move on random non-significant dims")
             with gr.Accordion("Advanced: one slider per pitch and rhythm dim (raw latent units)", open=False), gr.Row():
-                ui.offsets = [gr.Slider(*OFFSET_RANGE, value=0, step=0.1, label=n, min_width=140) for n in names]
-            ui.did = gr.Markdown(elem_id="what-it-did")
-            ui.roll = gr.Image(label="Result (orange) over the original (grey)", show_label=False, format="png",
-                               interactive=False, elem_id="result-roll")
-            with gr.Row():
-                ui.audio_orig = gr.Audio(label="Original", interactive=False)
-                ui.audio_out = gr.Audio(label="Result", interactive=False, elem_id="result-audio")
+                ui.offsets = [gr.Slider(*OFFSET_RANGE, value=0, step=0.1, label=f"{n} (default model)", min_width=140)
+                              for n in b.dims.offset_names]
             with gr.Row():
                 ui.midi_out = gr.File(label="Result as MIDI", interactive=False, height=80)
+                ui.wav_out = gr.File(label="Result as WAV (lossless)", interactive=False, height=80, elem_id="result-wav")
                 ui.link = gr.Textbox(label="Share this song and knobs", buttons=["copy"], interactive=False)
             with gr.Accordion("Original piano roll", open=False):
                 ui.roll_orig = gr.Image(label="Original piano roll", show_label=False, format="png", interactive=False)
@@ -289,22 +252,19 @@ def interpolate_tab() -> SimpleNamespace:
     """The Interpolate tab: two clips, the grid between them, a cell's audio."""
     ui = SimpleNamespace()
     with gr.Tab("Interpolate"):
-        gr.Markdown("Source at the top left, target at the bottom right; rows move the **pitch** dims, columns the "
-                    "**rhythm** dims (SLERP), the rest follow the Manhattan distance. Click a cell to hear it.")
+        gr.Markdown("Source at the top left, target at the bottom right; **pitch** moves down the rows, **rhythm** along "
+                    "the columns (SLERP), the rest follow the Manhattan distance. Click a cell to hear it.")
         with gr.Row():
-            with gr.Column():
-                ui.src = _song_picker("Source ", clip=1)
-            with gr.Column():
-                ui.tgt = _song_picker("Target ", clip=3)
+            ui.src, ui.tgt = _song_picker("Source ", clip=1), _song_picker("Target ", clip=3)
             with gr.Column():
                 ui.grid_size = gr.Slider(*GRID_RANGE, value=GRID_DEFAULT, step=1, label="Grid size")
-                ui.make_grid = gr.Button("Interpolate", variant="primary")
-                ui.diagonal = gr.Button("Play the diagonal (source → target)")
-        ui.gallery = gr.Gallery(label="pitch (rows) × rhythm (columns)", columns=GRID_DEFAULT, allow_preview=False,
-                                object_fit="contain", format="png", elem_id="grid")
+                ui.make_grid = gr.Button("Interpolate", variant="primary", elem_id="make-grid")
+                ui.diagonal = gr.Button("Play the diagonal (source → target)", elem_id="diagonal")
+        ui.gallery = gr.Gallery(show_label=False, columns=GRID_DEFAULT, allow_preview=False, object_fit="contain",
+                                format="png", elem_id="grid")
         with gr.Row():
-            ui.cell_info = gr.Markdown()
-            ui.cell_audio = gr.Audio(label="Selected", interactive=False)
+            ui.cell_info = gr.Markdown(elem_id="cell-info")
+            ui.cell_audio = gr.Audio(label="Selected", interactive=False, autoplay=True, elem_id="cell-audio")
             ui.cell_midi = gr.File(label="As MIDI", interactive=False, height=80)
     return ui
 
@@ -314,19 +274,20 @@ def inspect_tab(b: Bundle) -> SimpleNamespace:
     figures = sorted(FIGURES_DIR.glob("*.png"))
     ui = SimpleNamespace()
     with gr.Tab("Inspect"):
-        gr.Markdown("Disentanglement by augmentation (paper §3): transpose clips by 1–12 semitones and split "
-                    "two whole notes into 2–16; the latent dims that move most are the pitch and rhythm dims.")
-        if figures:
-            gr.Gallery([str(p) for p in figures], label="Figures", columns=min(3, len(figures)), height="auto")
+        gr.Markdown("Disentanglement by augmentation (paper §3): transpose clips by 1–12 semitones and split two whole "
+                    f"notes into 2–16; the latent dims that move most are the pitch and rhythm dims.\n\n{measures.HELP}")
+        if figures:  # whole figures (contain, not cropped), each with its name
+            gr.Gallery([(str(p), p.stem.replace("_", " ")) for p in figures], label="Figures", object_fit="contain",
+                       columns=min(2, len(figures)), height="auto", elem_id="figures")
         with gr.Row():
-            gr.Dataframe(measures.dims_rows(b.dims), headers=["measure", "value"], label="Dims of this model")
+            gr.Dataframe(measures.dims_rows(b.dims), label="Dims of this model", **TABLE)
             if b.report:
-                gr.Dataframe(measures.report_rows(b.report), headers=["measure", "value"], label="report.json")
+                gr.Dataframe(measures.report_rows(b.report), label="report.json", elem_id="report", **TABLE)
         if "pitch_scores" in b.dims.meta:
             gr.Plot(measures.dim_scores_figure(b.dims, "this model"), label="Σ |Δz| per latent dim")
         ui.analyse = gr.Button("Re-run the analysis on the current song's clips")
         with gr.Row():
-            ui.song_dims = gr.Dataframe(headers=["measure", "value"], label="Dims found on this song")
+            ui.song_dims = gr.Dataframe(label="Dims found on this song (the knobs keep the model's own dims)", **TABLE)
             ui.song_plot = gr.Plot(label="Σ |Δz| per latent dim, this song")
     return ui
 
@@ -335,11 +296,10 @@ def model_tab(bundles: dict[str, Bundle]) -> gr.Dropdown:
     """The Model tab: which model the other tabs use; for each, where its weights came from and its card."""
     with gr.Tab("Model"):
         choice = gr.Dropdown(list(bundles), value=next(iter(bundles)), label="Model used by every tab",
-                             info=MODEL_HELP)
+                             info=MODELS_HELP)
         for name, b in bundles.items():
             with gr.Accordion(f"Model '{name}'", open=name == next(iter(bundles))):
-                gr.Markdown(_model_markdown(b))
-                gr.Markdown(b.card or "*This model folder has no README.md (model card).*")
+                gr.Markdown(f"{b.source_markdown()}\n\n{b.card or '*This model folder has no README.md (model card).*'}")
     return choice
 
 
@@ -352,31 +312,30 @@ def wire_knobs(demo: gr.Blocks, h: Handlers, k: SimpleNamespace, state, base, mo
     Returns ``show(event)``, which chains the result and the link after another event that loads a song."""
     song_in = [k.example, k.upload, k.track, k.song_code, k.bpm]
     knob_in = [k.pitch, k.rhythm, k.residual, k.control, k.bar_from, k.bar_to]
-    load_out = [k.roll_orig, k.audio_orig, k.info, k.track, k.bar_from, k.bar_to, state]
+    load_out = [k.roll_orig, k.audio_orig, k.info, k.track, k.bar_from, k.bar_to, k.example, state]
     refresh = {"fn": h.modulate_sliders, "inputs": [state, model, *song_in, *knob_in, *k.offsets],
-               "outputs": [k.roll, k.audio_out, k.midi_out, k.did, state], **_private("knobs")}
+               "outputs": [k.roll, k.audio_out, k.midi_out, k.wav_out, k.did, state], **_private("knobs")}
     link_args = {"fn": h.share_link, "inputs": [state, base, *knob_in, *k.offsets], "outputs": k.link,
                  **_private("share_link")}
     loads = (
         demo.load(h.restore, None, [k.example, k.song_code, k.bpm, k.track, *knob_in, *k.offsets, base],
                   **_private("restore")
-                  ).then(h.load_restored, [*song_in, state, k.bar_from, k.bar_to, model], load_out,
+                  ).then(h.load_song, [*song_in, state, k.bar_from, k.bar_to, model], load_out,
                          **_private("load_restored")),
         k.example.input(h.pick_example, [k.example, state, model], [k.upload, k.song_code, *load_out],
                         **_private("pick_example")),
-        k.upload.upload(h.pick_upload, [k.upload, state, model], [k.song_code, *load_out], **_private("pick_upload")),
+        k.upload.upload(h.pick_upload, [k.upload, state, model], [k.upload, k.song_code, *load_out],
+                        **_private("pick_upload")),
         k.upload.clear(h.clear_upload, [k.example, state, model], load_out, **_private("clear_upload")),
-        k.track.input(h.load_restored, [*song_in, state, k.bar_from, k.bar_to, model], load_out,
-                      **_private("pick_track")),
-        model.input(h.load_restored, [*song_in, state, k.bar_from, k.bar_to, model], load_out,
-                    **_private("pick_model")),
+        gr.on([k.track.input, model.input], h.load_song, [*song_in, state, k.bar_from, k.bar_to, model],
+              load_out, **_private("pick_track")),
     )
     show = lambda event: event.success(**refresh).success(**link_args)
     for event in loads:  # a new song: show it through the knobs as they stand
         show(event)
-    gr.on([k.pitch.release, k.rhythm.release, k.residual.release, k.control.input, k.bar_from.release,
-           k.bar_to.release, *(s.release for s in k.offsets)], trigger_mode="always_last", **refresh
-          ).success(**link_args)
+    # .input: a drag, a typed value or an arrow key; always_last computes the latest value once the one running ends
+    gr.on([s.input for s in (k.pitch, k.rhythm, k.residual, k.control, k.bar_from, k.bar_to, *k.offsets)],
+          trigger_mode="always_last", **refresh).success(**link_args)
     return show
 
 
@@ -438,7 +397,8 @@ def build_demo(bundles: dict[str, Bundle] | Bundle) -> gr.Blocks:
         tabs.wire(demo, h, a, s, t, model, base, k, g, state, wire_knobs(demo, h, k, state, base, model))
         g.make_grid.click(h.interpolate, [*g.src, *g.tgt, g.grid_size, model], [g.gallery, grid_state],
                           api_name="interpolate"
-                          ).success(h.grid_columns, grid_state, g.gallery, **_private("grid_columns"))
+                          ).success(lambda grid: gr.Gallery(columns=len(grid["grid"])), grid_state, g.gallery,
+                                    **_private("grid_columns"))  # one gallery row per grid row
         g.gallery.select(h.play_cell, grid_state, [g.cell_audio, g.cell_midi, g.cell_info], **_private("play_cell"))
         g.diagonal.click(h.play_diagonal, grid_state, [g.cell_audio, g.cell_midi, g.cell_info],
                          **_private("play_diagonal"))
@@ -453,24 +413,23 @@ def serve(demo: gr.Blocks, host: str = HOST, port: int = PORT, share: bool = Fal
     """Queue and launch ``demo`` with the app's limits; ``kwargs`` go to ``launch`` (e.g. prevent_thread_lock)."""
     torch.set_num_threads(TORCH_THREADS)
     demo.queue(default_concurrency_limit=DEFAULT_CONCURRENCY, max_size=QUEUE_SIZE)
+    gr.set_static_paths([render.OUT_DIR])  # served where they are (bounded there), not copied into gradio's cache
     return demo.launch(server_name=host, server_port=port, share=share, max_file_size=song.MAX_UPLOAD_BYTES,
                        allowed_paths=[str(FIGURES_DIR)], css=CSS, **kwargs)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", default=None, help=f"Hub repo id or model folder (default ${hub.ENV_MODEL}, "
-                                                       "else the bundled assets/model)")
-    parser.add_argument("--revision", default=None, help="branch, tag or commit of the Hub repo")
+    parser.add_argument("--model", help=f"Hub repo id or model folder (default ${hub.ENV_MODEL}, else assets/model)")
+    parser.add_argument("--revision", help="branch, tag or commit of the Hub repo")
     parser.add_argument("--host", default=HOST, help="address to listen on (0.0.0.0 on a Space)")
     parser.add_argument("--port", type=int, default=PORT)
     parser.add_argument("--share", action="store_true", help="also serve through a public gradio.live link")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-
     log = lambda f, msg: logger.info("computing the pitch and rhythm dims: %3.0f %% (%s)", 100 * f, msg)
-    serve(build_demo(load_bundles(args.model, args.revision, EXAMPLES, progress=log)), args.host, args.port,
-          args.share)
+    bundles = load_bundles(args.model, args.revision, EXAMPLES, progress=log)
+    serve(build_demo(bundles), args.host, args.port, args.share)
 
 
 if __name__ == "__main__":

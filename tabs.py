@@ -317,7 +317,7 @@ def wire(demo: gr.Blocks, h, a: SimpleNamespace, s: SimpleNamespace, t: SimpleNa
     preview = {"fn": x.preview, "inputs": t.text, "outputs": [t.roll, t.code, t.bpm, t.info], **_private("typed")}
     demo.load(**preview)
     t.text.change(trigger_mode="always_last", **preview)
-    load_out = [k.roll_orig, k.audio_orig, k.info, k.track, k.bar_from, k.bar_to, state]
+    load_out = [k.roll_orig, k.audio_orig, k.info, k.track, k.bar_from, k.bar_to, k.example, state]
     show_song(t.to_knobs.click(x.to_knobs, [t.code, t.bpm, state, model], [k.upload, k.song_code, k.bpm, *load_out],
                                **_private("typed_knobs")))
     for button, picker in ((t.to_src, g.src), (t.to_tgt, g.tgt)):

@@ -53,3 +53,19 @@ def tempo_change_midi(path: Path, pitches: list[int], tempi: list[float], ticks_
     midi.tracks.append(track)
     midi.save(str(path))
     return path
+
+
+def chorale_midi(path: Path) -> Path:
+    """Four voices in the order of a Bach chorale's MIDI (soprano, alto, tenor, bass), 4 bars; the tenor moves in
+    eighth notes, so it has the most notes, and the soprano is the highest voice (the melody)."""
+    pm = pretty_midi.PrettyMIDI(initial_tempo=80)
+    voices = {"Soprano": ([72, 74, 76, 77, 76, 74, 72, 71] * 2, 1.0), "Alto": ([67, 65, 64, 65] * 4, 1.0),
+              "Tenor": ([60, 62, 64, 62] * 8, 0.5), "Bass": ([48, 43] * 8, 1.0)}
+    for name, (pitches, beats) in voices.items():
+        inst = pretty_midi.Instrument(program=52, name=name)
+        step = 60.0 / 80 * beats
+        inst.notes = [pretty_midi.Note(velocity=90, pitch=p, start=i * step, end=(i + 1) * step)
+                      for i, p in enumerate(pitches)]
+        pm.instruments.append(inst)
+    pm.write(str(path))
+    return path

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import wave
 from pathlib import Path
 from types import SimpleNamespace
@@ -16,6 +17,7 @@ from matplotlib.image import imread
 from midi_files import melody_midi, write_midi
 
 import app
+import vae.melody
 import vae.song
 from vae import pianoroll, render
 from vae.bundle import Bundle, load_bundle
@@ -54,9 +56,10 @@ def n_offsets(h: app.Handlers) -> int:
 
 
 def test_load_example_gives_roll_audio_summary_and_bar_range(tiny_app):
-    roll, audio, info, track, bar_from, bar_to, song = tiny_app.load_song()
+    roll, audio, info, track, bar_from, bar_to, box, song = tiny_app.load_song()
     assert (song.name, song.example, song.n_bars, song.n_clips, song.bpm) == ("twinkle", "twinkle", 12, 6, 100.0)
-    assert midi_of(roll).startswith(PNG) and midi_of(audio).startswith(b"RIFF")
+    assert midi_of(roll).startswith(PNG) and box == "twinkle"
+    assert midi_of(audio).startswith(b"OggS") and Path(audio).stat().st_size < 150_000, "the page gets compressed audio"
     assert "twinkle" in info and "12 bars" in info and "2/4" in info
     assert (bar_to.maximum, bar_to.value, bar_from.value) == (12, 12, 1)
     assert track.visible is False
@@ -72,9 +75,11 @@ def test_every_example_loads(tiny_app):
 def test_upload_with_several_tracks_offers_a_track_picker(tiny_app, tmp_path):
     path = write_midi(tmp_path / "band.mid", [(0, False, [60, 62] * 4), (40, False, [72, 74, 76, 77] * 4),
                                               (0, True, [36] * 16)])
-    *_, track, _, _, song = tiny_app.load_song(midi_file=str(path))
+    _, _, info, track, _, _, box, song = tiny_app.load_song(midi_file=str(path))
     assert track.visible and [index for _, index in track.choices] == [0, 1]
     assert song.track == 1 and song.name == "band" and song.example is None
+    assert box == "band", "the song box names the uploaded song"
+    assert "Melody: track 2" in info and "highest voice" in info, "the app says which track it chose and why"
     other = tiny_app.load_song(midi_file=str(path), track=0, state=song)[-1]
     assert other.track == 0 and not np.array_equal(other.tokens[:16], song.tokens[:16])
 
@@ -121,9 +126,10 @@ def test_bar_range_changes_only_the_clips_that_hold_those_bars(tiny_app, twinkle
 def test_per_dimension_sliders_move_the_latent(tiny_app, twinkle):
     *_, zero, _ = tiny_app.modulate(state=twinkle)
     *_, moved, _ = tiny_app.modulate(dim_offsets=",".join(["4"] * n_offsets(tiny_app)), state=twinkle)
-    *_, from_sliders, did, _ = tiny_app.modulate_sliders(twinkle, None, "twinkle", None, None, "", None, 0, 0, 0,
+    *_, from_sliders, wav, did, _ = tiny_app.modulate_sliders(twinkle, None, "twinkle", None, None, "", None, 0, 0, 0,
                                                          False, 1, 12, *[4.0] * n_offsets(tiny_app))
     assert midi_of(moved) != midi_of(zero) and midi_of(moved) == midi_of(from_sliders)
+    assert midi_of(wav).startswith(b"RIFF") and Path(wav).stem == Path(from_sliders).stem, "the WAV stays a download"
     assert "What the knobs did" in did and "semitones" in did and "notes" in did
     with pytest.raises(gr.Error, match=f"expected {n_offsets(tiny_app)} per-dimension offsets"):
         tiny_app.modulate(dim_offsets="1,2", state=twinkle)
@@ -173,6 +179,43 @@ def test_bad_uploads_get_a_clear_message_and_the_app_keeps_serving(tiny_app, tmp
     assert tiny_app.load_song()[-1].name == "twinkle"
 
 
+@pytest.mark.parametrize("data", [b"hello, I am a text file named .mid", b""])
+def test_a_refused_upload_leaves_the_box_and_the_song_before_stays(tiny_app, tmp_path, data):
+    good = tiny_app.pick_upload(str(melody_midi(tmp_path / "scale.mid")), None)
+    song = good[-1]
+    assert good[0] == song.upload and song.name == "scale"
+    bad = tmp_path / "bad.mid"
+    bad.write_bytes(data)
+    with pytest.warns(UserWarning) as notices:
+        box, *rest = tiny_app.pick_upload(str(bad), song)
+    assert box == song.upload, "the box shows the song that stays loaded, not the refused file"
+    assert all(r is gr.skip() or r == gr.skip() for r in rest), "nothing else changes: no error badges, same song"
+    message = str(notices[0].message)
+    assert message[0].isupper() and "stays loaded" in message
+    assert not re.search(r"[A-Z][a-z]+Error|MThd|Traceback", message), message
+    assert tiny_app.pick_upload(str(bad), None)[0] is None, "with no upload before, the box is emptied"
+    *_, moved, _ = tiny_app.modulate(midi_file=box, pitch=2, state=song)
+    assert "scale_pitch+2" in Path(moved).name, "every knob keeps working on the song before"
+
+
+def test_user_errors_are_logged_as_one_line(tiny_app, caplog):
+    caplog.set_level("INFO", logger="melody_knobs")
+    with pytest.raises(gr.Error) as err:
+        tiny_app.modulate(pitch=13)
+    assert not err.value.print_exception, "gradio must not print a traceback for a user's mistake"
+    [record] = [r for r in caplog.records if r.name == "melody_knobs"]
+    assert "pitch must be between" in record.getMessage() and record.exc_info is None
+    assert "\n" not in record.getMessage()
+
+
+def test_a_chorale_plays_its_soprano_and_says_why(tiny_app, tmp_path):
+    from midi_files import chorale_midi
+
+    _, _, info, track, *_, box, song = tiny_app.load_song(midi_file=str(chorale_midi(tmp_path / "bwv.mid")))
+    assert song.track == 0 and track.value == 0 and box == "bwv"
+    assert "Melody: track 1, Soprano" in info and "highest voice" in info
+
+
 def test_three_four_warns_visibly_and_still_works(tiny_app, tmp_path):
     path = melody_midi(tmp_path / "waltz.mid", meter=(3, 4))
     with pytest.warns(UserWarning, match="3/4"):
@@ -199,9 +242,9 @@ def test_share_link_round_trip_for_an_upload(tiny_app, tmp_path):
     example, code, bpm, track, pitch, rhythm, residual, control, bar_from, bar_to, *rest = _restore(tiny_app, url)
     assert (pitch, rhythm, residual, control, bar_from, bar_to) == (3, 1, -0.5, True, 2, 3)
     assert list(rest[:-1]) == offsets and rest[-1] == "http://host:7860/"
-    *_, restored_from, restored_to, restored = tiny_app.load_restored(example, None, track, code, bpm, None,
-                                                                      bar_from, bar_to)
-    assert np.array_equal(restored.tokens, song.tokens) and restored.bpm == 90
+    *_, restored_from, restored_to, box, restored = tiny_app.load_restored(example, None, track, code, bpm, None,
+                                                                           bar_from, bar_to)
+    assert np.array_equal(restored.tokens, song.tokens) and restored.bpm == 90 and box == "shared song"
     assert (restored_from.value, restored_to.value) == (2, 3)
 
 
@@ -215,6 +258,19 @@ def test_share_link_names_an_example_and_a_bad_link_falls_back(tiny_app, twinkle
     assert _restore(tiny_app, "http://host/?example=twinkle&pitch=99")[4] == 12, "a link's knob is clamped to its range"
     with pytest.raises(gr.Error, match="damaged"):
         tiny_app.load_song(song_code="!!!not-a-song", bpm=120)
+
+
+def test_a_damaged_shared_song_falls_back_to_the_default_song_with_one_notice(tiny_app, twinkle):
+    url = tiny_app.share_link(twinkle, "http://host/", 0, 0, 0, False, 1, 12, *[0.0] * n_offsets(tiny_app))
+    good = _restore(tiny_app, url.replace("example=twinkle", f"song={vae.melody.encode_song(twinkle.tokens)}&bpm=90"))
+    assert good[1] and good[2] == 90
+    with pytest.warns(UserWarning) as notices:
+        example, code, bpm, *_ = _restore(tiny_app, f"http://host/?song={good[1][:-12]}xyz&bpm=90&pitch=99")
+    assert (example, code) == ("twinkle", "") and len(notices) == 1
+    text = str(notices[0].message)
+    assert "showing the default song" in text and not re.search(r"Error -3|zlib|[A-Z][a-z]+Error", text), text
+    *_, box, song = tiny_app.load_restored(example, None, None, code, bpm, None, 1, 12)
+    assert song.name == "twinkle" and box == "twinkle"
 
 
 # ----------------------------------------------------------------------------- interpolation and inspection
@@ -234,7 +290,7 @@ def test_grid_corners_decode_the_source_and_target_clips(tiny_app):
     audio, midi, caption = tiny_app.play_cell(grid_state, gr.SelectData(None, {"index": 7, "value": None}))
     assert "pitch t=0.25 · rhythm t=0.50" in caption and midi_of(midi) == render.midi_bytes(grid[1, 2], 100.0)
     audio, midi, _ = tiny_app.play_diagonal(grid_state)
-    assert load_melody(midi).tokens.size >= 4 * 32 and midi_of(audio).startswith(b"RIFF")
+    assert load_melody(midi).tokens.size >= 4 * 32 and midi_of(audio).startswith(b"OggS")
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [
@@ -245,8 +301,8 @@ def test_grid_corners_decode_the_source_and_target_clips(tiny_app):
 def test_bad_grid_requests_are_refused_clearly(tiny_app, kwargs, message):
     with pytest.raises(gr.Error, match=message):
         tiny_app.interpolate(**kwargs)
-    with pytest.raises(gr.Error, match="make a grid first"):
-        tiny_app.play_diagonal(None)
+    audio, midi, message = tiny_app.play_diagonal(None)  # a sentence, not an error: the page stays whole
+    assert audio is None and midi is None and message.startswith("Make a grid first")
 
 
 def test_inspect_reruns_the_analysis_on_the_song(tiny_app, twinkle):
@@ -260,7 +316,7 @@ def test_inspect_reruns_the_analysis_on_the_song(tiny_app, twinkle):
 
 def test_model_tab_says_where_the_weights_came_from(tiny_app, tiny_model_dir):
     b = tiny_app.bundle
-    text = app._model_markdown(b)
+    text = b.source_markdown()
     assert "local" in text and str(tiny_model_dir) in text and "dims.json" in text
     assert b.card.startswith("# Tiny test model")
     banner = app._banner(b)

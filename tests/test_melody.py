@@ -1,4 +1,5 @@
 import io
+import re
 import warnings
 
 import numpy as np
@@ -161,3 +162,20 @@ def test_clip_windows_hop_and_re_strike():
     assert np.array_equal(windows[0], tokens[:32]) and windows[2, 0] == 62 and (windows[:, 0] != HOLD).all()
     with pytest.raises(ValueError, match="hop"):
         clip_windows(tokens, hop=0)
+
+
+def test_the_melody_of_a_chorale_is_its_highest_voice(tmp_path):
+    from midi_files import chorale_midi
+
+    melody = load_melody(chorale_midi(tmp_path / "chorale.mid"))
+    tenor = max(melody.instruments, key=lambda t: t["notes"])
+    assert tenor["name"] == "Tenor", "the tenor has the most notes (the old default)"
+    assert melody.instrument == 0 and melody.instruments[0]["name"] == "Soprano"
+    assert load_melody(chorale_midi(tmp_path / "again.mid"), instrument=2).instrument == 2, "a chosen track is kept"
+
+
+@pytest.mark.parametrize("data", [b"hello, I am not a MIDI file", b"MThd\x00\x00\x00\x06\x00\x01", b"\x00" * 64])
+def test_unreadable_midi_is_told_in_a_plain_sentence(data):
+    with pytest.raises(ValueError, match="could not read this file as MIDI") as err:
+        load_melody(data)
+    assert not re.search(r"[A-Z][a-z]+Error|MThd|Exception", str(err.value)), str(err.value)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import io
+import itertools
+import os
 import sys
 import threading
+import time
 import wave
 
 import numpy as np
@@ -193,3 +196,72 @@ def test_output_files_are_written_once_per_content_under_out_dir(song, tmp_path,
     assert all(p.is_relative_to(tmp_path) for p in (roll, audio, midi)) and np.array_equal(midi_to_tokens(midi), song)
     assert render.midi_file(song, 100.0, "my song: +3") == midi, "the same content is the same file"
     assert render.safe_stem("../..") == "song"
+
+
+# ----------------------------------------------------------------------------- page audio and the bounded cache
+
+
+def _band_db(audio: np.ndarray, sr: int, frame: int = 2048) -> np.ndarray:
+    """Energy in dB of each frame (rows) in 24 log-spaced bands from 60 Hz to 9 kHz (columns)."""
+    n = len(audio) // frame
+    spectra = np.abs(np.fft.rfft(audio[:n * frame].reshape(n, frame) * np.hanning(frame), axis=1)) ** 2
+    edges = np.searchsorted(np.fft.rfftfreq(frame, 1 / sr), np.geomspace(60, 9000, 25))
+    bands = np.stack([spectra[:, a:b].sum(axis=1) for a, b in itertools.pairwise(edges)], axis=1)
+    return 10 * np.log10(bands + 1e-12)
+
+
+def test_page_audio_is_small_and_sounds_like_the_wav():
+    import soundfile  # requirements.txt: the page's encoder (libsndfile)
+
+    song = midi_to_tokens(render.Path(__file__).resolve().parents[1] / "assets" / "examples" / "twinkle.mid")
+    audio, _ = render.synthesize(song, 100.0)
+    data, suffix = render.page_audio_bytes(audio)
+    assert suffix == "ogg" and data[:4] == b"OggS"
+    assert len(data) < 120_000 < len(render.wav_bytes(audio)) / 10, "Twinkle's 29 s: ~110 kB instead of 1.3 MB"
+    decoded, sr = soundfile.read(io.BytesIO(data), dtype="float32")
+    assert sr == render.SAMPLE_RATE and abs(len(decoded) - len(audio)) < sr // 100
+    ref, got = _band_db(audio, sr), _band_db(decoded[:len(audio)], sr)
+    loud = ref > ref.max() - 50  # the bands a listener hears; below that is the quiet tail of the spectrum
+    assert np.median(np.abs(got - ref)[loud]) < 1.0, "the spectrum of every frame within 1 dB (median)"
+
+
+def test_the_output_cache_stays_bounded_over_300_moves(monkeypatch, tmp_path):
+    monkeypatch.setattr(render, "OUT_DIR", tmp_path / "out")
+    monkeypatch.setattr(render, "CACHE_BYTES", 2_000_000)
+    monkeypatch.setattr(render, "CACHE_GRACE_SECONDS", 0.0)
+    rng = np.random.default_rng(0)
+    sizes = []
+    for move in range(300):  # roll + audio + MIDI of ~140 kB a move, as the page's knob move writes them
+        for name, size in (("roll.png", 15_000), ("song.ogg", 120_000), ("song.mid", 300)):
+            render.write_output(rng.bytes(size), f"move{move}_{name}")
+        sizes.append(render.disk_cache.folder_bytes(render.OUT_DIR))
+    assert max(sizes) <= 2_000_000 + 140_000, "the bound holds, give or take the move being written"
+    assert sizes[-1] > 1_000_000, "recent files are kept"
+    last = render.write_output(b"the newest file", "new.txt")
+    assert last.is_file() and last.read_bytes() == b"the newest file"
+
+
+def test_recently_used_files_are_kept_and_a_dropped_one_is_written_again(monkeypatch, tmp_path):
+    monkeypatch.setattr(render, "OUT_DIR", tmp_path / "out")
+    monkeypatch.setattr(render, "CACHE_BYTES", 100_000)
+    old = render.write_output(b"x" * 40_000, "old.bin")
+    other = render.write_output(b"y" * 40_000, "other.bin")
+    now = time.time()
+    os.utime(old.parent, (now - 20, now - 20))  # written first ...
+    os.utime(other.parent, (now - 10, now - 10))
+    assert render.write_output(b"x" * 40_000, "old.bin") == old  # ... and used again: the most recently used
+    monkeypatch.setattr(render, "CACHE_GRACE_SECONDS", 0.0)
+    render.disk_cache.prune(render.OUT_DIR, 50_000, grace=0.0)
+    assert old.is_file(), "the least recently used folder went first, not the oldest written"
+    render.disk_cache.prune(render.OUT_DIR, 0, grace=3600)
+    assert old.is_file(), "nothing handed out within the grace period is dropped"
+    render.disk_cache.prune(render.OUT_DIR, 0, grace=0.0)
+    assert not old.exists() and render.write_output(b"x" * 40_000, "old.bin").is_file()
+
+
+def test_without_soundfile_the_page_gets_the_wav_and_the_banner_says_so(monkeypatch):
+    monkeypatch.setattr(render, "soundfile", None)
+    audio = np.zeros(SR // 10, dtype=np.float32)
+    data, suffix = render.page_audio_bytes(audio, SR)
+    assert suffix == "wav" and data == render.wav_bytes(audio, SR)
+    assert "soundfile" in render.page_audio_unavailable_reason()

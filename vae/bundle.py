@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vae import hub
+from vae import hub, render
 from vae.checkpoint import WEIGHTS_FILE, weights_sha256
 from vae.dims import Dims, discover_dims
 from vae.inference import Progress
@@ -26,6 +26,8 @@ from vae.song import example_songs
 logger = logging.getLogger(__name__)
 
 DIMS_FILE, REPORT_FILE, CARD_FILE = "dims.json", "report.json", "README.md"
+MODELS_HELP = ("regularised: pitch and onset count tied to latent dims 0 and 1 (the knobs keep their labels); "
+               "paper: the paper's recipe, no regularisation")
 
 
 @dataclass
@@ -39,6 +41,29 @@ class Bundle:
     card: str | None  # README.md of the model folder (the model card), without front matter
     report: dict | None  # report.json of the model folder
     source_info: hub.SourceInfo
+
+    def notices(self) -> list[str]:
+        """What the user should know about this model and the audio it plays, one Markdown sentence each."""
+        out = []
+        if reason := render.fluidsynth_unavailable_reason():
+            out.append(f"**Audio falls back to plain sine tones**: {reason}.")
+        if reason := render.page_audio_unavailable_reason():
+            out.append(f"**Audio is sent uncompressed (WAV)**: {reason}.")
+        if self.source_info.fallback_reason:
+            out.append(f"**{self.source_info.requested} could not be loaded** ({self.source_info.fallback_reason}); "
+                       "using the bundled weights.")
+        return out + [self.dims_note] * self.dims_computed
+
+    def source_markdown(self) -> str:
+        """Where the weights came from, as Markdown for the Model tab (the card follows it)."""
+        info = self.source_info
+        rows = [("source", info.source), ("requested", info.requested or "default (bundled)"),
+                ("Hub repo", info.repo_id), ("revision", info.revision), ("folder", info.path),
+                ("from local cache", info.from_cache if info.source == "hub" else None),
+                ("fallback reason", info.fallback_reason), ("latent size", self.model.config.latent_dim)]
+        table = "\n".join(f"| {k} | {v} |" for k, v in rows if v is not None)
+        return (f"### Where the weights came from\n{info.describe()}.\n\n| field | value |\n|---|---|\n{table}\n\n"
+                f"{self.dims_note}\n\n### Model card")
 
 
 def _read_json(path: Path | None) -> dict | None:
@@ -135,3 +160,12 @@ def load_bundles(source: str | None = None, revision: str | None = None, example
         except (OSError, ValueError) as err:
             logger.warning("the paper-recipe model in %s is not usable (%s); serving the default model only", paper, err)
     return bundles
+
+
+def pick_bundle(bundles: dict[str, Bundle], name: str | None) -> Bundle:
+    """The bundle called ``name`` (None or "": the first, the default)."""
+    if name in (None, ""):
+        return next(iter(bundles.values()))
+    if name not in bundles:
+        raise ValueError(f"there is no model called {name!r}; choose one of {', '.join(bundles)}")
+    return bundles[name]

@@ -67,6 +67,11 @@ class Dims:
         """How many per-dimension offsets the knobs take: one per pitch dim, then per rhythm dim."""
         return len(self.pitch_dims) + len(self.rhythm_dims)
 
+    @property
+    def offset_names(self) -> list[str]:
+        """A label for each per-dimension offset, e.g. "pitch dim 0": the pitch dims, then the rhythm dims."""
+        return [f"{kind} dim {d}" for kind in ("pitch", "rhythm") for d in getattr(self, f"{kind}_dims").tolist()]
+
     def kind(self, knob: str) -> str:
         """How ``knob`` moves z: "linear", "transport" (the pitch knob's fitted maps) or "curve"."""
         if knob not in KNOBS:

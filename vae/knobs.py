@@ -11,15 +11,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from vae import curves, latent
+from vae import curves, latent, render
 from vae.dims import KNOBS, Dims
 from vae.inference import decode_z, encode_mu
 from vae.melody import CLIP_STEPS, STEPS_PER_BAR, check_tokens, join_clips, split_clips
+from vae.pianoroll import thumbnails
 
 PITCH_RANGE = (-12.0, 12.0)  # semitones (+1 ≈ one semitone)
 RHYTHM_RANGE = (-2.0, 3.0)  # splits (+1 ≈ each note split in two)
@@ -83,6 +85,20 @@ class Knobs:
         return replace(self, pitch=_clip(self.pitch, PITCH_RANGE), rhythm=_clip(self.rhythm, RHYTHM_RANGE),
                        residual=_clip(self.residual, RESIDUAL_RANGE),
                        offsets=tuple(_clip(v, OFFSET_RANGE) for v in self.offsets))
+
+    @classmethod
+    def from_controls(cls, pitch, rhythm, residual, control, bar_from, bar_to, offsets, n_bars: int) -> Knobs:
+        """Knobs as the page's controls or an API call give them (not yet checked): ``offsets`` as numbers
+        or text "0.5,0,-1" (see :func:`parse_offsets`); a last bar past the song's end means its end."""
+        if isinstance(offsets, str) or offsets is None:
+            offsets = parse_offsets(offsets)
+        last = min(int(bar_to or n_bars), n_bars)
+        return cls(pitch, rhythm, residual, bool(control), (int(bar_from or 1), last), tuple(offsets))
+
+    def title(self, name: str) -> str:
+        """A result's caption, e.g. 'twinkle: pitch +3, rhythm +0, residual +0'."""
+        return (f"{name}: pitch {self.pitch:+g}, rhythm {self.rhythm:+g}, residual {self.residual:+g}"
+                + " (random control)" * self.control)
 
     def stem(self, name: str) -> str:
         """A file-name stem for a result, e.g. 'twinkle_pitch+3_rhythm+1'."""
@@ -221,6 +237,13 @@ def grid(model, dims: Dims, source: np.ndarray, target: np.ndarray, n: int) -> n
     z = encode_mu(model, np.stack([source, target]))
     cells = latent.interpolation_grid(z[0], z[1], dims.pitch_dims, dims.rhythm_dims, n)  # (n, n, D)
     return decode_z(model, cells.reshape(n * n, -1), batch_size=n * n).reshape(n, n, CLIP_STEPS)
+
+
+def grid_gallery(cells: np.ndarray) -> list[tuple[Path, str]]:
+    """The grid's cells (N, N, 32) as (thumbnail PNG file, caption), row by row."""
+    n = len(cells)
+    return [(render.image_file(image, f"cell_{k // n}_{k % n}"), grid_caption(k // n, k % n, n))
+            for k, image in enumerate(thumbnails(cells))]
 
 
 def grid_caption(i: int, j: int, n: int) -> str:

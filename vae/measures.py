@@ -182,6 +182,12 @@ def what_it_did(before: np.ndarray, after: np.ndarray) -> str:
 # ----------------------------------------------------------------------------- tables and figures
 
 
+HELP = ("**Reading the numbers.** *C_pitch* / *C_rhythm*: the share of the latent move under a transposition / a "
+        "note split that falls on the pitch / rhythm dims (1 = all of it). *Stability*: the share of transpositions "
+        "whose own top dims are the pitch dims. *Overlap*: dims that are both. *Token accuracy*: the share of steps "
+        "decoded back exactly. *Linearity* (R²) and *gain* (slope): how closely a knob moves by what its label says.")
+
+
 def dims_rows(dims: Dims) -> list[list[str]]:
     """(measure, value) rows describing a model's dims and how well they were found, for a table."""
     meta = dims.meta

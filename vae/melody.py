@@ -30,14 +30,15 @@ CLIP_STEPS = 32  # 2 bars x 16 steps
 DEFAULT_BPM = 120.0
 BPM_RANGE = (10.0, 400.0)  # tempi played; a file's tempo outside is moved to the nearest end, with a warning
 MAX_BARS = 512  # longest song accepted (256 clips); longer input is refused, not truncated
+MELODY_MIN_SHARE = 0.25  # a track with fewer notes than this share of the busiest one is not the melody
 MAX_CODE_CHARS = 16_000  # longest song code accepted (share links): a long song that compresses badly
 
 # Bars of these many steps tile a 32-step clip exactly (2/4, 4/4, 2/2, 4/2 ...).
 _NATIVE_BAR_STEPS = (8, 16, 32)
 
 
-class MeterWarning(UserWarning):
-    """The song's meter does not tile 2-bar 4/4 clips; it is still cut every 32 steps."""
+class MeterWarning(UserWarning):  # the song's meter does not tile 2-bar 4/4 clips; it is still cut every 32 steps
+    pass
 
 
 @dataclass
@@ -78,8 +79,7 @@ def check_tokens(tokens: np.ndarray, *, name: str = "tokens") -> np.ndarray:
 def check_clips(clips: np.ndarray) -> np.ndarray:
     """Return ``clips`` as an int64 array (N, 32), or raise ``ValueError`` with what is wrong."""
     arr = check_tokens(clips, name="clips")
-    if arr.ndim == 1:
-        arr = arr[None]
+    arr = arr[None] if arr.ndim == 1 else arr
     if arr.ndim != 2 or arr.shape[1] != CLIP_STEPS:
         raise ValueError(f"expected clips of shape (N, {CLIP_STEPS}), got {tuple(arr.shape)}")
     return arr
@@ -210,19 +210,21 @@ def _open_midi(source) -> pretty_midi.PrettyMIDI:
             ticks = "".join(c for c in str(err).split(",")[0] if c.isdigit())
             raise ValueError(f"could not read this file as MIDI: it runs for {int(ticks):,} ticks, far longer than "
                              "any song; it is likely damaged") from err
-        raise ValueError(f"could not read this file as MIDI ({err}); is it a Standard MIDI File (.mid)?") from err
-    except Exception as err:  # mido raises many kinds of errors on damaged files
-        raise ValueError(f"could not read this file as MIDI ({type(err).__name__}: {err}); "
-                         "is it a Standard MIDI File (.mid)?") from err
+        what = "it is not a MIDI file (no MIDI header)" if "MThd" in str(err) else "it is damaged"
+        raise ValueError(f"could not read this file as MIDI: {what}; choose a Standard MIDI File (.mid)") from err
+    except Exception as err:  # mido raises many kinds of errors on damaged files; the user gets a sentence
+        what = "it is not a MIDI file (no MIDI header)" if "MThd" in str(err) else "it is damaged"
+        raise ValueError(f"could not read this file as MIDI: {what}; choose a Standard MIDI File (.mid)") from err
 
 
 def describe_instruments(pm: pretty_midi.PrettyMIDI) -> list[dict]:
-    """One dict per track: index, name, program, number of notes, whether it is drums."""
+    """One dict per track: index, name, program, number of notes, median pitch, whether it is drums."""
     out = []
     for i, inst in enumerate(pm.instruments):
         name = inst.name.strip() or pretty_midi.program_to_instrument_name(inst.program)
-        out.append({"index": i, "name": name, "program": inst.program,
-                    "notes": len(inst.notes), "is_drum": inst.is_drum})
+        out.append({"index": i, "name": name, "program": inst.program, "notes": len(inst.notes),
+                    "pitch": float(np.median([n.pitch for n in inst.notes])) if inst.notes else 0.0,
+                    "is_drum": inst.is_drum})
     return out
 
 
@@ -247,7 +249,8 @@ def load_melody(source, instrument: int | None = None) -> Melody:
 
     Args:
         source: a path, the file's bytes, or a ``pretty_midi.PrettyMIDI``.
-        instrument: index of the track to read; default: the non-drum track with most notes.
+        instrument: index of the track to read; default: the highest voice (median pitch) of the
+            pitched tracks with at least ``MELODY_MIN_SHARE`` of the busiest one's notes.
 
     Returns:
         A :class:`Melody` whose tokens start on a bar line: a pickup is padded with rests so
@@ -259,18 +262,18 @@ def load_melody(source, instrument: int | None = None) -> Melody:
     """
     pm = _open_midi(source)
     tracks = describe_instruments(pm)
-    if not tracks or not any(t["notes"] for t in tracks):
+    if not any(t["notes"] for t in tracks):
         raise ValueError("this MIDI file has no notes; choose a file with a melody in it")
     melodic = [t for t in tracks if not t["is_drum"] and t["notes"]]
     if not melodic:
         raise ValueError("this MIDI file has only drum tracks; a melody needs a pitched instrument")
-    if instrument is None:
-        instrument = max(melodic, key=lambda t: t["notes"])["index"]
+    if instrument is None:  # the highest voice (a chorale's soprano) of the tracks that play a real part
+        busy = [t for t in melodic if t["notes"] >= MELODY_MIN_SHARE * max(m["notes"] for m in melodic)]
+        instrument = max(busy, key=lambda t: (t["pitch"], t["notes"]))["index"]
     if not 0 <= instrument < len(tracks):
         raise ValueError(f"track {instrument} does not exist; this file has tracks 0-{len(tracks) - 1}")
     if tracks[instrument]["is_drum"] or not tracks[instrument]["notes"]:
-        raise ValueError(f"track {instrument} ({tracks[instrument]['name']}) has no pitched notes; "
-                         "pick another track")
+        raise ValueError(f"track {instrument} ({tracks[instrument]['name']}) has no pitched notes; pick another")
 
     # Quarter-note ticks are the file's own beat grid; tempo changes only move them in seconds.
     ticks_per_step = pm.resolution / STEPS_PER_QUARTER
@@ -289,8 +292,8 @@ def load_melody(source, instrument: int | None = None) -> Melody:
     start = downbeat - bar_steps * int(np.ceil((downbeat - first_onset) / bar_steps))
     n_steps = int(np.ceil((end_step - start) / STEPS_PER_BAR)) * STEPS_PER_BAR
     if n_steps > MAX_BARS * STEPS_PER_BAR:  # counted with the pickup's padding, before any array is made
-        raise ValueError(f"this melody is {n_steps // STEPS_PER_BAR} bars long; "
-                         f"the limit is {MAX_BARS} bars. Cut it shorter and try again")
+        raise ValueError(f"this melody is {n_steps // STEPS_PER_BAR} bars long; the limit is {MAX_BARS} bars. "
+                         "Cut it shorter and try again")
     notes = [(s - start, e - start, p) for s, e, p in notes]
     tokens = notes_to_tokens(notes, n_steps=n_steps)
 
@@ -308,8 +311,7 @@ def load_melody(source, instrument: int | None = None) -> Melody:
         messages.append(f"This song's tempo is {bpm:g} bpm; it is played at {played:g} bpm "
                         f"(tempi from {BPM_RANGE[0]:g} to {BPM_RANGE[1]:g} bpm are played as written).")
         bpm = played
-    return Melody(tokens=tokens, bpm=bpm, meter=main[3], instrument=instrument,
-                  instruments=tracks, warnings=messages)
+    return Melody(tokens=tokens, bpm=bpm, meter=main[3], instrument=instrument, instruments=tracks, warnings=messages)
 
 
 def midi_to_tokens(source, instrument: int | None = None) -> np.ndarray:
@@ -419,8 +421,8 @@ def decode_song(code: str) -> np.ndarray:
         packed = base64.urlsafe_b64decode(code + "=" * (-len(code) % 4))
         inflater = zlib.decompressobj()
         data = inflater.decompress(packed, limit + 1)  # never inflate more than the longest song
-    except (binascii.Error, ValueError, zlib.error) as err:
-        raise ValueError(f"the shared song in this link is damaged ({err}); ask for the link again") from None
+    except (binascii.Error, ValueError, zlib.error):
+        raise ValueError("the shared song in this link is damaged (cut short or edited); ask for it again") from None
     if not inflater.eof:
         raise ValueError(f"the shared song is longer than {MAX_BARS} bars or its link was cut short")
     tokens = np.frombuffer(data, dtype=np.uint8).astype(np.int64)

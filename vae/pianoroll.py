@@ -29,8 +29,11 @@ EMPTY_RANGE = (60, 72)  # pitch window of a song with no notes (C4-C5)
 
 NOTE_COLOR = "#d9480f"  # the song (or the result, in compare mode)
 NOTE_EDGE = "#7a2905"
-GHOST_COLOR = "#d0d4da"  # the original, in compare mode
+GHOST_COLOR = "#d0d4da"  # the original, in compare mode (its legend is on the page: gradio's buttons cover the image's corner)
+RESULT_MARGIN = 0.25  # share of a row left above and below a result's note over the original, which shows there
 GHOST_EDGE = "#8a919b"
+LEGEND_HTML = (f'<span style="color:{GHOST_EDGE}">■ grey: the original</span> &nbsp; <span style="color:{NOTE_COLOR}">'
+               '■ orange: the result</span> &nbsp; (where they agree, orange inside grey)')  # shown beside a roll
 BLACK_KEY_ROW = "#eef0f3"
 BAR_LINE = "#c3c8cf"
 CLIP_LINE = "#7d848e"  # every 2 bars: where the model cuts the song into clips
@@ -181,9 +184,10 @@ def piano_roll(tokens, compare=None, *, title: str | None = None, width: int = R
 
     gap = 1 if plot_w / n_steps >= 3 else 0  # a pixel between repeated notes, when there is room
     row_h = plot_h / n_rows
-    for drawn, fill, edge, margin in ((ghost, GHOST_COLOR, GHOST_EDGE, 0.05), (notes, NOTE_COLOR, NOTE_EDGE, 0.1)):
+    result_margin = RESULT_MARGIN if compare is not None else 0.1
+    for drawn, fill, edge, margin in ((ghost, GHOST_COLOR, GHOST_EDGE, 0.0), (notes, NOTE_COLOR, NOTE_EDGE, result_margin)):
         drawn = drawn[(drawn[:, 2] >= lo) & (drawn[:, 2] <= hi)]
-        if len(drawn):  # the ghost (original) is a little taller, so a moved note never hides it all
+        if len(drawn):  # over the original, the result fills the middle of the row: the original shows around it
             y0, y1 = rows_of(drawn[:, 2])
             pad = round(row_h * margin)
             x0 = x_of(drawn[:, 0])
@@ -199,9 +203,6 @@ def piano_roll(tokens, compare=None, *, title: str | None = None, width: int = R
         _draw_text(image, label, int(x_of(step)) + 2, top + plot_h + 3, 7, dpi)
     if title:
         _draw_text(image, title, left, 4, 8, dpi)
-    if compare is not None:
-        _draw_text(image, "original", width - right, 4, 7, dpi, GHOST_EDGE, ha="right", bold=True)
-        _draw_text(image, "result", width - right - 50, 4, 7, dpi, NOTE_COLOR, ha="right", bold=True)
     return image
 
 

@@ -1,8 +1,10 @@
 """What a person hears and downloads of a song: audio, MIDI bytes, and the output files handed to the UI.
 
 Everything here takes a song as token ids (T,) (see ``vae.melody``). Audio is float32 mono in
-[-1, 1]. Output files are written once per content under ``OUT_DIR`` (:func:`write_output`); the
-audio of recently played pieces is kept in a bounded in-memory cache (``PIECE_CACHE_BYTES``).
+[-1, 1]; the page plays it as Ogg Vorbis (~30 kbit/s, :func:`page_audio_bytes`), the API and the
+downloads get the WAV. Output files are written once per content under ``OUT_DIR``
+(:func:`write_output`), a cache bounded to ``CACHE_BYTES`` (see ``vae.disk_cache``);
+the audio of recently played pieces is kept in a bounded in-memory cache (``PIECE_CACHE_BYTES``).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import io
 import itertools
+import os
 import re
 import tempfile
 import threading
@@ -21,6 +24,12 @@ from typing import ClassVar
 import numpy as np
 import pretty_midi
 
+try:
+    import soundfile
+except (ImportError, OSError):  # no soundfile, or no libsndfile: the page gets the WAV
+    soundfile = None
+
+from vae import disk_cache
 from vae.melody import (
     CLIP_STEPS,
     DEFAULT_BPM,
@@ -48,6 +57,12 @@ SINE_LEVEL = 0.3  # amplitude of one sine note before peak normalisation
 SYNTHS = ("auto", "fluidsynth", "sine")
 OUT_DIR = Path(tempfile.gettempdir()) / "melody-knobs"  # rolls, audio and MIDI files handed to the UI
 PIECE_CACHE_BYTES = 32 * 2**20  # audio of recent pieces kept (a 2-bar piece at 100 bpm: 0.5 MB), see _Pieces
+# Page audio: Ogg Vorbis through libsndfile, the fastest of its lossy encoders (Opus took 4x as long, MP3 2x);
+# level 0.8 is ~30 kbit/s for a mono piano line: 110 kB for Twinkle's 29 s instead of a 1.3 MB WAV.
+PAGE_AUDIO_LEVEL = 0.8
+CACHE_BYTES = int(float(os.environ.get("MELODY_KNOBS_CACHE_MB", "256")) * 2**20)  # bound of OUT_DIR on disk
+# A file handed out this recently is never dropped: the page may still fetch it (a slow link, a paused tab).
+CACHE_GRACE_SECONDS = float(os.environ.get("MELODY_KNOBS_CACHE_GRACE_S", "120"))
 
 
 # ----------------------------------------------------------------------------- audio
@@ -270,6 +285,22 @@ def wav_bytes(audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> bytes:
     return buffer.getvalue()
 
 
+def page_audio_bytes(audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> tuple[bytes, str]:
+    """Mono float audio (n,) encoded for the page: (Ogg Vorbis bytes, "ogg"), or (WAV bytes, "wav")
+    where soundfile (libsndfile) is missing (see :func:`page_audio_unavailable_reason`)."""
+    if soundfile is None:
+        return wav_bytes(audio, sample_rate), "wav"
+    buffer = io.BytesIO()
+    soundfile.write(buffer, np.clip(np.asarray(audio, dtype=np.float32), -1.0, 1.0), int(sample_rate),
+                    format="OGG", subtype="VORBIS", compression_level=PAGE_AUDIO_LEVEL)
+    return buffer.getvalue(), "ogg"
+
+
+def page_audio_unavailable_reason() -> str | None:
+    """Why the page gets uncompressed WAV audio (a sentence for the user), or None if it does not."""
+    return None if soundfile is not None else "the soundfile package (libsndfile) is not installed"
+
+
 # ----------------------------------------------------------------------------- MIDI
 
 
@@ -297,21 +328,31 @@ def digest(data: bytes) -> str:
 
 
 def write_output(data: bytes, filename: str) -> Path:
-    """Write ``data`` to ``OUT_DIR/<digest>/filename`` (once per content) and return the path."""
+    """Write ``data`` to ``OUT_DIR/<digest>/filename`` (once per content) and return the path.
+
+    A file written before is marked as used (its folder's time), so the bounded cache keeps it longest."""
     path = OUT_DIR / digest(data) / filename
-    if not path.is_file():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # Written aside, then renamed: a user asking for the same file meanwhile never sees half of it.
-        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{filename}.", delete=False) as part:
-            part.write(data)
-        Path(part.name).replace(path)
+    if path.is_file():
+        try:
+            os.utime(path.parent)
+            return path
+        except OSError:  # dropped meanwhile: write it again
+            pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Written aside, then renamed: a user asking for the same file meanwhile never sees half of it.
+    with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{filename}.", delete=False) as part:
+        part.write(data)
+    Path(part.name).replace(path)
+    disk_cache.added(OUT_DIR, len(data), CACHE_BYTES, CACHE_GRACE_SECONDS)
     return path
 
 
-def audio_file(tokens, bpm: float, stem: str) -> Path:
-    """Write the song's audio as ``<stem>.wav`` under ``OUT_DIR`` and return its path."""
+def audio_file(tokens, bpm: float, stem: str, page: bool = False) -> Path:
+    """Write the song's audio under ``OUT_DIR`` and return its path: ``<stem>.wav``, or with ``page`` the
+    compressed audio the page plays (``<stem>.ogg``, see :func:`page_audio_bytes`)."""
     audio, _ = synthesize(tokens, bpm)
-    return write_output(wav_bytes(audio), f"{safe_stem(stem)}.wav")
+    data, suffix = page_audio_bytes(audio) if page else (wav_bytes(audio), "wav")
+    return write_output(data, f"{safe_stem(stem)}.{suffix}")
 
 
 def image_file(image: np.ndarray, stem: str) -> Path:
@@ -324,11 +365,14 @@ def midi_file(tokens, bpm: float, stem: str) -> Path:
     return write_output(midi_bytes(tokens, bpm), f"{safe_stem(stem)}.mid")
 
 
-def sound_files(tokens, bpm: float, stem: str) -> tuple[Path, Path]:
-    """The song's audio and MIDI files: (wav, mid)."""
-    return audio_file(tokens, bpm, stem), midi_file(tokens, bpm, stem)
+def sound_files(tokens, bpm: float, stem: str, page: bool = False) -> tuple[Path, Path]:
+    """The song's audio and MIDI files: (wav, mid), or with ``page`` (page audio, mid)."""
+    return audio_file(tokens, bpm, stem, page), midi_file(tokens, bpm, stem)
 
 
-def result_files(tokens, original: np.ndarray, bpm: float, title: str, stem: str) -> tuple[Path, Path, Path]:
-    """A knob result's piano roll (over the original), audio and MIDI files: (png, wav, mid)."""
-    return write_output(roll_png(tokens, original, title=title), f"{safe_stem(stem)}.png"), *sound_files(tokens, bpm, stem)
+def result_files(tokens, original: np.ndarray, bpm: float, title: str, stem: str,
+                 page: bool = False) -> tuple[Path, ...]:
+    """A knob result's piano roll (over the original), audio and MIDI files: (png, wav, mid), or with
+    ``page`` (png, page audio, mid, wav): the page plays the compressed audio and offers the WAV to download."""
+    roll = write_output(roll_png(tokens, original, title=title), f"{safe_stem(stem)}.png")
+    return (roll, *sound_files(tokens, bpm, stem, page)) + ((audio_file(tokens, bpm, stem),) if page else ())

@@ -13,7 +13,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 import numpy as np
 
 from vae.knobs import Knobs
-from vae.melody import BPM_RANGE, encode_song
+from vae.melody import BPM_RANGE, decode_song, encode_song
 from vae.song import Song
 
 
@@ -97,19 +97,24 @@ def parse_share_query(params: Mapping[str, str]) -> SharedState:
 def restore(params: Mapping[str, str], examples: Mapping[str, object], n_offsets: int) -> tuple[SharedState, list[str]]:
     """What a share link restores, made safe to show: (state, problems to tell the user).
 
-    A link that cannot be read, or names an example that is not in ``examples``, restores the
-    default song; its knobs are clamped to their ranges and its offsets padded or cut to ``n_offsets``.
+    A link that cannot be read (a parameter or its song damaged), or names an example that is not in
+    ``examples``, restores the default song; its knobs are clamped to their ranges (and said so) and its
+    offsets padded or cut to ``n_offsets``. Each problem is one sentence for the user.
     """
     problems = []
     try:
         shared = parse_share_query(params)
+        if shared.code:
+            decode_song(shared.code)  # a damaged song: the whole link falls back, not an empty page
     except ValueError as err:
-        problems.append(f"This link could not be read ({err})")
+        problems.append(f"This link could not be read ({err}); showing the default song.")
         shared = SharedState()
     if shared.example is not None and shared.example not in examples:
-        problems.append(f"This link names an example that is not here ({shared.example!r})")
+        problems.append(f"This link names an example that is not here ({shared.example!r}); showing the default song.")
         shared.example = None
     knobs = shared.knobs.clamped()
+    if knobs != shared.knobs:
+        problems.append("This link's knobs were outside their ranges; they are set to the nearest values.")
     shared.knobs = replace(knobs, offsets=tuple((list(knobs.offsets) + [0.0] * n_offsets)[:n_offsets]))
     return shared, problems
 

@@ -13,10 +13,22 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from pretty_midi import note_number_to_name
 
 from vae import render
 from vae.inference import decode_z, encode_mu
-from vae.melody import BPM_RANGE, STEPS_PER_BAR, Melody, decode_song, encode_song, join_clips, load_melody, split_clips
+from vae.melody import (
+    BPM_RANGE,
+    MAX_BARS,
+    MELODY_MIN_SHARE,
+    STEPS_PER_BAR,
+    Melody,
+    decode_song,
+    encode_song,
+    join_clips,
+    load_melody,
+    split_clips,
+)
 from vae.pianoroll import piano_roll, png_bytes
 from vae.timing import timed
 
@@ -24,6 +36,8 @@ EXAMPLES_DIR = Path(__file__).resolve().parents[1] / "assets" / "examples"
 DEFAULT_EXAMPLE = "twinkle"  # Mozart's theme, "Ah vous dirai-je, Maman" (DESIGN "Example song")
 MAX_UPLOAD_BYTES = 2 * 1024 * 1024  # a MIDI melody is a few kB
 MAX_SONG_SECONDS = 30 * 60  # longest audio rendered (MAX_BARS at >= 69 bpm); its peak memory grows with length
+LIMITS = (f"Limits: MIDI files up to {MAX_UPLOAD_BYTES // 2**20} MB, {MAX_BARS} bars and {MAX_SONG_SECONDS // 60} "
+          f"minutes, played at {BPM_RANGE[0]:g} to {BPM_RANGE[1]:g} bpm.")
 
 
 @dataclass
@@ -45,6 +59,9 @@ class Song:
     model_name: str = ""  # the model the latents are of
     roll_path: Path | None = None  # the original's piano roll (PNG)
     audio_path: Path | None = None  # the original's audio (WAV)
+    page_audio_path: Path | None = None  # the original's audio for the page (compressed, see render.page_audio_bytes)
+    upload: str | None = None  # the uploaded file the song was read from, if it was
+    choice: str = ""  # which track is the melody and why, when the file has several
 
     def matches(self, key: str, track: int | None, model_name: str = "") -> bool:
         """Whether this song is what ``key`` (see :func:`song_key`) and ``track`` ask for, encoded by that model."""
@@ -58,6 +75,13 @@ class Song:
     def n_clips(self) -> int:
         return len(self.latents)
 
+    def files(self) -> tuple[Path, Path, Path]:
+        """The original's (roll PNG, page audio, WAV), written again where the bounded output cache dropped them."""
+        paths = (self.roll_path, self.page_audio_path, self.audio_path)
+        if not all(p is not None and p.is_file() for p in paths):
+            self.roll_path, self.page_audio_path, self.audio_path = original_files(self.tokens, self.bpm, self.name)
+        return self.roll_path, self.page_audio_path, self.audio_path
+
     def bar_range(self, keep: tuple[int, int] | None = None) -> tuple[int, int]:
         """(first, last) bar, counted from 1: ``keep`` moved into this song (a share link's range), else all."""
         first, last = keep or (1, self.n_bars)
@@ -65,11 +89,11 @@ class Song:
         return min(first, last), last
 
     def summary(self) -> str:
-        """One Markdown line about the song."""
+        """Markdown about the song: one line of facts, which track is the melody and why, and its warnings."""
         written = "" if self.meter == "4/4" else f" (written in {self.meter})"
-        return (f"**{self.name}**: {self.n_bars} bars of 4/4{written}, {self.n_clips} two-bar clips, "
-                f"{self.bpm:g} bpm. The model reconstructs {100 * self.accuracy:.1f} % of its steps with every "
-                "knob at 0.")
+        facts = (f"**{self.name}**: {self.n_bars} bars of 4/4{written}, {self.n_clips} two-bar clips, {self.bpm:g} bpm. "
+                 f"The model reconstructs {100 * self.accuracy:.1f} % of its steps with every knob at 0.")
+        return "\n\n".join([facts] + [self.choice] * bool(self.choice) + [f"⚠️ {m}" for m in self.warnings])
 
     def facts(self) -> dict:
         """What the API's /load_song tells about the song (JSON types)."""
@@ -93,7 +117,7 @@ def upload_bytes(path: str | Path) -> bytes:
         raise ValueError(f"{path.name} is {size / 1e6:.1f} MB; the limit is {MAX_UPLOAD_BYTES / 1e6:.0f} MB "
                          "(a MIDI melody is a few kB)")
     if size == 0:
-        raise ValueError(f"{path.name} is empty (0 bytes); choose a Standard MIDI File (.mid)")
+        raise ValueError(f"the file {path.name} is empty (0 bytes); choose a Standard MIDI File (.mid)")
     return path.read_bytes()
 
 
@@ -147,14 +171,26 @@ def prepare_song(model, melody: Melody, name: str, key: str, example: str | None
     accuracy = float((rest == clips).mean())
     tracks = [(f"{t['index'] + 1}. {t['name']} ({t['notes']} notes)", t["index"]) for t in melody.instruments
               if t["notes"] and not t["is_drum"]]
-    roll = piano_roll(melody.tokens, title=f"{name}: original, {len(melody.tokens) // STEPS_PER_BAR} bars")
-    audio, _ = render.synthesize(melody.tokens, melody.bpm)
-    stem = render.safe_stem(name)
+    chosen = melody.instruments[melody.instrument] if melody.instruments else None
+    choice = (f"**Melody: track {chosen['index'] + 1}, {chosen['name']}** (median pitch "
+              f"{note_number_to_name(round(chosen['pitch']))}). Unless you pick another track, the melody is the "
+              f"highest voice, as in a chorale's soprano, of the tracks that play at least {MELODY_MIN_SHARE:.0%} as "
+              "many notes as the busiest." if chosen and len(tracks) > 1 else "")
+    roll, page_audio, wav = original_files(melody.tokens, melody.bpm, name)
     return Song(key=key, name=name, tokens=melody.tokens, bpm=melody.bpm, latents=latents, example=example,
                 meter=melody.meter, warnings=list(melody.warnings), tracks=tracks, track=melody.instrument,
                 accuracy=accuracy, rest=join_clips(rest)[: len(melody.tokens)], model_name=model_name,
-                roll_path=render.write_output(png_bytes(roll), f"{stem}-original.png"),
-                audio_path=render.write_output(render.wav_bytes(audio), f"{stem}-original.wav"))
+                roll_path=roll, audio_path=wav, page_audio_path=page_audio, choice=choice)
+
+
+def original_files(tokens: np.ndarray, bpm: float, name: str) -> tuple[Path, Path, Path]:
+    """A song's own piano roll (PNG), page audio and WAV, written under ``render.OUT_DIR``."""
+    roll = piano_roll(tokens, title=f"{name}: original, {len(tokens) // STEPS_PER_BAR} bars")
+    audio, _ = render.synthesize(tokens, bpm)
+    stem = f"{render.safe_stem(name)}-original"
+    page_audio, suffix = render.page_audio_bytes(audio)
+    return (render.write_output(png_bytes(roll), f"{stem}.png"), render.write_output(page_audio, f"{stem}.{suffix}"),
+            render.write_output(render.wav_bytes(audio), f"{stem}.wav"))
 
 
 def track_number(track) -> int | None:
@@ -180,7 +216,9 @@ def load(model, example: str | None = None, upload: str | Path | None = None, co
     if isinstance(cached, Song) and cached.matches(key, track, model_name):
         return cached
     melody, name, example = read_song(example, upload, code, bpm, track, examples)
-    return prepare_song(model, melody, name, key, example, model_name)
+    s = prepare_song(model, melody, name, key, example, model_name)
+    s.upload = str(upload) if upload else None
+    return s
 
 
 def clip_of(tokens: np.ndarray, number: int, name: str = "this song") -> np.ndarray:

@@ -1,0 +1,99 @@
+"""Screenshots of the Knobs, Interpolate and Inspect tabs on a desktop and a phone, for the README.
+
+    python bench/screenshots.py --model assets/model [--out assets/screenshots]
+
+Starts ``app.py`` on a free port and takes each tab in headless Chromium (Debian's /usr/bin/chromium) at
+1400x1000 and 390x844: the Knobs tab after a pitch move (the phone's first screen: the knob and the roll
+together), the Interpolate tab with a 5x5 grid and a cell selected, the Inspect tab at its figures and tables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+from playwright.sync_api import sync_playwright
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+SIZES = {"desktop": (1400, 1000), "phone": (390, 844)}
+
+
+def start_app(model: str, tmp: Path) -> tuple[subprocess.Popen, str]:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = dict(os.environ, TMPDIR=str(tmp), GRADIO_ANALYTICS_ENABLED="False")
+    proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--model", model, "--port", str(port)], cwd=ROOT,
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/"
+    for _ in range(1200):
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return proc, url
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise RuntimeError("the app did not answer in 120 s")
+
+
+def shoot(browser, url: str, kind: str, out: Path) -> None:
+    width, height = SIZES[kind]
+    page = browser.new_page(viewport={"width": width, "height": height})
+    page.goto(url)
+    page.wait_for_selector("#result-roll img", timeout=60_000)
+    before = page.locator("#result-roll img").get_attribute("src")
+    number = page.locator("#pitch input[type=number]")
+    number.fill("5")
+    number.press("Enter")
+    page.wait_for_function("(b) => document.querySelector('#result-roll img')?.src !== b", arg=before, timeout=60_000)
+    page.wait_for_timeout(800)
+    page.locator("#pitch").scroll_into_view_if_needed()
+    page.screenshot(path=str(out / f"knobs_{kind}.png"))
+
+    page.get_by_role("tab", name="Interpolate").click()
+    page.locator("#make-grid").click()
+    page.wait_for_function("() => document.querySelectorAll('#grid .thumbnail-item img').length === 25",
+                           timeout=60_000)
+    page.locator("#grid .thumbnail-item").nth(12).click()
+    page.wait_for_timeout(1000)
+    page.locator("#grid").scroll_into_view_if_needed()
+    page.screenshot(path=str(out / f"interpolate_{kind}.png"))
+
+    page.get_by_role("tab", name="Inspect").click()
+    page.wait_for_timeout(1500)
+    page.locator("#figures").scroll_into_view_if_needed()
+    page.screenshot(path=str(out / f"inspect_{kind}.png"))
+    page.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", default="assets/model")
+    parser.add_argument("--out", default=str(ROOT / "assets" / "screenshots"))
+    args = parser.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="screenshots_") as tmp:
+        proc, url = start_app(args.model, Path(tmp))
+        try:
+            with sync_playwright() as pw:
+                browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS, headless=True)
+                for kind in SIZES:
+                    shoot(browser, url, kind, out)
+                browser.close()
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+    print("\n".join(sorted(str(p) for p in out.glob("*.png"))))
+
+
+if __name__ == "__main__":
+    main()
