@@ -238,7 +238,15 @@ def main() -> None:
     ap.add_argument("--rhythm-knob", choices=RHYTHM_KNOBS, default=None,
                     help="the shipped rhythm knob (default: curve for a regularised model, else linear); all are measured")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--figure-only", action="store_true",
+                    help="only redraw fig. 10 from OUT/report.json and --compare (no measuring)")
     args = ap.parse_args()
+    if args.figure_only:
+        others = {lab: json.loads(Path(rep).read_text()) for lab, rep in (c.split("=", 1) for c in args.compare)}
+        mine = json.loads((Path(args.out) / "report.json").read_text())
+        fidelity_figure({args.label or mine.get("label", "this model"): mine, **others},
+                        Path(args.figures) / "fig10_knob_fidelity.png")
+        return
     t0 = time.time()
     torch.set_num_threads(2)
     out, figs = Path(args.out), Path(args.figures)

@@ -43,7 +43,7 @@ def main() -> None:
         ax.plot([m["minutes"] for m in metrics], [m["token_accuracy"] for m in metrics], "--" if gpu else "-",
                 marker=".", ms=3, lw=1.2, label=f"{name} ({metrics[-1]['token_accuracy']:.3f})")
     ax.axhline(0.95, color="grey", ls=":", lw=0.8)
-    ax.set(xlabel="training minutes (solid: 2 CPU cores; dashed: one GPU shared by 5 runs)",
+    ax.set(xlabel="training minutes (solid: 2 CPU cores; dashed: a lent GPU, shared by 5 runs but for gpu_ft)",
            ylabel="greedy token accuracy, validation", ylim=(0.4, 1.0), title="every recorded run")
     ax.legend(fontsize=6, ncol=2, loc="lower right")
     ax.grid(alpha=0.3)
