@@ -156,7 +156,7 @@ NAMED = [
     ("/interpolate", {"grid_size": 2}, "less than minimum value 3"),
     ("/interpolate", {"grid_size": 100}, "greater than maximum value 7"),
     ("/interpolate", {"grid_size": 4.5}, "the grid size must be a whole number from 3 to 7"),
-    ("/interpolate", {"target_example": "nope"}, "is not in the list of choices"),
+    ("/interpolate", {"target_example": "nope"}, "there is no example called 'nope'"),
     ("/inspect", {"model": "paper-but-not-here"}, "is not in the list of choices"),
     ("/inspect", {"track": "abc"}, "track must be a whole track number (from 0), got 'abc'"),
     ("/inspect", {"track": 1e308}, "track must be a whole track number (from 0), got '1e+308'"),

@@ -265,3 +265,17 @@ def test_without_soundfile_the_page_gets_the_wav_and_the_banner_says_so(monkeypa
     data, suffix = render.page_audio_bytes(audio, SR)
     assert suffix == "wav" and data == render.wav_bytes(audio, SR)
     assert "soundfile" in render.page_audio_unavailable_reason()
+
+
+def test_long_page_audio_is_encoded_without_crashing_the_process():
+    """libsndfile's Vorbis encoder crashed the whole server (SIGSEGV) on one write of a few minutes."""
+    import subprocess
+    import sys
+
+    code = ("import numpy as np; from vae import render; "
+            "data, kind = render.page_audio_bytes(np.zeros(render.SAMPLE_RATE * 60 * 6, dtype=np.float32)); "
+            "print(kind, len(data))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-500:]
+    kind, size = done.stdout.split()
+    assert int(size) > 0 and kind in ("ogg", "wav")

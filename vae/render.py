@@ -60,6 +60,7 @@ PIECE_CACHE_BYTES = 32 * 2**20  # audio of recent pieces kept (a 2-bar piece at 
 # Page audio: Ogg Vorbis through libsndfile, the fastest of its lossy encoders (Opus took 4x as long, MP3 2x);
 # level 0.8 is ~30 kbit/s for a mono piano line: 110 kB for Twinkle's 29 s instead of a 1.3 MB WAV.
 PAGE_AUDIO_LEVEL = 0.8
+ENCODE_BLOCK = 65536  # samples per write to the Vorbis encoder (~3 s)
 CACHE_BYTES = int(float(os.environ.get("MELODY_KNOBS_CACHE_MB", "256")) * 2**20)  # bound of OUT_DIR on disk
 # A file handed out this recently is never dropped: the page may still fetch it (a slow link, a paused tab).
 CACHE_GRACE_SECONDS = float(os.environ.get("MELODY_KNOBS_CACHE_GRACE_S", "120"))
@@ -290,9 +291,13 @@ def page_audio_bytes(audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> tuple
     where soundfile (libsndfile) is missing (see :func:`page_audio_unavailable_reason`)."""
     if soundfile is None:
         return wav_bytes(audio, sample_rate), "wav"
-    buffer = io.BytesIO()
-    soundfile.write(buffer, np.clip(np.asarray(audio, dtype=np.float32), -1.0, 1.0), int(sample_rate),
-                    format="OGG", subtype="VORBIS", compression_level=PAGE_AUDIO_LEVEL)
+    audio, buffer = np.clip(np.asarray(audio, dtype=np.float32), -1.0, 1.0), io.BytesIO()
+    with soundfile.SoundFile(buffer, "w", int(sample_rate), 1, format="OGG", subtype="VORBIS",
+                             compression_level=PAGE_AUDIO_LEVEL) as out:
+        # In blocks: libsndfile's Vorbis encoder crashes the process (SIGSEGV) on one write of a few
+        # minutes of audio (seen at 5 min, 22 kHz), whatever the samples.
+        for start in range(0, len(audio), ENCODE_BLOCK):
+            out.write(audio[start:start + ENCODE_BLOCK])
     return buffer.getvalue(), "ogg"
 
 
