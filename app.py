@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import argparse
 import functools
-import inspect
 import logging
-import math
 import os
 from pathlib import Path
 from types import SimpleNamespace
@@ -21,7 +19,8 @@ import gradio as gr
 import torch
 
 import tabs
-from vae import hub, knobs, measures, render, share, song, timing
+from guards import private, refuse_non_numbers, user_errors
+from vae import hub, knobs, measures, render, share, song
 from vae.bundle import DEFAULT_MODEL, MODELS_HELP, Bundle, load_bundles, pick_bundle
 from vae.dims import song_dims
 from vae.knobs import GRID_RANGE, OFFSET_RANGE, PITCH_RANGE, RESIDUAL_RANGE, RHYTHM_RANGE, Knobs
@@ -46,18 +45,6 @@ FIGURES_DIR = Path(__file__).resolve().parent / "assets" / "figures"
 EXAMPLES, DEFAULT = song.example_songs(), song.DEFAULT_EXAMPLE
 NO_GRID = "Make a grid first: choose two clips and press **Interpolate**, then click a cell or play the diagonal."
 logger = logging.getLogger("melody_knobs")
-
-
-def user_errors(fn):
-    """Show a library ValueError to the user as a gr.Error, logged as one line (a user's mistake, not a bug)."""
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except ValueError as err:
-            logger.info("refused (%s): %s", fn.__name__, err)
-            raise gr.Error(str(err), print_exception=False) from None
-    return timing.timed(f"handler:{fn.__name__}")(wrapper)  # off unless $MELODY_KNOBS_TIMINGS is set
 
 
 class Handlers:
@@ -303,10 +290,6 @@ def model_tab(bundles: dict[str, Bundle]) -> gr.Dropdown:
     return choice
 
 
-def _private(name: str) -> dict:  # events of the page itself, not offered to API clients
-    return {"api_name": name, "api_visibility": "private"}
-
-
 def wire_knobs(demo: gr.Blocks, h: Handlers, k: SimpleNamespace, state, base, model):
     """Loading a song (page load, example, upload, track, model) and moving a knob: the result, then the share link.
     Returns ``show(event)``, which chains the result and the link after another event that loads a song."""
@@ -314,21 +297,21 @@ def wire_knobs(demo: gr.Blocks, h: Handlers, k: SimpleNamespace, state, base, mo
     knob_in = [k.pitch, k.rhythm, k.residual, k.control, k.bar_from, k.bar_to]
     load_out = [k.roll_orig, k.audio_orig, k.info, k.track, k.bar_from, k.bar_to, k.example, state]
     refresh = {"fn": h.modulate_sliders, "inputs": [state, model, *song_in, *knob_in, *k.offsets],
-               "outputs": [k.roll, k.audio_out, k.midi_out, k.wav_out, k.did, state], **_private("knobs")}
+               "outputs": [k.roll, k.audio_out, k.midi_out, k.wav_out, k.did, state], **private("knobs")}
     link_args = {"fn": h.share_link, "inputs": [state, base, *knob_in, *k.offsets], "outputs": k.link,
-                 **_private("share_link")}
+                 **private("share_link")}
     loads = (
         demo.load(h.restore, None, [k.example, k.song_code, k.bpm, k.track, *knob_in, *k.offsets, base],
-                  **_private("restore")
+                  **private("restore")
                   ).then(h.load_song, [*song_in, state, k.bar_from, k.bar_to, model], load_out,
-                         **_private("load_restored")),
+                         **private("load_restored")),
         k.example.input(h.pick_example, [k.example, state, model], [k.upload, k.song_code, *load_out],
-                        **_private("pick_example")),
+                        **private("pick_example")),
         k.upload.upload(h.pick_upload, [k.upload, state, model], [k.upload, k.song_code, *load_out],
-                        **_private("pick_upload")),
-        k.upload.clear(h.clear_upload, [k.example, state, model], load_out, **_private("clear_upload")),
+                        **private("pick_upload")),
+        k.upload.clear(h.clear_upload, [k.example, state, model], load_out, **private("clear_upload")),
         gr.on([k.track.input, model.input], h.load_song, [*song_in, state, k.bar_from, k.bar_to, model],
-              load_out, **_private("pick_track")),
+              load_out, **private("pick_track")),
     )
     show = lambda event: event.success(**refresh).success(**link_args)
     for event in loads:  # a new song: show it through the knobs as they stand
@@ -356,34 +339,6 @@ def wire_api(h: Handlers, state) -> None:
                    api_name="load_song")
 
 
-def _finite(preprocess, name: str, optional: bool):
-    """``preprocess`` of a number input, first refusing what is not a finite number with one sentence."""
-    def checked(payload):
-        if (payload is not None or not optional) and (isinstance(payload, bool) or not isinstance(payload, (int, float))
-                                                      or not math.isfinite(payload)):
-            raise gr.Error(f"{name} must be a finite number, got {str(payload)[:40]!r}")
-        return preprocess(payload)
-    return checked
-
-
-def refuse_non_numbers(demo: gr.Blocks) -> None:
-    """API callers may send anything: a number input given a string, NaN or ±inf answers one sentence that
-    names the parameter (gradio's own answer is a generic "the upstream app raised an exception", or a NaN
-    that passes its range check)."""
-    names: dict[int, str] = {}
-    for dependency in demo.fns.values():
-        try:
-            params = list(inspect.signature(dependency.fn).parameters)
-        except (TypeError, ValueError):
-            continue
-        for param, block in zip(params, dependency.inputs):
-            names.setdefault(block._id, param)
-    for block in demo.blocks.values():
-        if isinstance(block, (gr.Number, gr.Slider)):
-            block.preprocess = _finite(block.preprocess, names.get(block._id) or block.label or "a number",
-                                       optional=isinstance(block, gr.Number))  # an empty Number is None
-
-
 def build_demo(bundles: dict[str, Bundle] | Bundle) -> gr.Blocks:
     """The app on loaded bundles, models by name, the default first (see :func:`vae.bundle.load_bundles`)."""
     h = Handlers(bundles)
@@ -398,10 +353,10 @@ def build_demo(bundles: dict[str, Bundle] | Bundle) -> gr.Blocks:
         g.make_grid.click(h.interpolate, [*g.src, *g.tgt, g.grid_size, model], [g.gallery, grid_state],
                           api_name="interpolate"
                           ).success(lambda grid: gr.Gallery(columns=len(grid["grid"])), grid_state, g.gallery,
-                                    **_private("grid_columns"))  # one gallery row per grid row
-        g.gallery.select(h.play_cell, grid_state, [g.cell_audio, g.cell_midi, g.cell_info], **_private("play_cell"))
+                                    **private("grid_columns"))  # one gallery row per grid row
+        g.gallery.select(h.play_cell, grid_state, [g.cell_audio, g.cell_midi, g.cell_info], **private("play_cell"))
         g.diagonal.click(h.play_diagonal, grid_state, [g.cell_audio, g.cell_midi, g.cell_info],
-                         **_private("play_diagonal"))
+                         **private("play_diagonal"))
         i.analyse.click(h.inspect_song, [k.example, k.upload, k.track, k.song_code, k.bpm, state, model],
                         [i.song_dims, i.song_plot, state], api_name="inspect")
         wire_api(h, state)

@@ -8,13 +8,13 @@ so it works wherever a song code does: the Knobs tab, its share links and the AP
 
 from __future__ import annotations
 
-import functools
 from types import SimpleNamespace
 from urllib.parse import urlencode
 
 import gradio as gr
 import numpy as np
 
+from guards import private, user_errors
 from vae import ideas, render, song
 from vae.melody import Melody, encode_song
 from vae.notation import parse_melody, tokens_to_text
@@ -29,17 +29,6 @@ TEMPERATURE = 0.5
 TYPED_HELP = ("Notes like `C4 D4 E4/2 E4/2 F#4*2 r G4` (quarter notes; `/2` halves, `*2` doubles, `r` rests), "
               "or an ABC tune with a `K:` line.")
 TYPED_EXAMPLE = "X:1\nT:Twinkle\nM:4/4\nL:1/4\nK:C\nCCGG|AA G2|FFEE|DD C2|"
-
-
-def user_errors(fn):
-    """Show a library ValueError to the user as a gr.Error; the server keeps serving."""
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except ValueError as err:
-            raise gr.Error(str(err)) from err
-    return wrapper
 
 
 def read(example=DEFAULT, midi_file=None, song_code=None, text=None, bpm=None) -> tuple[Melody, str]:
@@ -280,10 +269,6 @@ def typed_tab() -> SimpleNamespace:
     return ui
 
 
-def _private(name: str) -> dict:
-    return {"api_name": name, "api_visibility": "private"}
-
-
 def wire(demo: gr.Blocks, h, a: SimpleNamespace, s: SimpleNamespace, t: SimpleNamespace, model, base,
          k: SimpleNamespace, g: SimpleNamespace, state, show_song) -> None:
     """The events of the three tabs. A typed melody goes to the Knobs tab (its widgets ``k``, the song
@@ -293,34 +278,34 @@ def wire(demo: gr.Blocks, h, a: SimpleNamespace, s: SimpleNamespace, t: SimpleNa
     many_state = gr.State()
     analogy_in = [*a.a, *a.b, a.mix, a.direction, a.control]
     a.go.click(x.analogy, [*analogy_in, model], [a.roll, a.audio, a.midi], api_name="analogy"
-               ).success(x.analogy_link, [base, *analogy_in], a.link, **_private("analogy_link"))
+               ).success(x.analogy_link, [base, *analogy_in], a.link, **private("analogy_link"))
     for chosen, upload, code, _text in (a.a, a.b, s.song):  # a song picked here replaces a link's song code
-        gr.on([chosen.input, upload.upload], lambda: "", None, code, **_private("clear_code"))
+        gr.on([chosen.input, upload.upload], lambda: "", None, code, **private("clear_code"))
     go_a = gr.State(False)
     demo.load(x.restore_analogy, None, [a.a[0], a.a[2], a.b[0], a.b[2], a.mix, a.direction, a.control, go_a],
-              **_private("restore_analogy")).success(
+              **private("restore_analogy")).success(
         lambda go, *args: x.analogy(*args) if go else [gr.skip()] * 3, [go_a, *analogy_in, model],
-        [a.roll, a.audio, a.midi], **_private("shared_analogy"))
+        [a.roll, a.audio, a.midi], **private("shared_analogy"))
     many_out = [s.gallery, s.roll, s.all_audio, s.all_midi, many_state]
     sample_in = [s.n, s.temperature, s.seed]
     s.go.click(x.sample, [*sample_in, model], many_out, api_name="sample"
-               ).success(x.sample_link, [base, *sample_in], s.link, **_private("sample_link"))
+               ).success(x.sample_link, [base, *sample_in], s.link, **private("sample_link"))
     s.vary.click(x.variations, [*s.song, s.n_var, s.spread, s.seed, s.temperature, model], many_out,
                  api_name="variations")
     s.vary_loaded.click(x.vary_loaded, [state, s.n_var, s.spread, s.seed, s.temperature, model], many_out,
-                        **_private("vary_loaded"))
-    s.gallery.select(x.play, many_state, [s.audio, s.midi, s.info], **_private("play_sample"))
+                        **private("vary_loaded"))
+    s.gallery.select(x.play, many_state, [s.audio, s.midi, s.info], **private("play_sample"))
     shared = gr.State(False)
-    demo.load(x.restore_sample, None, [*sample_in, shared], **_private("restore_sample")).success(
+    demo.load(x.restore_sample, None, [*sample_in, shared], **private("restore_sample")).success(
         lambda go, *args: x.sample(*args) if go else [gr.skip()] * 5, [shared, *sample_in, model], many_out,
-        **_private("shared_sample"))
-    preview = {"fn": x.preview, "inputs": t.text, "outputs": [t.roll, t.code, t.bpm, t.info], **_private("typed")}
+        **private("shared_sample"))
+    preview = {"fn": x.preview, "inputs": t.text, "outputs": [t.roll, t.code, t.bpm, t.info], **private("typed")}
     demo.load(**preview)
     t.text.change(trigger_mode="always_last", **preview)
     load_out = [k.roll_orig, k.audio_orig, k.info, k.track, k.bar_from, k.bar_to, k.example, state]
     show_song(t.to_knobs.click(x.to_knobs, [t.code, t.bpm, state, model], [k.upload, k.song_code, k.bpm, *load_out],
-                               **_private("typed_knobs")))
+                               **private("typed_knobs")))
     for button, picker in ((t.to_src, g.src), (t.to_tgt, g.tgt)):
-        button.click(x.as_midi, t.text, picker[1], **_private("typed_to_grid"))
+        button.click(x.as_midi, t.text, picker[1], **private("typed_to_grid"))
     for button, picker in ((t.to_a, a.a), (t.to_b, a.b), (t.to_vary, s.song)):
-        button.click(lambda text: (None, text), t.text, [picker[1], picker[3]], **_private("typed_to"))
+        button.click(lambda text: (None, text), t.text, [picker[1], picker[3]], **private("typed_to"))

@@ -1,0 +1,61 @@
+"""What the page lets through (Gradio UI only): library errors as one sentence, numbers checked, private events.
+
+Shared by ``app.py`` and ``tabs.py``; the logic itself lives in ``vae/``.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+import math
+
+import gradio as gr
+
+from vae import timing
+
+logger = logging.getLogger("melody_knobs")
+
+
+def user_errors(fn):
+    """Show a library ValueError to the user as a gr.Error, logged as one line (a user's mistake, not a bug)."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except ValueError as err:
+            logger.info("refused (%s): %s", fn.__name__, err)
+            raise gr.Error(str(err), print_exception=False) from None
+    return timing.timed(f"handler:{fn.__name__}")(wrapper)  # off unless $MELODY_KNOBS_TIMINGS is set
+
+
+def private(name: str) -> dict:  # events of the page itself, not offered to API clients
+    return {"api_name": name, "api_visibility": "private"}
+
+
+def _finite(preprocess, name: str, optional: bool):
+    """``preprocess`` of a number input, first refusing what is not a finite number with one sentence."""
+    def checked(payload):
+        if (payload is not None or not optional) and (isinstance(payload, bool) or not isinstance(payload, (int, float))
+                                                      or not math.isfinite(payload)):
+            raise gr.Error(f"{name} must be a finite number, got {str(payload)[:40]!r}")
+        return preprocess(payload)
+    return checked
+
+
+def refuse_non_numbers(demo: gr.Blocks) -> None:
+    """API callers may send anything: a number input given a string, NaN or ±inf answers one sentence that
+    names the parameter (gradio's own answer is a generic "the upstream app raised an exception", or a NaN
+    that passes its range check)."""
+    names: dict[int, str] = {}
+    for dependency in demo.fns.values():
+        try:
+            params = list(inspect.signature(dependency.fn).parameters)
+        except (TypeError, ValueError):
+            continue
+        for param, block in zip(params, dependency.inputs):
+            names.setdefault(block._id, param)
+    for block in demo.blocks.values():
+        if isinstance(block, (gr.Number, gr.Slider)):
+            block.preprocess = _finite(block.preprocess, names.get(block._id) or block.label or "a number",
+                                       optional=isinstance(block, gr.Number))  # an empty Number is None
