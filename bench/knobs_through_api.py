@@ -1,0 +1,101 @@
+"""Do the knobs do what their labels say, as a user gets them? Measured from the MIDI the app returns.
+
+    python bench/knobs_through_api.py [--songs 20] [--out bench/out/knobs_api.json]
+
+Starts ``app.py`` (the bundled models) on localhost and, for songs no model saw in training (the
+Nottingham melodies in ../shared/eval/nottingham when present, else the bundled examples), uploads
+each song to ``/modulate`` with the knobs at rest and turned (pitch −5 / +5 / +12, rhythm −1 / +1,
+residual +2, the random control at pitch +5), reads the returned MIDI back and compares it with the
+answer at rest: mean-pitch shift in semitones, density ratio, share of steps changed. Both models,
+through gradio_client, the way an API user meets them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+from gradio_client import Client, handle_file
+
+from vae.melody import N_PITCHES, STEPS_PER_BAR, load_melody
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTTINGHAM = ROOT.parent / "shared" / "eval" / "nottingham"
+MOVES = [("pitch", -5.0), ("pitch", 5.0), ("pitch", 12.0), ("rhythm", -1.0), ("rhythm", 1.0), ("residual", 2.0),
+         ("control", 5.0)]
+
+
+def songs(n: int) -> list[Path]:
+    """Up to ``n`` duple-meter songs of 8 bars or more that the models never saw."""
+    paths = sorted(NOTTINGHAM.glob("*.mid")) if NOTTINGHAM.is_dir() else sorted((ROOT / "assets/examples").glob("*.mid"))
+    picked = []
+    for path in np.random.default_rng(0).permutation(paths):
+        try:
+            melody = load_melody(path)
+        except ValueError:
+            continue
+        if not melody.warnings and len(melody.tokens) >= 8 * STEPS_PER_BAR:
+            picked.append(Path(path))
+        if len(picked) == n:
+            break
+    return picked
+
+
+def stats(tokens: np.ndarray) -> tuple[int, float]:
+    onsets = tokens[tokens < N_PITCHES]
+    return len(onsets), float(onsets.mean()) if len(onsets) else float("nan")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--songs", type=int, default=20)
+    ap.add_argument("--out", default="bench/out/knobs_api.json")
+    args = ap.parse_args()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--port", str(port)], cwd=ROOT,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(120):
+            try:
+                client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+                break
+            except (OSError, ValueError, httpx.HTTPError):  # not up yet
+                time.sleep(1)
+        results = {}
+        for model in ("regularised", "paper"):
+            rows = {f"{k}{a:+g}": [] for k, a in MOVES}
+            for path in songs(args.songs):
+                def turned(path=path, model=model, **knobs):
+                    *_, midi = client.predict(midi_file=handle_file(str(path)), model=model, api_name="/modulate",
+                                              **knobs)
+                    return load_melody(midi).tokens
+                rest = turned()
+                n0, m0 = stats(rest)
+                for knob, amount in MOVES:
+                    out = turned(**({"pitch": amount, "control": True} if knob == "control" else {knob: amount}))
+                    n1, m1 = stats(out)
+                    same = min(len(out), len(rest))
+                    rows[f"{knob}{amount:+g}"].append({"pitch_shift": m1 - m0, "density_ratio": n1 / max(n0, 1),
+                                                       "steps_changed": float((out[:same] != rest[:same]).mean())})
+            results[model] = {move: {key: float(np.median([r[key] for r in rs])) for key in rs[0]}
+                              for move, rs in rows.items()}
+            print(model, json.dumps(results[model], indent=1))
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps({"songs": args.songs, "source": str(NOTTINGHAM if NOTTINGHAM.is_dir() else "examples"),
+                                   "medians": results}, indent=2))
+    finally:
+        server.kill()
+
+
+if __name__ == "__main__":
+    main()
