@@ -134,12 +134,11 @@ def _song_measure(tokens: np.ndarray, log2: bool) -> float:
     return math.log2(len(onsets)) if log2 else float(onsets.mean())
 
 
-def _effect(model, songs: list[np.ndarray], curve: dict, amount: float) -> float:
-    """Median over songs of what ``amount`` asked of the curve changes in the decoded song."""
+def _effect(model, encoded: list[tuple[Tensor, np.ndarray]], curve: dict, amount: float) -> float:
+    """Median over songs (their latents and decoded-at-rest tokens) of what ``amount`` asked of the curve
+    changes in the decoded song."""
     out = []
-    for song in songs:
-        z = encode_mu(model, split_clips(song))
-        before = join_clips(decode_z(model, z))
+    for z, before in encoded:
         move = curve_move(z, curve["dim"], curve["values"], curve["z"], amount, curve["log2"])
         after = join_clips(decode_z(model, z + move))
         out.append(_song_measure(after, curve["log2"]) - _song_measure(before, curve["log2"]))
@@ -155,7 +154,11 @@ def calibrate(model, songs: list[np.ndarray], curve: dict, amounts) -> tuple[lis
         (knob_values, requests): two lists of floats, knob values strictly increasing.
     """
     asked = sorted({0.0, *(float(a) for a in amounts)})
-    got = np.array([0.0 if a == 0 else _effect(model, songs, curve, a) for a in asked])
+    encoded = []
+    for song in songs:  # each song encoded and decoded at rest once, then moved by every amount
+        z = encode_mu(model, split_clips(song))
+        encoded.append((z, join_clips(decode_z(model, z))))
+    got = np.array([0.0 if a == 0 else _effect(model, encoded, curve, a) for a in asked])
     got = np.maximum.accumulate(got) + 1e-3 * np.arange(len(got))  # strictly increasing: invertible
     got -= got[asked.index(0.0)]  # the knob at rest asks nothing
     return got.tolist(), asked
