@@ -42,6 +42,8 @@ def test_modulate_writes_midi_audio_and_roll(run, song, tmp_path):
     assert (tmp_path / "out.wav").read_bytes()[:4] == b"RIFF" and (tmp_path / "out.png").read_bytes()[1:4] == b"PNG"
     run("modulate", str(song), "-o", str(tmp_path / "rest.mid"))
     assert not np.array_equal(load_melody(out).tokens, load_melody(tmp_path / "rest.mid").tokens)
+    assert run("modulate", str(song), "-o", str(out), "--audio", str(tmp_path / "out.ogg"))[0] == 0
+    assert (tmp_path / "out.ogg").read_bytes()[:4] == b"OggS"
 
 
 def test_grid_writes_the_cells_with_a_bar_of_rest_between(run, song, tmp_path):

@@ -37,7 +37,15 @@ from vae.song import clip_of, example_songs
 
 PROG = "melody-knobs"
 BAD_INPUT = 2  # exit code, as argparse's own for a bad command line
-AUDIO_WRITERS: dict[str, Callable[[np.ndarray], bytes]] = {".wav": render.wav_bytes}
+def _ogg_bytes(samples: np.ndarray) -> bytes:
+    data, kind = render.page_audio_bytes(samples)
+    if kind != "ogg":
+        raise ValueError(f"Ogg Vorbis needs soundfile (libsndfile): {render.page_audio_unavailable_reason()}; "
+                         "write a .wav instead")
+    return data
+
+
+AUDIO_WRITERS: dict[str, Callable[[np.ndarray], bytes]] = {".wav": render.wav_bytes, ".ogg": _ogg_bytes}
 MIDI_SUFFIXES, TEXT_SUFFIXES = (".mid", ".midi"), (".abc", ".txt")
 
 
