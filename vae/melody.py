@@ -167,6 +167,24 @@ def normalize_tokens(tokens: np.ndarray) -> np.ndarray:
 # ----------------------------------------------------------------------------- MIDI -> tokens
 
 
+def _melody_track(tracks: list[dict], instrument: int | None) -> int:
+    """The track to read: ``instrument`` checked, or by default the highest voice (a chorale's soprano) of
+    the pitched tracks with at least ``MELODY_MIN_SHARE`` of the busiest one's notes."""
+    if not any(t["notes"] for t in tracks):
+        raise ValueError("this MIDI file has no notes; choose a file with a melody in it")
+    melodic = [t for t in tracks if not t["is_drum"] and t["notes"]]
+    if not melodic:
+        raise ValueError("this MIDI file has only drum tracks; a melody needs a pitched instrument")
+    if instrument is None:
+        busy = [t for t in melodic if t["notes"] >= MELODY_MIN_SHARE * max(m["notes"] for m in melodic)]
+        return max(busy, key=lambda t: (t["pitch"], t["notes"]))["index"]
+    if not 0 <= instrument < len(tracks):
+        raise ValueError(f"track {instrument} does not exist; this file has tracks 0-{len(tracks) - 1}")
+    if tracks[instrument]["is_drum"] or not tracks[instrument]["notes"]:
+        raise ValueError(f"track {instrument} ({tracks[instrument]['name']}) has no pitched notes; pick another")
+    return instrument
+
+
 def load_melody(source, instrument: int | None = None) -> Melody:
     """Read the melody of a MIDI file onto the 16th-note grid.
 
@@ -185,18 +203,7 @@ def load_melody(source, instrument: int | None = None) -> Melody:
     """
     pm = open_midi(source)
     tracks = describe_instruments(pm)
-    if not any(t["notes"] for t in tracks):
-        raise ValueError("this MIDI file has no notes; choose a file with a melody in it")
-    melodic = [t for t in tracks if not t["is_drum"] and t["notes"]]
-    if not melodic:
-        raise ValueError("this MIDI file has only drum tracks; a melody needs a pitched instrument")
-    if instrument is None:  # the highest voice (a chorale's soprano) of the tracks that play a real part
-        busy = [t for t in melodic if t["notes"] >= MELODY_MIN_SHARE * max(m["notes"] for m in melodic)]
-        instrument = max(busy, key=lambda t: (t["pitch"], t["notes"]))["index"]
-    if not 0 <= instrument < len(tracks):
-        raise ValueError(f"track {instrument} does not exist; this file has tracks 0-{len(tracks) - 1}")
-    if tracks[instrument]["is_drum"] or not tracks[instrument]["notes"]:
-        raise ValueError(f"track {instrument} ({tracks[instrument]['name']}) has no pitched notes; pick another")
+    instrument = _melody_track(tracks, instrument)
 
     # Quarter-note ticks are the file's own beat grid; tempo changes only move them in seconds.
     ticks_per_step = pm.resolution / STEPS_PER_QUARTER
