@@ -92,7 +92,8 @@ class Handlers:
         k = Knobs.from_controls(*controls, n_bars=s.n_bars)
         title, stem = k.title(s.name), k.stem(s.name)  # named before the move: the walk goes down once, then to render
         result = knobs.apply(b.model, b.dims, s.tokens, k, latents=s.latents)
-        return result, tuple(map(str, render.result_files(result, s.tokens, s.bpm, title, stem, page)))
+        return result, tuple(map(str, render.result_files(result, s.tokens, s.bpm, title, stem, page,
+                                                                   k.bars)))
 
     @user_errors
     def modulate(self, example=DEFAULT, midi_file=None, track=None, song_code=None, bpm=None, pitch=0.0,

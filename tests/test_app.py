@@ -15,6 +15,7 @@ import pytest
 from matplotlib.figure import Figure
 from matplotlib.image import imread
 from midi_files import melody_midi, write_midi
+from PIL import Image
 
 import app
 import vae.melody
@@ -121,6 +122,14 @@ def test_bar_range_changes_only_the_clips_that_hold_those_bars(tiny_app, twinkle
     assert result.shape == original.shape
     assert np.array_equal(np.delete(result, 1, axis=0), np.delete(original, 1, axis=0))
     assert not np.array_equal(result[1], original[1])
+
+
+def test_the_result_roll_shades_the_bars_outside_the_chosen_range(tiny_app, twinkle):
+    roll, *_ = tiny_app.modulate(bar_from=3, bar_to=4, state=twinkle)
+    image = np.asarray(Image.open(roll).convert("RGB"))
+    x = {bar: 38 + ((bar - 1) * 16 * (pianoroll.ROLL_WIDTH - 44)) // len(twinkle.tokens) + 3 for bar in (1, 3, 4, 12)}
+    white = {bar: (image[30:-30, x[bar]] == 255).all(axis=1).sum() for bar in x}  # unshaded background rows
+    assert white[1] == white[12] == 0 and white[3] > 50 and white[4] > 50, white
 
 
 def test_per_dimension_sliders_move_the_latent(tiny_app, twinkle):
