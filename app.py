@@ -43,6 +43,7 @@ TABLE = {"headers": ["measure", "value"], "wrap": True, "column_widths": ["45%",
 CSS = (Path(__file__).resolve().parent / "assets" / "app.css").read_text()  # grid captions, phone order, report
 FIGURES_DIR = Path(__file__).resolve().parent / "assets" / "figures"
 EXAMPLES, DEFAULT = song.example_songs(), song.DEFAULT_EXAMPLE
+CHOICES = song.example_choices(EXAMPLES)  # (title, name): the menus show titles; events and the API get names
 NO_GRID = "Make a grid first: choose two clips and press **Interpolate**, then click a cell or play the diagonal."
 logger = logging.getLogger("melody_knobs")
 
@@ -190,7 +191,7 @@ def _banner(b: Bundle) -> str:
 
 def _song_picker(label: str, clip: int | None = None, ids: tuple = (None, None)):  # the box may name an upload
     with gr.Column():
-        example = gr.Dropdown(list(EXAMPLES), value=DEFAULT, label=f"{label}example", allow_custom_value=True,
+        example = gr.Dropdown(CHOICES, value=DEFAULT, label=f"{label}example", allow_custom_value=True,
                               elem_id=ids[0])
         upload = gr.File(label=f"{label}or your MIDI file (.mid)", file_types=[".mid", ".midi"], height=110,
                          elem_id=ids[1])

@@ -183,7 +183,7 @@ class Ideas:
 
 def _picker(label: str, example: str) -> tuple:
     with gr.Column():
-        chosen = gr.Dropdown(list(EXAMPLES), value=example, label=f"{label}: example")
+        chosen = gr.Dropdown(song.example_choices(EXAMPLES), value=example, label=f"{label}: example")
         upload = gr.File(label=f"{label}: or a MIDI file", file_types=[".mid", ".midi"])
         text = gr.Textbox(label=f"{label}: or type a melody", lines=2, placeholder="C4 D4 E4/2 E4/2 F4*2 | G4*4")
         code = gr.Textbox(visible=False)

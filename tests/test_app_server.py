@@ -44,6 +44,19 @@ def test_interpolate(client):
     assert Path(cells[0]["image"]).read_bytes().startswith(PNG)
 
 
+def test_the_menus_show_titles_and_the_api_still_takes_example_names(client, app_url):
+    import json
+    import urllib.request
+
+    config = json.loads(urllib.request.urlopen(f"{app_url}config", timeout=30).read())
+    box = next(c["props"] for c in config["components"] if c["props"].get("elem_id") == "song-box")
+    assert ["The Boatie Rows (Scottish strathspey)", "test_4"] in box["choices"] and box["value"] == "twinkle"
+    *_, midi = client.predict(example="test_1", pitch=2, api_name="/modulate")  # share links and fixtures use names
+    assert Path(midi).name.startswith("test_1_pitch+2")
+    cells = client.predict(source_example="test_4", target_example="test_1", grid_size=3, api_name="/interpolate")
+    assert len(cells) == 9
+
+
 def test_bad_input_gets_a_message_and_the_server_keeps_serving(client, tmp_path):
     bad = tmp_path / "broken.mid"
     bad.write_bytes(b"not a MIDI file at all")
