@@ -14,6 +14,7 @@ import logging
 import os
 from pathlib import Path
 from types import SimpleNamespace
+from urllib.parse import quote
 
 import gradio as gr
 import torch
@@ -279,6 +280,10 @@ def inspect_tab(b: Bundle) -> SimpleNamespace:
     return ui
 
 
+def _served(path: Path) -> str | None:  # a figure of a model card, where gradio serves the allowed files
+    return f"/gradio_api/file={quote(str(path))}" if path.is_relative_to(FIGURES_DIR) else None
+
+
 def model_tab(bundles: dict[str, Bundle]) -> gr.Dropdown:
     """The Model tab: which model the other tabs use; for each, where its weights came from and its card."""
     with gr.Tab("Model"):
@@ -286,7 +291,8 @@ def model_tab(bundles: dict[str, Bundle]) -> gr.Dropdown:
                              info=MODELS_HELP)
         for name, b in bundles.items():
             with gr.Accordion(f"Model '{name}'", open=name == next(iter(bundles))):
-                gr.Markdown(f"{b.source_markdown()}\n\n{b.card or '*This model folder has no README.md (model card).*'}")
+                card = b.card_markdown(_served)
+                gr.Markdown(f"{b.source_markdown()}\n\n{card or '*This model folder has no README.md (model card).*'}")
     return choice
 
 

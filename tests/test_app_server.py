@@ -69,3 +69,21 @@ def test_bad_input_gets_a_message_and_the_server_keeps_serving(client, tmp_path)
     with pytest.raises(Exception, match="(?i)too large|exceeds|maximum|413"):
         client.predict(midi_file=handle_file(str(huge)), api_name="/modulate")
     assert client.predict(example="twinkle", pitch=1, api_name="/modulate")[0]
+
+
+def test_the_model_cards_training_curves_are_served(tmp_path):
+    import json
+    import re
+    import urllib.request
+
+    from conftest import served
+
+    with served(None, tmp_path) as url:  # the bundled models and their cards, as app.py serves them
+        config = json.loads(urllib.request.urlopen(f"{url}config", timeout=30).read())
+        cards = [c["props"]["value"] for c in config["components"]
+                 if c["type"] == "markdown" and "### Model card" in str(c["props"].get("value"))]
+        images = [src for card in cards for src in re.findall(r"!\[[^\]]*\]\(([^)\s]+)", card)]
+        assert len(cards) == 2 and len(images) >= 2 and all(src.startswith("/gradio_api/file=") for src in images)
+        for src in images:
+            with urllib.request.urlopen(f"{url.rstrip('/')}{src}", timeout=30) as answer:
+                assert answer.status == 200 and answer.read(8) == PNG
