@@ -93,8 +93,8 @@ class Handlers:
         k = Knobs.from_controls(*controls, n_bars=s.n_bars)
         title, stem = k.title(s.name), k.stem(s.name)  # named before the move: the walk goes down once, then to render
         result = knobs.apply(b.model, b.dims, s.tokens, k, latents=s.latents)
-        return result, tuple(map(str, render.result_files(result, s.tokens, s.bpm, title, stem, page,
-                                                                   k.bars)))
+        files = render.result_files(result, s.tokens, s.bpm, title, stem, page, bars=k.bars)
+        return result, tuple(map(str, files))
 
     @user_errors
     def modulate(self, example=DEFAULT, midi_file=None, track=None, song_code=None, bpm=None, pitch=0.0,
@@ -106,27 +106,28 @@ class Handlers:
         return (*files, s)
 
     @staticmethod
-    def _knobs_stay(knob_values) -> None:
-        """A new song takes the knobs as they stand (pitch, rhythm, residual, control, offsets): said once, unless at rest."""
+    def _new_song(knob_values, *outputs) -> tuple:
+        """``outputs`` of a new song, which takes the knobs as they stand (pitch, rhythm, residual, control, offsets):
+        said once, unless they are at rest."""
         if knob_values and (moved := Knobs(*knob_values[:3], bool(knob_values[3]), None, knob_values[4:]).moved()):
             gr.Info(f"The knobs stay where they were: {moved}. Set them to 0 to hear the new song as it is.")
+        return outputs
 
     def pick_example(self, example, state, model=None, *knob_values):  # an example replaces any uploaded or shared song
-        out = None, "", *self.load_song(example, state=state, model=model)
-        return self._knobs_stay(knob_values) or out
+        return self._new_song(knob_values, None, "", *self.load_song(example, state=state, model=model))
 
     def pick_upload(self, midi_file, state, model=None, *knob_values):
         """An upload replaces any shared song; a file that is refused leaves the box, and the song before stays."""
         try:
-            out = midi_file, "", *self.load_song(midi_file=midi_file, state=state, model=model)
+            loaded = self.load_song(midi_file=midi_file, state=state, model=model)
         except gr.Error as err:
             gr.Warning(f"{err.message[:1].upper()}{err.message[1:]}. The song you had stays loaded.")
             return getattr(state, "upload", None), *[gr.skip()] * 9
-        return self._knobs_stay(knob_values) or out
+        return self._new_song(knob_values, midi_file, "", *loaded)
 
     def clear_upload(self, example, state, model=None, *knob_values):  # back to the chosen example (the box may name the upload)
-        out = self.load_song(example if example in EXAMPLES else DEFAULT, state=state, model=model)
-        return self._knobs_stay(knob_values) or out
+        return self._new_song(knob_values, *self.load_song(example if example in EXAMPLES else DEFAULT, state=state,
+                                                           model=model))
 
     @user_errors
     def modulate_sliders(self, state, model, example, midi_file, track, song_code, bpm, *knob_values):
