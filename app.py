@@ -14,6 +14,7 @@ import logging
 import os
 from pathlib import Path
 from types import SimpleNamespace
+from urllib.parse import quote
 
 import gradio as gr
 import torch
@@ -92,7 +93,8 @@ class Handlers:
         k = Knobs.from_controls(*controls, n_bars=s.n_bars)
         title, stem = k.title(s.name), k.stem(s.name)  # named before the move: the walk goes down once, then to render
         result = knobs.apply(b.model, b.dims, s.tokens, k, latents=s.latents)
-        return result, tuple(map(str, render.result_files(result, s.tokens, s.bpm, title, stem, page)))
+        files = render.result_files(result, s.tokens, s.bpm, title, stem, page, bars=k.bars)
+        return result, tuple(map(str, files))
 
     @user_errors
     def modulate(self, example=DEFAULT, midi_file=None, track=None, song_code=None, bpm=None, pitch=0.0,
@@ -103,19 +105,29 @@ class Handlers:
         _, files = self._turn(s, self.pick(model), (pitch, rhythm, residual, control, bar_from, bar_to, dim_offsets))
         return (*files, s)
 
-    def pick_example(self, example, state, model=None):  # an example replaces any uploaded or shared song
-        return None, "", *self.load_song(example, state=state, model=model)
+    @staticmethod
+    def _new_song(knob_values, *outputs) -> tuple:
+        """``outputs`` of a new song, which takes the knobs as they stand (pitch, rhythm, residual, control, offsets):
+        said once, unless they are at rest."""
+        if knob_values and (moved := Knobs(*knob_values[:3], bool(knob_values[3]), None, knob_values[4:]).moved()):
+            gr.Info(f"The knobs stay where they were: {moved}. Set them to 0 to hear the new song as it is.")
+        return outputs
 
-    def pick_upload(self, midi_file, state, model=None):
+    def pick_example(self, example, state, model=None, *knob_values):  # an example replaces any uploaded or shared song
+        return self._new_song(knob_values, None, "", *self.load_song(example, state=state, model=model))
+
+    def pick_upload(self, midi_file, state, model=None, *knob_values):
         """An upload replaces any shared song; a file that is refused leaves the box, and the song before stays."""
         try:
-            return midi_file, "", *self.load_song(midi_file=midi_file, state=state, model=model)
+            loaded = self.load_song(midi_file=midi_file, state=state, model=model)
         except gr.Error as err:
             gr.Warning(f"{err.message[:1].upper()}{err.message[1:]}. The song you had stays loaded.")
             return getattr(state, "upload", None), *[gr.skip()] * 9
+        return self._new_song(knob_values, midi_file, "", *loaded)
 
-    def clear_upload(self, example, state, model=None):  # back to the chosen example (the box may name the upload)
-        return self.load_song(example if example in EXAMPLES else DEFAULT, state=state, model=model)
+    def clear_upload(self, example, state, model=None, *knob_values):  # back to the chosen example (the box may name the upload)
+        return self._new_song(knob_values, *self.load_song(example if example in EXAMPLES else DEFAULT, state=state,
+                                                           model=model))
 
     @user_errors
     def modulate_sliders(self, state, model, example, midi_file, track, song_code, bpm, *knob_values):
@@ -187,22 +199,12 @@ def _banner(b: Bundle) -> str:
     return "\n\n".join([INTRO, *(f"⚠️ {notice}" for notice in b.notices())])
 
 
-def _song_picker(label: str, clip: int | None = None, ids: tuple = (None, None)):  # the box may name an upload
-    with gr.Column():
-        example = gr.Dropdown(list(EXAMPLES), value=DEFAULT, label=f"{label}example", allow_custom_value=True,
-                              elem_id=ids[0])
-        upload = gr.File(label=f"{label}or your MIDI file (.mid)", file_types=[".mid", ".midi"], height=110,
-                         elem_id=ids[1])
-        number = gr.Number(clip, label=f"{label}clip (2 bars each, from 1)", precision=0, minimum=1) if clip else None
-    return example, upload, number
-
-
 def knobs_tab(b: Bundle) -> SimpleNamespace:
     """The Knobs tab: a song, the knob sliders, the result's roll, audio, MIDI and share link."""
     ui = SimpleNamespace()
     with gr.Tab("Knobs"), gr.Row():
         with gr.Column(scale=1, min_width=300, elem_id="song-col"):
-            ui.example, ui.upload, _ = _song_picker("Song: ", ids=("song-box", "song-upload"))
+            ui.example, ui.upload, _ = tabs.song_picker("Song: ", ids=("song-box", "song-upload"))
             ui.track = gr.Dropdown([], label="Track (melody)", visible=False, allow_custom_value=True)
             ui.song_code, ui.bpm = gr.Textbox(visible=False), gr.Number(visible=False)
             ui.info = gr.Markdown(label="Song", elem_id="song-info")
@@ -242,7 +244,7 @@ def interpolate_tab() -> SimpleNamespace:
         gr.Markdown("Source at the top left, target at the bottom right; **pitch** moves down the rows, **rhythm** along "
                     "the columns (SLERP), the rest follow the Manhattan distance. Click a cell to hear it.")
         with gr.Row():
-            ui.src, ui.tgt = _song_picker("Source ", clip=1), _song_picker("Target ", clip=3)
+            ui.src, ui.tgt = tabs.song_picker("Source ", clip=1), tabs.song_picker("Target ", clip=3)
             with gr.Column():
                 ui.grid_size = gr.Slider(*GRID_RANGE, value=GRID_DEFAULT, step=1, label="Grid size")
                 ui.make_grid = gr.Button("Interpolate", variant="primary", elem_id="make-grid")
@@ -279,6 +281,10 @@ def inspect_tab(b: Bundle) -> SimpleNamespace:
     return ui
 
 
+def _served(path: Path) -> str | None:  # a figure of a model card, where gradio serves the allowed files
+    return f"/gradio_api/file={quote(str(path))}" if path.is_relative_to(FIGURES_DIR) else None
+
+
 def model_tab(bundles: dict[str, Bundle]) -> gr.Dropdown:
     """The Model tab: which model the other tabs use; for each, where its weights came from and its card."""
     with gr.Tab("Model"):
@@ -286,7 +292,8 @@ def model_tab(bundles: dict[str, Bundle]) -> gr.Dropdown:
                              info=MODELS_HELP)
         for name, b in bundles.items():
             with gr.Accordion(f"Model '{name}'", open=name == next(iter(bundles))):
-                gr.Markdown(f"{b.source_markdown()}\n\n{b.card or '*This model folder has no README.md (model card).*'}")
+                card = b.card_markdown(_served)
+                gr.Markdown(f"{b.source_markdown()}\n\n{card or '*This model folder has no README.md (model card).*'}")
     return choice
 
 
@@ -296,6 +303,7 @@ def wire_knobs(demo: gr.Blocks, h: Handlers, k: SimpleNamespace, state, base, mo
     song_in = [k.example, k.upload, k.track, k.song_code, k.bpm]
     knob_in = [k.pitch, k.rhythm, k.residual, k.control, k.bar_from, k.bar_to]
     load_out = [k.roll_orig, k.audio_orig, k.info, k.track, k.bar_from, k.bar_to, k.example, state]
+    stay = [k.pitch, k.rhythm, k.residual, k.control, *k.offsets]  # a new song: the knobs that stay are named
     refresh = {"fn": h.modulate_sliders, "inputs": [state, model, *song_in, *knob_in, *k.offsets],
                "outputs": [k.roll, k.audio_out, k.midi_out, k.wav_out, k.did, state], **private("knobs")}
     link_args = {"fn": h.share_link, "inputs": [state, base, *knob_in, *k.offsets], "outputs": k.link,
@@ -305,11 +313,11 @@ def wire_knobs(demo: gr.Blocks, h: Handlers, k: SimpleNamespace, state, base, mo
                   **private("restore")
                   ).then(h.load_song, [*song_in, state, k.bar_from, k.bar_to, model], load_out,
                          **private("load_restored")),
-        k.example.input(h.pick_example, [k.example, state, model], [k.upload, k.song_code, *load_out],
+        k.example.input(h.pick_example, [k.example, state, model, *stay], [k.upload, k.song_code, *load_out],
                         **private("pick_example")),
-        k.upload.upload(h.pick_upload, [k.upload, state, model], [k.upload, k.song_code, *load_out],
+        k.upload.upload(h.pick_upload, [k.upload, state, model, *stay], [k.upload, k.song_code, *load_out],
                         **private("pick_upload")),
-        k.upload.clear(h.clear_upload, [k.example, state, model], load_out, **private("clear_upload")),
+        k.upload.clear(h.clear_upload, [k.example, state, model, *stay], load_out, **private("clear_upload")),
         gr.on([k.track.input, model.input], h.load_song, [*song_in, state, k.bar_from, k.bar_to, model],
               load_out, **private("pick_track")),
     )

@@ -22,6 +22,7 @@ from vae.pianoroll import piano_roll_thumbnail, roll_png
 
 EXAMPLES = song.example_songs()
 DEFAULT = song.DEFAULT_EXAMPLE
+CHOICES = song.example_choices(EXAMPLES)  # (title, name): the menus show titles; events, links and the API get names
 DIRECTIONS = {"A's pitch with B's rhythm": "a_pitch", "A's rhythm with B's pitch": "a_rhythm"}
 N_SAMPLES, MAX_SHOWN = 8, 16  # melodies from the prior: default, most on the page
 N_VARIATIONS, MAX_VARIATIONS = 4, 8
@@ -181,9 +182,20 @@ class Ideas:
 # ----------------------------------------------------------------------------- layout
 
 
+def song_picker(label: str, clip: int | None = None, ids: tuple = (None, None)) -> tuple:
+    """An example menu (titles shown, names given; it may name an upload), a MIDI upload, a clip number."""
+    with gr.Column():
+        example = gr.Dropdown(CHOICES, value=DEFAULT, label=f"{label}example", allow_custom_value=True,
+                              elem_id=ids[0])
+        upload = gr.File(label=f"{label}or your MIDI file (.mid)", file_types=[".mid", ".midi"], height=110,
+                         elem_id=ids[1])
+        number = gr.Number(clip, label=f"{label}clip (2 bars each, from 1)", precision=0, minimum=1) if clip else None
+    return example, upload, number
+
+
 def _picker(label: str, example: str) -> tuple:
     with gr.Column():
-        chosen = gr.Dropdown(list(EXAMPLES), value=example, label=f"{label}: example")
+        chosen = gr.Dropdown(CHOICES, value=example, label=f"{label}: example")
         upload = gr.File(label=f"{label}: or a MIDI file", file_types=[".mid", ".midi"])
         text = gr.Textbox(label=f"{label}: or type a melody", lines=2, placeholder="C4 D4 E4/2 E4/2 F4*2 | G4*4")
         code = gr.Textbox(visible=False)

@@ -15,6 +15,7 @@ import pytest
 from matplotlib.figure import Figure
 from matplotlib.image import imread
 from midi_files import melody_midi, write_midi
+from PIL import Image
 
 import app
 import vae.melody
@@ -121,6 +122,35 @@ def test_bar_range_changes_only_the_clips_that_hold_those_bars(tiny_app, twinkle
     assert result.shape == original.shape
     assert np.array_equal(np.delete(result, 1, axis=0), np.delete(original, 1, axis=0))
     assert not np.array_equal(result[1], original[1])
+
+
+def test_a_new_song_says_once_which_knobs_stay_and_nothing_at_rest(tiny_app, twinkle, tmp_path, monkeypatch):
+    said = []
+    monkeypatch.setattr(gr, "Info", said.append)
+    offsets = [0.0] * n_offsets(tiny_app)
+    tiny_app.pick_example("test_1", twinkle, None, 0, 0, 0, False, *offsets)
+    tiny_app.clear_upload("test_1", twinkle, None, 0, 0, 0, True, *offsets)
+    assert said == [], "at rest: no notice"
+    *_, song = tiny_app.pick_example("test_2", twinkle, None, 5, 0, 0, False, *offsets)
+    assert song.example == "test_2" and said[0].startswith(
+        "The knobs stay where they were: pitch +5. Set them to 0") and len(said) == 1
+    tiny_app.pick_upload(str(melody_midi(tmp_path / "scale.mid")), song, None, 0, 1, 0, False, 1.0, *offsets[1:])
+    tiny_app.clear_upload("twinkle", song, None, 0, 0, -1, False, *offsets)
+    assert said[1:] == [f"The knobs stay where they were: {w}. Set them to 0 to hear the new song as it is."
+                        for w in ("rhythm +1, 1 dim slider", "residual -1")]
+    bad = tmp_path / "bad.mid"
+    bad.write_bytes(b"not midi")
+    monkeypatch.setattr(gr, "Warning", lambda message: None)
+    tiny_app.pick_upload(str(bad), song, None, 5, 0, 0, False, *offsets)
+    assert len(said) == 3, "a refused file changes no song: no word about the knobs"
+
+
+def test_the_result_roll_shades_the_bars_outside_the_chosen_range(tiny_app, twinkle):
+    roll, *_ = tiny_app.modulate(bar_from=3, bar_to=4, state=twinkle)
+    image = np.asarray(Image.open(roll).convert("RGB"))
+    x = {bar: 38 + ((bar - 1) * 16 * (pianoroll.ROLL_WIDTH - 44)) // len(twinkle.tokens) + 3 for bar in (1, 3, 4, 12)}
+    white = {bar: (image[30:-30, x[bar]] == 255).all(axis=1).sum() for bar in x}  # unshaded background rows
+    assert white[1] == white[12] == 0 and white[3] > 50 and white[4] > 50, white
 
 
 def test_per_dimension_sliders_move_the_latent(tiny_app, twinkle):

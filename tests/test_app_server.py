@@ -44,6 +44,19 @@ def test_interpolate(client):
     assert Path(cells[0]["image"]).read_bytes().startswith(PNG)
 
 
+def test_the_menus_show_titles_and_the_api_still_takes_example_names(client, app_url):
+    import json
+    import urllib.request
+
+    config = json.loads(urllib.request.urlopen(f"{app_url}config", timeout=30).read())
+    box = next(c["props"] for c in config["components"] if c["props"].get("elem_id") == "song-box")
+    assert ["The Boatie Rows (Scottish strathspey)", "test_4"] in box["choices"] and box["value"] == "twinkle"
+    *_, midi = client.predict(example="test_1", pitch=2, api_name="/modulate")  # share links and fixtures use names
+    assert Path(midi).name.startswith("test_1_pitch+2")
+    cells = client.predict(source_example="test_4", target_example="test_1", grid_size=3, api_name="/interpolate")
+    assert len(cells) == 9
+
+
 def test_bad_input_gets_a_message_and_the_server_keeps_serving(client, tmp_path):
     bad = tmp_path / "broken.mid"
     bad.write_bytes(b"not a MIDI file at all")
@@ -56,3 +69,21 @@ def test_bad_input_gets_a_message_and_the_server_keeps_serving(client, tmp_path)
     with pytest.raises(Exception, match="(?i)too large|exceeds|maximum|413"):
         client.predict(midi_file=handle_file(str(huge)), api_name="/modulate")
     assert client.predict(example="twinkle", pitch=1, api_name="/modulate")[0]
+
+
+def test_the_model_cards_training_curves_are_served(tmp_path):
+    import json
+    import re
+    import urllib.request
+
+    from conftest import served
+
+    with served(None, tmp_path) as url:  # the bundled models and their cards, as app.py serves them
+        config = json.loads(urllib.request.urlopen(f"{url}config", timeout=30).read())
+        cards = [c["props"]["value"] for c in config["components"]
+                 if c["type"] == "markdown" and "### Model card" in str(c["props"].get("value"))]
+        images = [src for card in cards for src in re.findall(r"!\[[^\]]*\]\(([^)\s]+)", card)]
+        assert len(cards) == 2 and len(images) >= 2 and all(src.startswith("/gradio_api/file=") for src in images)
+        for src in images:
+            with urllib.request.urlopen(f"{url.rstrip('/')}{src}", timeout=30) as answer:
+                assert answer.status == 200 and answer.read(8) == PNG

@@ -1,6 +1,7 @@
 """What a user meets in a real browser (headless Chromium, Playwright), issue 13: a page that recovers from a bad
 upload, a legend beside the roll, the chorale's soprano, knobs that answer typing and arrow keys, an Interpolate tab
-that plays a clicked cell, and a phone layout with the knob and the roll on one screen."""
+that plays a clicked cell, a phone layout with the knob and the roll on one screen, and (item 9) example titles, a
+notice when knobs carry over to a new song, and the model card's figures."""
 
 from __future__ import annotations
 
@@ -185,3 +186,44 @@ def test_on_a_phone_the_whole_grid_fits_the_screen_width(browser, app_url):
         assert len({round(b["y"]) for b in boxes}) == 1, "one grid row per gallery row"
     finally:
         page.close()
+
+
+# ----------------------------------------------------------------------------- item 9: smaller things
+
+
+def _pick_example(page, title: str, name: str) -> None:
+    page.locator("#song-box input").click()
+    page.locator("[data-testid=dropdown-option]").filter(has_text=title).first.click()
+    page.wait_for_function("(n) => document.querySelector('#song-info')?.innerText.includes(n)", arg=name,
+                           timeout=30_000)
+
+
+def test_examples_have_titles_and_a_new_song_says_once_that_the_knobs_stay(page):
+    assert page.locator("#song-box input").input_value() == "Twinkle, Twinkle (Mozart's theme)"
+    _move_pitch(page)
+    _pick_example(page, "The Boatie Rows", "test_4")
+    stay = page.locator(".toast-body").filter(has_text="The knobs stay where they were: pitch +")
+    stay.wait_for(timeout=30_000)
+    assert stay.count() == 1
+    number = page.locator("#pitch input[type=number]")
+    before = _roll_src(page)
+    number.fill("0")
+    number.press("Enter")
+    _wait_new_roll(page, before)
+    _pick_example(page, "Der Alpjäger", "test_3")
+    page.wait_for_timeout(1000)
+    assert page.locator(".toast-body").filter(has_text="The knobs stay").count() <= 1, "at rest: no new notice"
+
+
+def test_the_model_tab_shows_the_cards_training_curves(browser, tmp_path):
+    from conftest import served
+
+    with served(None, tmp_path) as url:  # the bundled models, whose cards link their figures relatively
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        try:
+            page.goto(url)
+            page.get_by_role("tab", name="Model").click()
+            page.wait_for_function("() => { const i = document.querySelector('img[alt=\"training curves\"]');"
+                                   " return i && i.complete && i.naturalWidth > 100; }", timeout=30_000)
+        finally:
+            page.close()

@@ -28,3 +28,20 @@ def test_missing_or_misfit_dims_json_is_computed_from_the_examples(tmp_path):
 def test_card_front_matter_is_stripped():
     assert strip_front_matter("---\nlicense: mit\n---\n# Card\n") == "# Card\n"
     assert strip_front_matter("# No front matter\n---\n") == "# No front matter\n---\n"
+
+
+def test_card_image_links_become_urls_of_the_files_they_name(tiny_model_dir, tmp_path):
+    import dataclasses
+
+    (tmp_path / "figures").mkdir()
+    (tmp_path / "figures" / "curves.png").write_bytes(b"png")
+    (tmp_path / "model").mkdir()
+    card = ("![curves](../figures/curves.png) ![gone](../figures/gone.png) ![web](https://x.org/a.png)\n"
+            '![titled](../figures/curves.png "the curves") [a link](../figures/curves.png)')
+    bundle = dataclasses.replace(load_bundle(str(tiny_model_dir)), card=card, card_dir=tmp_path / "model")
+    served = bundle.card_markdown(lambda path: f"/file={path}")
+    assert served == (f"![curves](/file={tmp_path}/figures/curves.png) ![gone](../figures/gone.png) "
+                      f'![web](https://x.org/a.png)\n![titled](/file={tmp_path}/figures/curves.png "the curves") '
+                      "[a link](../figures/curves.png)")
+    assert bundle.card_markdown(lambda path: None) == card, "a file the page does not serve keeps its link"
+    assert load_bundle(str(tiny_model_dir)).card_dir == tiny_model_dir

@@ -163,3 +163,15 @@ def test_grid_has_the_clips_at_its_corners(tiny, n):
 def test_grid_size_is_limited(tiny, n):
     with pytest.raises(ValueError, match="from 3 to 7"):
         knobs.grid(*tiny, _clip(60), _clip(62), n)
+
+
+@pytest.mark.parametrize("k, words", [
+    (Knobs(), ""),
+    (Knobs(control=True, bars=(2, 3)), ""),  # nothing moves: the bar range is the song's own
+    (Knobs(pitch=5), "pitch +5"),
+    (Knobs(pitch=-2.5, rhythm=1, control=True), "pitch -2.5, rhythm +1 (random control)"),
+    (Knobs(residual=0.5, offsets=(0.0, 1.0, -0.5, 0.0)), "residual +0.5, 2 dim sliders"),
+    (Knobs(offsets=(0.0, 0.1)), "1 dim slider"),
+])
+def test_moved_names_the_knobs_away_from_rest(k, words):
+    assert k.moved() == words

@@ -120,3 +120,60 @@ def test_png_round_trip(song, tmp_path):
     assert np.array_equal(np.round(back[..., :3] * 255).astype(np.uint8), image)
     with pytest.raises(ValueError, match="RGB uint8"):
         pianoroll.png_bytes(image.astype(float))
+
+
+# ----------------------------------------------------------------------------- bar range and pitch names
+
+
+def _background(image: np.ndarray, step: int, n_steps: int) -> np.ndarray:
+    """The plot's column a little after ``step`` (default layout, a title), as int (rows, 3)."""
+    left, plot_w = 38, pianoroll.ROLL_WIDTH - 38 - 6
+    x = left + (step * plot_w) // n_steps + 3
+    return image[22:pianoroll.ROLL_HEIGHT - 20, x].astype(int)
+
+
+def test_bars_outside_the_chosen_range_are_shaded(song):
+    n_steps = len(song)  # 8 bars
+    marked = pianoroll.piano_roll(song, compare=song, bars=(3, 4))
+    plain = pianoroll.piano_roll(song, compare=song)
+    for bar in (1, 2, 5, 8):  # outside: darker than the plain roll's white and black-key rows
+        outside, before = _background(marked, (bar - 1) * 16, n_steps), _background(plain, (bar - 1) * 16, n_steps)
+        white = (before == 255).all(axis=1)
+        assert white.any() and (outside[white] < 240).all(), bar
+    for bar in (3, 4):  # inside: as without a range
+        assert np.array_equal(_background(marked, (bar - 1) * 16, n_steps), _background(plain, (bar - 1) * 16, n_steps))
+    assert np.array_equal(pianoroll.piano_roll(song, bars=(1, 8)), pianoroll.piano_roll(song)), "all bars: no shade"
+    assert pianoroll.roll_png(song, bars=(3, 4)) != pianoroll.roll_png(song)
+
+
+@pytest.mark.parametrize("bars", [(0, 3), (4, 3), (1, 9)])
+def test_a_bar_range_outside_the_song_is_refused(song, bars):
+    with pytest.raises(ValueError, match="bars must be"):
+        pianoroll.piano_roll(song, bars=bars)
+
+
+def _labelled(image: np.ndarray, pitch_range: tuple[int, int], height: int = pianoroll.ROLL_HEIGHT) -> list[int]:
+    """Pitches whose row has ink in the label column at its centre (default layout, no title)."""
+    lo, hi = pitch_range
+    top, plot_h = 6, height - 6 - 20
+    rows = hi - lo + 1
+    out = []
+    for pitch in range(lo, hi + 1):
+        y = top + ((2 * (hi - pitch) + 1) * plot_h) // (2 * rows)
+        if (image[y, :34] < 160).any():
+            out.append(pitch)
+    return out
+
+
+def test_every_white_key_is_named_when_the_rows_leave_room(song):
+    image = pianoroll.piano_roll(song, pitch_range=(60, 74))  # C4-D5: 15 rows of 19 px
+    white = [p for p in range(60, 75) if p % 12 in (0, 2, 4, 5, 7, 9, 11)]
+    assert _labelled(image, (60, 74)) == white  # C4 D4 E4 F4 G4 A4 B4 C5 D5, not the black keys
+
+
+def test_a_wide_range_names_c_and_g_or_only_c(song):
+    assert _labelled(pianoroll.piano_roll(song, pitch_range=(36, 96)), (36, 96)) == [
+        p for p in range(36, 97) if p % 12 in (0, 7)]  # 61 rows of 4.8 px: C and G, 5 rows apart at least
+    tiny = pianoroll.piano_roll(song, pitch_range=(12, 120), height=160)  # 109 rows of 1.2 px: only C
+    ink = (tiny[:, :34] < 160).any(axis=(1, 2)).astype(int)
+    assert np.count_nonzero(np.diff(ink) == 1) == 10, "one label per C (C0 ... C9), nothing between"

@@ -63,3 +63,14 @@ def test_clip_of_counts_from_one():
 
 def test_examples_come_default_first():
     assert next(iter(song.example_songs())) == song.DEFAULT_EXAMPLE
+
+
+def test_every_example_has_a_title_for_the_menus_and_keeps_its_name(tmp_path):
+    examples = song.example_songs()
+    choices = song.example_choices(examples)
+    assert [name for _, name in choices] == list(examples), "the menus give the names the API and links use"
+    titles = {name: title for title, name in choices}
+    assert titles["test_4"] == "The Boatie Rows (Scottish strathspey)" and titles["twinkle"].startswith("Twinkle")
+    assert all(title != name for title, name in choices), "no example is shown by its file name"
+    (tmp_path / "mine.mid").write_bytes(b"")  # a folder without examples.json: the names
+    assert song.example_choices(song.example_songs(tmp_path)) == [("mine", "mine")]

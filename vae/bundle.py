@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from vae.song import example_songs
 logger = logging.getLogger(__name__)
 
 DIMS_FILE, REPORT_FILE, CARD_FILE = "dims.json", "report.json", "README.md"
+IMAGE_LINK = re.compile(r"(?P<alt>!\[[^\]]*\])\((?P<target>[^)\s]+)(?P<rest>[^)]*)\)")  # ![alt](target "title")
 MODELS_HELP = ("regularised: pitch and onset count tied to latent dims 0 and 1 (the knobs keep their labels); "
                "paper: the paper's recipe, no regularisation")
 
@@ -41,6 +43,22 @@ class Bundle:
     card: str | None  # README.md of the model folder (the model card), without front matter
     report: dict | None  # report.json of the model folder
     source_info: hub.SourceInfo
+    card_dir: Path | None = None  # the folder the card's relative links start from
+
+    def card_markdown(self, url: Callable[[Path], str | None]) -> str | None:
+        """The card with each relative image link to a file that exists (e.g. ``../figures/training_curves.png``)
+        replaced by ``url(absolute path)``: a page serves files at URLs, not at paths relative to a folder.
+        Links ``url`` gives None for, missing files and absolute URLs stay as they are."""
+        if self.card is None or self.card_dir is None:
+            return self.card
+
+        def link(match: re.Match) -> str:
+            target = match["target"]
+            path = (self.card_dir / target).resolve() if not re.match(r"[a-z][a-z0-9+.-]*:|/|#", target) else None
+            served = url(path) if path is not None and path.is_file() else None
+            return f"{match['alt']}({served or target}{match['rest']})"
+
+        return IMAGE_LINK.sub(link, self.card)
 
     def notices(self) -> list[str]:
         """What the user should know about this model and the audio it plays, one Markdown sentence each."""
@@ -142,7 +160,8 @@ def load_bundle(source: str | None = None, revision: str | None = None, examples
     card = hub.model_file(info, CARD_FILE)
     card_text = strip_front_matter(card.read_text(encoding="utf-8", errors="replace")) if card else None
     return Bundle(model=model, dims=dims, dims_note=note, dims_computed=computed, card=card_text,
-                  report=_read_json(hub.model_file(info, REPORT_FILE)), source_info=info)
+                  report=_read_json(hub.model_file(info, REPORT_FILE)), source_info=info,
+                  card_dir=card.parent if card else None)
 
 
 DEFAULT_MODEL, PAPER_MODEL = "regularised", "paper"  # the names the app and its API know the bundled models by

@@ -57,6 +57,14 @@ class Knobs:
         """Knob name -> amount, in the order of ``vae.dims.KNOBS``."""
         return {"pitch": self.pitch, "rhythm": self.rhythm, "residual": self.residual}
 
+    def moved(self) -> str:
+        """The knobs away from rest, in words, e.g. 'pitch +5, rhythm -1, 2 dim sliders (random control)';
+        '' at rest (the bar range aside: a new song gets its own)."""
+        words = [f"{knob} {value:+g}" for knob, value in self.amounts().items() if value]
+        if n := sum(1 for v in self.offsets if v):
+            words.append(f"{n} dim slider{'s' * (n > 1)}")
+        return ", ".join(words) + " (random control)" * (self.control and bool(words))
+
     def checked(self, n_bars: int, n_offsets: int) -> Knobs:
         """These knobs, validated for a song of ``n_bars`` and a model with ``n_offsets`` dims.
 

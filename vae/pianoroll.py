@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import io
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +36,11 @@ GHOST_EDGE = "#8a919b"
 LEGEND_HTML = (f'<span style="color:{GHOST_EDGE}">■ grey: the original</span> &nbsp; <span style="color:{NOTE_COLOR}">'
                '■ orange: the result</span> &nbsp; (where they agree, orange inside grey)')  # shown beside a roll
 BLACK_KEY_ROW = "#eef0f3"
+BLACK_KEYS = (1, 3, 6, 8, 10)  # pitch classes
+WHITE_KEYS = (0, 2, 4, 5, 7, 9, 11)
+OUTSIDE_SHADE = 0.88  # bars outside the chosen range: background darkened to 88 %
+LABEL_POINTS = 7  # pitch names and bar numbers
+LABEL_GREY = "#6b7280"  # pitch names other than C
 BAR_LINE = "#c3c8cf"
 CLIP_LINE = "#7d848e"  # every 2 bars: where the model cuts the song into clips
 THUMB_BG = (250, 250, 251)
@@ -125,14 +131,92 @@ def _bar_ticks(n_steps: int) -> tuple[np.ndarray, list[str]]:
     return bars * STEPS_PER_BAR, [str(b + 1) for b in bars]
 
 
+@dataclass(frozen=True)
+class _Frame:
+    """Where a roll's plot lies in the image: pixel edges, the steps and the pitches it shows."""
+
+    top: int
+    left: int
+    plot_w: int
+    plot_h: int
+    n_steps: int
+    lo: int
+    hi: int
+
+    def x_of(self, steps) -> np.ndarray:
+        return self.left + (np.asarray(steps) * self.plot_w) // self.n_steps
+
+    def rows_of(self, pitches) -> tuple[np.ndarray, np.ndarray]:
+        """Top and bottom pixel of each pitch's row."""
+        row, n_rows = self.hi - np.asarray(pitches), self.hi - self.lo + 1
+        return self.top + (row * self.plot_h) // n_rows, self.top + ((row + 1) * self.plot_h) // n_rows
+
+
+def _draw_background(image: np.ndarray, f: _Frame, bars: tuple[int, int] | None) -> None:
+    """Black-key rows, bar lines (darker every 2 bars, where the model cuts clips), bars outside ``bars`` shaded."""
+    for pitch in range(f.lo, f.hi + 1):
+        if pitch % 12 in BLACK_KEYS:
+            y0, y1 = f.rows_of(pitch)
+            image[y0:y1, f.left:f.left + f.plot_w] = _rgb(BLACK_KEY_ROW)
+    if bars is not None:  # outside the chosen bars: the knobs leave them as they were
+        first, last = (bars[0] - 1) * STEPS_PER_BAR, min(bars[1] * STEPS_PER_BAR, f.n_steps)
+        for a, b in ((0, first), (last, f.n_steps)):
+            x0, x1 = int(f.x_of(a)), int(f.x_of(b))
+            image[f.top:f.top + f.plot_h, x0:x1] = image[f.top:f.top + f.plot_h, x0:x1] * OUTSIDE_SHADE
+    lines = np.arange(STEPS_PER_BAR, f.n_steps, STEPS_PER_BAR)
+    image[f.top:f.top + f.plot_h, f.x_of(lines[lines % CLIP_STEPS != 0])] = _rgb(BAR_LINE)
+    image[f.top:f.top + f.plot_h, f.x_of(lines[lines % CLIP_STEPS == 0])] = _rgb(CLIP_LINE)
+
+
+def _draw_notes(image: np.ndarray, f: _Frame, notes: np.ndarray, ghost: np.ndarray, compare: bool) -> None:
+    """The original (``ghost``, grey) full height, then the song or result over it."""
+    gap = 1 if f.plot_w / f.n_steps >= 3 else 0  # a pixel between repeated notes, when there is room
+    row_h = f.plot_h / (f.hi - f.lo + 1)
+    result_margin = RESULT_MARGIN if compare else 0.1
+    for drawn, fill, edge, margin in ((ghost, GHOST_COLOR, GHOST_EDGE, 0.0), (notes, NOTE_COLOR, NOTE_EDGE, result_margin)):
+        drawn = drawn[(drawn[:, 2] >= f.lo) & (drawn[:, 2] <= f.hi)]
+        if len(drawn):  # over the original, the result fills the middle of the row: the original shows around it
+            y0, y1 = f.rows_of(drawn[:, 2])
+            pad = round(row_h * margin)
+            x0 = f.x_of(drawn[:, 0])
+            _boxes(image, x0, np.maximum(f.x_of(drawn[:, 1]) - gap, x0 + 1), y0 + pad,
+                   np.maximum(y1 - pad, y0 + pad + 1), fill, edge)
+
+
+def _pitch_labels(f: _Frame, dpi: int) -> list[int]:
+    """The pitches to name at the left: every white key when its row fits the text, else C and G, else C."""
+    row_h = f.plot_h / (f.hi - f.lo + 1)
+    text_h = _text_mask("C4", LABEL_POINTS, False, dpi).shape[0]
+    for classes, rows in ((WHITE_KEYS, 1), ((0, 7), 5), ((0,), 0)):  # rows: how close two labels can be
+        if row_h * rows >= text_h + 1 or rows == 0:
+            break
+    return [p for p in range(f.lo, f.hi + 1) if p % 12 in classes]
+
+
+def _draw_axes(image: np.ndarray, f: _Frame, title: str | None, dpi: int) -> None:
+    """The axes, pitch names at the left (C in black, the others grey), bar numbers below, the title above."""
+    image[f.top:f.top + f.plot_h + 1, f.left - 1] = 0
+    image[f.top + f.plot_h, f.left - 1:f.left + f.plot_w] = 0
+    for pitch in _pitch_labels(f, dpi):
+        y0, y1 = f.rows_of(pitch)
+        _draw_text(image, pretty_midi.note_number_to_name(pitch), f.left - 4, (y0 + y1) / 2, LABEL_POINTS, dpi,
+                   "#000000" if pitch % 12 == 0 else LABEL_GREY, ha="right", va="center")
+    for step, label in zip(*_bar_ticks(f.n_steps), strict=True):
+        _draw_text(image, label, int(f.x_of(step)) + 2, f.top + f.plot_h + 3, LABEL_POINTS, dpi)
+    if title:
+        _draw_text(image, title, f.left, 4, 8, dpi)
+
+
 @timed("roll")
 def piano_roll(tokens, compare=None, *, title: str | None = None, width: int = ROLL_WIDTH,
-               height: int = ROLL_HEIGHT, pitch_range: tuple[int, int] | None = None, dpi: int = 100) -> np.ndarray:
+               height: int = ROLL_HEIGHT, pitch_range: tuple[int, int] | None = None, dpi: int = 100,
+               bars: tuple[int, int] | None = None) -> np.ndarray:
     """Draw a song as a piano roll.
 
     Time runs left to right in sixteenth-note steps, with a thin line at every bar and a darker
     one every 2 bars (where the model cuts clips); pitch runs upwards over the range the song
-    uses plus a margin, with octave labels at every C. Each note is a rectangle from its onset to
+    uses plus a margin, with note names at the left (every white key where the rows leave room,
+    else C and G, else C; C in black, the others grey). Each note is a rectangle from its onset to
     the step where it stops (holds extend it). Drawn with numpy into the pixel grid (a knob move
     redraws it: ~2 ms, where a matplotlib figure took ~25 ms); text comes from matplotlib's font.
 
@@ -144,6 +228,8 @@ def piano_roll(tokens, compare=None, *, title: str | None = None, width: int = R
         width, height: image size in pixels.
         pitch_range: (low, high) MIDI pitches to show; default: fitted to the notes.
         dpi: pixels per inch for font sizes (7 and 8 points); the image size does not depend on it.
+        bars: optional (first, last) bar, counted from 1, both included: the bars a knob move
+            changed; the bars outside are shaded darker.
 
     Returns:
         uint8 array (height, width, 3), RGB.
@@ -161,49 +247,24 @@ def piano_roll(tokens, compare=None, *, title: str | None = None, width: int = R
         lo, hi = _pitch_window(np.concatenate([notes[:, 2], ghost[:, 2]]))
     else:
         lo, hi = _check_range(pitch_range)
-
-    top = 22 if (title or compare is not None) else 6
-    left, bottom, right = 38, 20, 6
-    plot_w, plot_h, n_rows = width - left - right, height - top - bottom, hi - lo + 1
+    top, left, bottom, right = 22 if (title or compare is not None) else 6, 38, 20, 6
+    frame = _Frame(top, left, width - left - right, height - top - bottom, n_steps, lo, hi)
     image = np.full((height, width, 3), 255, dtype=np.uint8)
-
-    def x_of(steps) -> np.ndarray:
-        return left + (np.asarray(steps) * plot_w) // n_steps
-
-    def rows_of(pitches) -> tuple[np.ndarray, np.ndarray]:  # top and bottom pixel of each pitch's row
-        row = hi - np.asarray(pitches)
-        return top + (row * plot_h) // n_rows, top + ((row + 1) * plot_h) // n_rows
-
-    for pitch in range(lo, hi + 1):
-        if pitch % 12 in (1, 3, 6, 8, 10):
-            y0, y1 = rows_of(pitch)
-            image[y0:y1, left:left + plot_w] = _rgb(BLACK_KEY_ROW)
-    bars = np.arange(STEPS_PER_BAR, n_steps, STEPS_PER_BAR)
-    image[top:top + plot_h, x_of(bars[bars % CLIP_STEPS != 0])] = _rgb(BAR_LINE)
-    image[top:top + plot_h, x_of(bars[bars % CLIP_STEPS == 0])] = _rgb(CLIP_LINE)
-
-    gap = 1 if plot_w / n_steps >= 3 else 0  # a pixel between repeated notes, when there is room
-    row_h = plot_h / n_rows
-    result_margin = RESULT_MARGIN if compare is not None else 0.1
-    for drawn, fill, edge, margin in ((ghost, GHOST_COLOR, GHOST_EDGE, 0.0), (notes, NOTE_COLOR, NOTE_EDGE, result_margin)):
-        drawn = drawn[(drawn[:, 2] >= lo) & (drawn[:, 2] <= hi)]
-        if len(drawn):  # over the original, the result fills the middle of the row: the original shows around it
-            y0, y1 = rows_of(drawn[:, 2])
-            pad = round(row_h * margin)
-            x0 = x_of(drawn[:, 0])
-            _boxes(image, x0, np.maximum(x_of(drawn[:, 1]) - gap, x0 + 1), y0 + pad, np.maximum(y1 - pad, y0 + pad + 1),
-                   fill, edge)
-    image[top:top + plot_h + 1, left - 1] = 0  # the axes: left and bottom
-    image[top + plot_h, left - 1:left + plot_w] = 0
-
-    for c in range(lo + (-lo) % 12, hi + 1, 12):
-        y0, y1 = rows_of(c)
-        _draw_text(image, pretty_midi.note_number_to_name(c), left - 4, (y0 + y1) / 2, 7, dpi, ha="right", va="center")
-    for step, label in zip(*_bar_ticks(n_steps), strict=True):
-        _draw_text(image, label, int(x_of(step)) + 2, top + plot_h + 3, 7, dpi)
-    if title:
-        _draw_text(image, title, left, 4, 8, dpi)
+    _draw_background(image, frame, _check_bars(bars, n_steps))
+    _draw_notes(image, frame, notes, ghost, compare is not None)
+    _draw_axes(image, frame, title, dpi)
     return image
+
+
+def _check_bars(bars: tuple[int, int] | None, n_steps: int) -> tuple[int, int] | None:
+    """``bars`` (first, last) checked against a song of ``n_steps``; None when they cover all of it."""
+    if bars is None:
+        return None
+    n_bars = -(-n_steps // STEPS_PER_BAR)
+    first, last = (int(b) for b in bars)
+    if not 1 <= first <= last <= n_bars:
+        raise ValueError(f"bars must be (first, last) with 1 <= first <= last <= {n_bars}, got {bars}")
+    return None if (first, last) == (1, n_bars) else (first, last)
 
 
 @timed("thumbnail")
@@ -244,9 +305,9 @@ def piano_roll_thumbnail(tokens, size: tuple[int, int] = THUMB_SIZE, *,
     return image
 
 
-def roll_png(tokens, compare=None, *, title: str | None = None) -> bytes:
-    """:func:`piano_roll` of ``tokens`` (over ``compare``) as PNG bytes."""
-    return png_bytes(piano_roll(tokens, compare, title=title))
+def roll_png(tokens, compare=None, *, title: str | None = None, bars: tuple[int, int] | None = None) -> bytes:
+    """:func:`piano_roll` of ``tokens`` (over ``compare``, ``bars`` marked) as PNG bytes."""
+    return png_bytes(piano_roll(tokens, compare, title=title, bars=bars))
 
 
 def thumbnails(clips: np.ndarray, size: tuple[int, int] = THUMB_SIZE) -> list[np.ndarray]:

@@ -376,8 +376,9 @@ def sound_files(tokens, bpm: float, stem: str, page: bool = False) -> tuple[Path
 
 
 def result_files(tokens, original: np.ndarray, bpm: float, title: str, stem: str,
-                 page: bool = False) -> tuple[Path, ...]:
-    """A knob result's piano roll (over the original), audio and MIDI files: (png, wav, mid), or with
-    ``page`` (png, page audio, mid, wav): the page plays the compressed audio and offers the WAV to download."""
-    roll = write_output(roll_png(tokens, original, title=title), f"{safe_stem(stem)}.png")
+                 page: bool = False, bars: tuple[int, int] | None = None) -> tuple[Path, ...]:
+    """A knob result's piano roll (over the original, the bars outside ``bars`` shaded), audio and MIDI files:
+    (png, wav, mid), or with ``page`` (png, page audio, mid, wav): the page plays the compressed audio and
+    offers the WAV to download."""
+    roll = write_output(roll_png(tokens, original, title=title, bars=bars), f"{safe_stem(stem)}.png")
     return (roll, *sound_files(tokens, bpm, stem, page)) + ((audio_file(tokens, bpm, stem),) if page else ())

@@ -8,6 +8,7 @@ show as it is.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,6 +34,7 @@ from vae.pianoroll import piano_roll, png_bytes
 from vae.timing import timed
 
 EXAMPLES_DIR = Path(__file__).resolve().parents[1] / "assets" / "examples"
+EXAMPLES_INDEX = "examples.json"  # beside the example files: each one's source tune and title
 DEFAULT_EXAMPLE = "twinkle"  # Mozart's theme, "Ah vous dirai-je, Maman" (DESIGN "Example song")
 MAX_UPLOAD_BYTES = 2 * 1024 * 1024  # a MIDI melody is a few kB
 MAX_SONG_SECONDS = 30 * 60  # longest audio rendered (MAX_BARS at >= 69 bpm); its peak memory grows with length
@@ -107,6 +109,16 @@ def example_songs(folder: Path = EXAMPLES_DIR) -> dict[str, Path]:
     """Example name (file stem) -> path of every ``*.mid`` in ``folder``, the default example first."""
     paths = sorted(Path(folder).glob("*.mid"), key=lambda p: (p.stem != DEFAULT_EXAMPLE, p.stem))
     return {p.stem: p for p in paths}
+
+
+def example_choices(examples: dict[str, Path]) -> list[tuple[str, str]]:
+    """(title, name) of each example, for a menu that shows titles and gives names: the title from the
+    ``examples.json`` beside the files (e.g. 'test_4' -> 'The Boatie Rows (Scottish strathspey)'), else the name."""
+    titles = {}
+    for folder in {Path(p).parent for p in examples.values()}:
+        if (index := folder / EXAMPLES_INDEX).is_file():
+            titles |= {Path(e["file"]).stem: e["title"] for e in json.loads(index.read_text()) if e.get("title")}
+    return [(titles.get(name, name), name) for name in examples]
 
 
 def upload_bytes(path: str | Path) -> bytes:
