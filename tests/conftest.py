@@ -58,3 +58,24 @@ def app_url(tiny_model_dir, tmp_path_factory):
     """The app served with the tiny model, for the server and browser tests."""
     with served(str(tiny_model_dir), tmp_path_factory.mktemp("app_out")) as url:
         yield url
+
+
+@pytest.fixture
+def song():
+    """4 clips (8 bars) that FakeVAE reconstructs exactly: 4 notes each, rising pitch."""
+    from fake_vae import regular_clip
+
+    from vae.melody import join_clips
+
+    return join_clips(np.stack([regular_clip(p, 4) for p in (60, 62, 64, 65)]))
+
+
+@pytest.fixture(scope="module")
+def fake_dims():
+    """FakeVAE's dims, found by augmentation on regular clips."""
+    from fake_vae import FakeVAE, regular_clip
+
+    from vae.dims import discover_dims
+
+    clips = np.stack([regular_clip(p, n) for p in range(55, 80) for n in (1, 2, 4, 8)])
+    return discover_dims(FakeVAE(), clips, n_rhythm_clips=50, seed=0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -14,15 +15,24 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason=f"no Chromium at {CHROMIUM} (apt install chromium)")
 
 
-@pytest.fixture(scope="module")
-def page(app_url):
+@contextmanager
+def opened(url: str, viewport: dict | None = None):
+    """A page of headless Chromium (Playwright, Debian's /usr/bin/chromium) at ``url``."""
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        page = browser.new_page(viewport={"width": 1400, "height": 1100})
-        page.goto(app_url)
+        page = browser.new_page(viewport=viewport or {"width": 1400, "height": 1100})
+        page.goto(url)
+        try:
+            yield page
+        finally:
+            browser.close()
+
+
+@pytest.fixture(scope="module")
+def page(app_url):
+    with opened(app_url) as page:
         yield page
-        browser.close()
 
 
 def _roll_src(page) -> str:

@@ -3,21 +3,16 @@
 from __future__ import annotations
 
 import pytest
-from test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
+from test_browser import ARTIFACTS, CHROMIUM, opened
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason=f"no Chromium at {CHROMIUM} (apt install chromium)")
 
 
 @pytest.fixture(scope="module")
 def page(app_url):
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        page = browser.new_page(viewport={"width": 1400, "height": 1100})
-        page.goto(app_url)
+    with opened(app_url) as page:
         page.wait_for_selector("#result-roll img", timeout=30_000)  # the Knobs tab has loaded its song
         yield page
-        browser.close()
 
 
 def _shot(page, name: str) -> None:

@@ -13,18 +13,6 @@ from vae.knobs import Knobs
 from vae.melody import HOLD, join_clips, split_clips
 
 
-@pytest.fixture
-def song():
-    """4 clips (8 bars) that FakeVAE reconstructs exactly: 4 notes each, rising pitch."""
-    return join_clips(np.stack([regular_clip(p, 4) for p in (60, 62, 64, 65)]))
-
-
-@pytest.fixture(scope="module")
-def fake_dims():
-    clips = np.stack([regular_clip(p, n) for p in range(55, 80) for n in (1, 2, 4, 8)])
-    return discover_dims(FakeVAE(), clips, n_rhythm_clips=50, seed=0)
-
-
 @pytest.fixture(scope="module")
 def tiny(tiny_model_dir):
     return load_model(str(tiny_model_dir)), Dims.from_json(json.loads((tiny_model_dir / "dims.json").read_text()))

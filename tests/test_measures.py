@@ -10,17 +10,6 @@ from vae.measures import dim_scores_figure, dims_rows, knob_effects, reconstruct
 from vae.melody import HOLD, REST, join_clips
 
 
-@pytest.fixture
-def song():
-    return join_clips(np.stack([regular_clip(p, 4) for p in (60, 62, 64, 65)]))
-
-
-@pytest.fixture(scope="module")
-def fake_dims():
-    clips = np.stack([regular_clip(p, n) for p in range(55, 80) for n in (1, 2, 4, 8)])
-    return discover_dims(FakeVAE(), clips, n_rhythm_clips=50, seed=0)
-
-
 def test_reconstruction_accuracy_counts_tokens_and_clips():
     two_pitches = np.full(32, HOLD)
     two_pitches[0], two_pitches[16] = 60, 64  # decodes as two notes of 62: 2 tokens wrong
