@@ -1,6 +1,7 @@
 import pytest
 import torch
 
+from vae.curves import spearman
 from vae.model import PRESETS, MusicVAE, VAEConfig, set_seed
 
 
@@ -104,12 +105,6 @@ def test_attribute_loss_is_zero_for_a_perfectly_ordered_batch():
         VAEConfig(reg_attributes=("loudness",))
 
 
-def _spearman(a: torch.Tensor, b: torch.Tensor) -> float:
-    keep = ~torch.isnan(b)
-    ra, rb = a[keep].argsort().argsort().float(), b[keep].argsort().argsort().float()
-    return float(torch.corrcoef(torch.stack([ra, rb]))[0, 1])
-
-
 def test_a_short_run_makes_the_tied_dim_rank_the_attribute():
     from vae.model import mean_pitch
 
@@ -124,7 +119,7 @@ def test_a_short_run_makes_the_tied_dim_rank_the_attribute():
         step = int([2, 4, 8][i % 3])
         clips[i, ::step] = pitch[i]
     target = mean_pitch(clips)
-    before = _spearman(model.encode(clips)[0][:, 0].detach(), target)
+    before = spearman(model.encode(clips)[0][:, 0].detach(), target)
     opt = torch.optim.Adam(model.parameters(), lr=3e-3)
     for _ in range(60):
         out = model(clips)
@@ -132,5 +127,5 @@ def test_a_short_run_makes_the_tied_dim_rank_the_attribute():
         opt.zero_grad()
         out["loss"].backward()
         opt.step()
-    after = _spearman(model.encode(clips)[0][:, 0].detach(), target)
+    after = spearman(model.encode(clips)[0][:, 0].detach(), target)
     assert after > 0.9 and after > before + 0.3, (before, after)

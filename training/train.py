@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from vae.curves import spearman
 from vae.measures import reconstruction_accuracy
 from vae.melody import N_PITCHES
 from vae.model import ATTRIBUTES, PRESETS, MusicVAE, VAEConfig, set_seed
@@ -41,13 +42,6 @@ def random_transpose(clips: torch.Tensor, max_shift: int, gen: torch.Generator) 
     return torch.where(pitched, clips + shift[:, None], clips)
 
 
-def spearman(a: np.ndarray, b: np.ndarray) -> float:
-    """Spearman rank correlation of two 1-D arrays, NaN pairs left out (ties ranked by order)."""
-    keep = ~(np.isnan(a) | np.isnan(b))
-    ra, rb = np.argsort(np.argsort(a[keep])), np.argsort(np.argsort(b[keep]))
-    return float(np.corrcoef(ra, rb)[0, 1]) if keep.sum() > 2 else float("nan")
-
-
 def tied_dim_ranks(model: MusicVAE, clips: np.ndarray) -> dict:
     """For each attribute-tied dim: Spearman ρ between μ of that dim and the attribute on ``clips``."""
     names = model.config.reg_attributes
@@ -56,8 +50,8 @@ def tied_dim_ranks(model: MusicVAE, clips: np.ndarray) -> dict:
     model.eval()
     with torch.no_grad():
         x = torch.as_tensor(clips, device=model.out.weight.device)
-        mu = torch.cat([model.encode(x[i:i + 512])[0] for i in range(0, len(x), 512)]).cpu().numpy()
-    return {f"rho_{name}": round(spearman(mu[:, i], ATTRIBUTES[name](x.cpu()).numpy()), 4)
+        mu = torch.cat([model.encode(x[i:i + 512])[0] for i in range(0, len(x), 512)]).cpu()
+    return {f"rho_{name}": round(spearman(mu[:, i], ATTRIBUTES[name](x.cpu())), 4)
             for i, name in enumerate(names)}
 
 

@@ -31,6 +31,15 @@ N_CURVE_POINTS = 33
 MAX_SHIFT = 12  # the curve is fitted on clips moved by up to this many semitones (registers a knob reaches)
 
 
+def spearman(a: Tensor, b: Tensor) -> float:
+    """Spearman rank correlation of two (N,) tensors, pairs with a NaN left out (ties ranked by order)."""
+    keep = ~(torch.isnan(a) | torch.isnan(b))
+    if int(keep.sum()) < 3:
+        return float("nan")
+    ranks = torch.stack([a[keep].argsort().argsort(), b[keep].argsort().argsort()]).double()
+    return float(torch.corrcoef(ranks)[0, 1])
+
+
 def fit_curve(z: Tensor, values: Tensor, n_points: int = 33) -> tuple[Tensor, Tensor, float]:
     """A monotone table from an attribute's values to one latent dim, fitted on data.
 
@@ -51,8 +60,7 @@ def fit_curve(z: Tensor, values: Tensor, n_points: int = 33) -> tuple[Tensor, Te
     z, values = z[keep].double(), values[keep].double()
     if len(z) < 2 * n_points:
         raise ValueError(f"need at least {2 * n_points} clips with the attribute to fit a curve, got {len(z)}")
-    rank_z, rank_v = z.argsort().argsort().double(), values.argsort().argsort().double()
-    rho = float(torch.corrcoef(torch.stack([rank_z, rank_v]))[0, 1])
+    rho = spearman(z, values)
     order = values.argsort()
     groups = torch.tensor_split(order, n_points)
     v_tab = torch.stack([values[g].median() for g in groups])
