@@ -91,7 +91,7 @@ class Handlers:
     def _turn(s: song.Song, b: Bundle, controls, page: bool = False):
         """The knobs (as :meth:`Knobs.from_controls` takes them) on a loaded song: (result, (roll, audio, MIDI))."""
         k = Knobs.from_controls(*controls, n_bars=s.n_bars)
-        title, stem = k.title(s.name), k.stem(s.name)  # named before the move: the walk goes down once, then to render
+        title, stem = k.title(s.label), k.stem(s.name)  # named before the move: the walk goes down once, then to render
         result = knobs.apply(b.model, b.dims, s.tokens, k, latents=s.latents)
         files = render.result_files(result, s.tokens, s.bpm, title, stem, page, bars=k.bars)
         return result, tuple(map(str, files))
@@ -188,8 +188,8 @@ class Handlers:
                      model=None, progress=gr.Progress()):  # noqa: B008
         """Re-run the pitch/rhythm analysis (disentanglement by augmentation) on the current song's clips."""
         s = self._song(state, example, midi_file, track, song_code, bpm, model)
-        dims = song_dims(self.pick(model).model, s.tokens, s.name, progress=lambda f, msg: progress(f, desc=msg))
-        return measures.dims_rows(dims), measures.dim_scores_figure(dims, f"{s.name}: {s.n_clips} clips"), s
+        dims = song_dims(self.pick(model).model, s.tokens, s.label, progress=lambda f, msg: progress(f, desc=msg))
+        return measures.dims_rows(dims), measures.dim_scores_figure(dims, f"{s.label}: {s.n_clips} clips"), s
 
 
 # ----------------------------------------------------------------------------- layout

@@ -61,7 +61,8 @@ def test_load_example_gives_roll_audio_summary_and_bar_range(tiny_app):
     assert (song.name, song.example, song.n_bars, song.n_clips, song.bpm) == ("twinkle", "twinkle", 12, 6, 100.0)
     assert midi_of(roll).startswith(PNG) and box == "twinkle"
     assert midi_of(audio).startswith(b"OggS") and Path(audio).stat().st_size < 150_000, "the page gets compressed audio"
-    assert "twinkle" in info and "12 bars" in info and "2/4" in info
+    assert "**Twinkle, Twinkle (Mozart's theme)**" in info, "an example is called by its tune's title, not its file"
+    assert "12 bars" in info and "2/4" in info and song.facts()["title"] == "Twinkle, Twinkle (Mozart's theme)"
     assert (bar_to.maximum, bar_to.value, bar_from.value) == (12, 12, 1)
     assert track.visible is False
     assert tiny_app.load_song(state=song)[-1] is song, "the same song must come from the cache, not be re-encoded"

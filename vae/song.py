@@ -47,7 +47,7 @@ class Song:
     """One user's song, ready for knob moves. Holds no big arrays but μ."""
 
     key: str  # identifies the source (example, upload bytes or share code, and track), see song_key
-    name: str  # for titles and file names
+    name: str  # for file names (and captions, unless it has a title)
     tokens: np.ndarray  # int64 (T,)
     bpm: float  # tempo of the source, quarter notes per minute
     latents: torch.Tensor  # μ of each clip, (N, D)
@@ -64,6 +64,12 @@ class Song:
     page_audio_path: Path | None = None  # the original's audio for the page (compressed, see render.page_audio_bytes)
     upload: str | None = None  # the uploaded file the song was read from, if it was
     choice: str = ""  # which track is the melody and why, when the file has several
+    title: str = ""  # what the page calls it, e.g. an example's tune title (default: the name)
+
+    @property
+    def label(self) -> str:
+        """What captions and the song box call it: the title, else the name."""
+        return self.title or self.name
 
     def matches(self, key: str, track: int | None, model_name: str = "") -> bool:
         """Whether this song is what ``key`` (see :func:`song_key`) and ``track`` ask for, encoded by that model."""
@@ -81,7 +87,8 @@ class Song:
         """The original's (roll PNG, page audio, WAV), written again where the bounded output cache dropped them."""
         paths = (self.roll_path, self.page_audio_path, self.audio_path)
         if not all(p is not None and p.is_file() for p in paths):
-            self.roll_path, self.page_audio_path, self.audio_path = original_files(self.tokens, self.bpm, self.name)
+            self.roll_path, self.page_audio_path, self.audio_path = original_files(self.tokens, self.bpm, self.name,
+                                                                                        self.label)
         return self.roll_path, self.page_audio_path, self.audio_path
 
     def bar_range(self, keep: tuple[int, int] | None = None) -> tuple[int, int]:
@@ -93,13 +100,13 @@ class Song:
     def summary(self) -> str:
         """Markdown about the song: one line of facts, which track is the melody and why, and its warnings."""
         written = "" if self.meter == "4/4" else f" (written in {self.meter})"
-        facts = (f"**{self.name}**: {self.n_bars} bars of 4/4{written}, {self.n_clips} two-bar clips, {self.bpm:g} bpm. "
+        facts = (f"**{self.label}**: {self.n_bars} bars of 4/4{written}, {self.n_clips} two-bar clips, {self.bpm:g} bpm. "
                  f"The model reconstructs {100 * self.accuracy:.1f} % of its steps with every knob at 0.")
         return "\n\n".join([facts] + [self.choice] * bool(self.choice) + [f"⚠️ {m}" for m in self.warnings])
 
     def facts(self) -> dict:
         """What the API's /load_song tells about the song (JSON types)."""
-        return {"name": self.name, "bars": self.n_bars, "clips": self.n_clips, "bpm": self.bpm, "meter": self.meter,
+        return {"name": self.name, "title": self.label, "bars": self.n_bars, "clips": self.n_clips, "bpm": self.bpm, "meter": self.meter,
                 "track": self.track, "tracks": [{"index": i, "label": label} for label, i in self.tracks],
                 "reconstruction_accuracy": self.accuracy, "warnings": self.warnings,
                 "song_code": encode_song(self.tokens)}
@@ -167,8 +174,9 @@ def read_song(example: str | None = None, upload: str | Path | None = None, code
 
 
 def prepare_song(model, melody: Melody, name: str, key: str, example: str | None = None,
-                 model_name: str = "") -> Song:
-    """Encode a melody's clips once and render its original roll and audio to files.
+                 model_name: str = "", title: str = "") -> Song:
+    """Encode a melody's clips once and render its original roll and audio to files (``title``: what the
+    page calls it, default ``name``).
 
     Raises:
         ValueError: the song plays longer than ``MAX_SONG_SECONDS`` at its tempo.
@@ -188,16 +196,17 @@ def prepare_song(model, melody: Melody, name: str, key: str, example: str | None
               f"{note_number_to_name(round(chosen['pitch']))}). Unless you pick another track, the melody is the "
               f"highest voice, as in a chorale's soprano, of the tracks that play at least {MELODY_MIN_SHARE:.0%} as "
               "many notes as the busiest." if chosen and len(tracks) > 1 else "")
-    roll, page_audio, wav = original_files(melody.tokens, melody.bpm, name)
+    roll, page_audio, wav = original_files(melody.tokens, melody.bpm, name, title)
     return Song(key=key, name=name, tokens=melody.tokens, bpm=melody.bpm, latents=latents, example=example,
                 meter=melody.meter, warnings=list(melody.warnings), tracks=tracks, track=melody.instrument,
                 accuracy=accuracy, rest=join_clips(rest)[: len(melody.tokens)], model_name=model_name,
-                roll_path=roll, audio_path=wav, page_audio_path=page_audio, choice=choice)
+                roll_path=roll, audio_path=wav, page_audio_path=page_audio, choice=choice, title=title)
 
 
-def original_files(tokens: np.ndarray, bpm: float, name: str) -> tuple[Path, Path, Path]:
-    """A song's own piano roll (PNG), page audio and WAV, written under ``render.OUT_DIR``."""
-    roll = piano_roll(tokens, title=f"{name}: original, {len(tokens) // STEPS_PER_BAR} bars")
+def original_files(tokens: np.ndarray, bpm: float, name: str, label: str | None = None) -> tuple[Path, Path, Path]:
+    """A song's own piano roll (PNG, captioned ``label``, default ``name``), page audio and WAV, written under
+    ``render.OUT_DIR`` with ``name`` in their file names."""
+    roll = piano_roll(tokens, title=f"{label or name}: original, {len(tokens) // STEPS_PER_BAR} bars")
     audio, _ = render.synthesize(tokens, bpm)
     stem = f"{render.safe_stem(name)}-original"
     page_audio, suffix = render.page_audio_bytes(audio)
@@ -228,7 +237,9 @@ def load(model, example: str | None = None, upload: str | Path | None = None, co
     if isinstance(cached, Song) and cached.matches(key, track, model_name):
         return cached
     melody, name, example = read_song(example, upload, code, bpm, track, examples)
-    s = prepare_song(model, melody, name, key, example, model_name)
+    title = dict(map(reversed, example_choices({example: (examples or example_songs())[example]})))[example] \
+        if example else ""
+    s = prepare_song(model, melody, name, key, example, model_name, title)
     s.upload = str(upload) if upload else None
     return s
 
