@@ -34,8 +34,8 @@ $(VENV)/.installed: requirements.txt requirements-train.txt requirements-dev.txt
 	touch $@
 
 # The regularised model from scratch on 2 CPU cores: ~8 min of data preparation, 85 min of training
-# steps, ~15 min of measures. (The shipped model trained 7 min on a lent GPU, then 70 min on this CPU:
-# README "Train".) The paper-recipe model: the same with --reg-gamma 0 --transpose 6.
+# steps, ~15 min of measures. (The shipped model trained 7 + 2 min on a lent GPU, then 85 min on this
+# CPU: its model card.) The paper-recipe model: the same with --reg-gamma 0 --transpose 6.
 train: setup
 	test -f data/clips.npz || $(BIN)/python training/prepare_data.py --out data/clips.npz
 	$(BIN)/python training/train.py --data data/clips.npz --preset small --reg-attributes pitch,density \
