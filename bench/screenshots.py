@@ -44,6 +44,16 @@ def start_app(model: str, tmp: Path) -> tuple[subprocess.Popen, str]:
     raise RuntimeError("the app did not answer in 120 s")
 
 
+def open_tab(page, name: str) -> None:
+    """Click a tab; on a narrow screen gradio puts the tabs that do not fit under "More tabs"."""
+    tab = page.get_by_role("tab", name=name)
+    if tab.count() and tab.is_visible():
+        tab.click()
+        return
+    page.get_by_role("button", name="More tabs").click()
+    page.locator(".overflow-dropdown button").filter(has_text=name).click()
+
+
 def shoot(browser, url: str, kind: str, out: Path) -> None:
     width, height = SIZES[kind]
     page = browser.new_page(viewport={"width": width, "height": height})
@@ -58,7 +68,7 @@ def shoot(browser, url: str, kind: str, out: Path) -> None:
     page.locator("#pitch").scroll_into_view_if_needed()
     page.screenshot(path=str(out / f"knobs_{kind}.png"))
 
-    page.get_by_role("tab", name="Interpolate").click()
+    open_tab(page, "Interpolate")
     page.locator("#make-grid").click()
     page.wait_for_function("() => document.querySelectorAll('#grid .thumbnail-item img').length === 25",
                            timeout=60_000)
@@ -67,7 +77,7 @@ def shoot(browser, url: str, kind: str, out: Path) -> None:
     page.locator("#grid").scroll_into_view_if_needed()
     page.screenshot(path=str(out / f"interpolate_{kind}.png"))
 
-    page.get_by_role("tab", name="Inspect").click()
+    open_tab(page, "Inspect")
     page.wait_for_timeout(1500)
     page.locator("#figures").scroll_into_view_if_needed()
     page.screenshot(path=str(out / f"inspect_{kind}.png"))
