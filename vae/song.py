@@ -121,11 +121,14 @@ def example_songs(folder: Path = EXAMPLES_DIR) -> dict[str, Path]:
 def example_choices(examples: dict[str, Path]) -> list[tuple[str, str]]:
     """(title, name) of each example, for a menu that shows titles and gives names: the title from the
     ``examples.json`` beside the files (e.g. 'test_4' -> 'The Boatie Rows (Scottish strathspey)'), else the name."""
-    titles = {}
-    for folder in {Path(p).parent for p in examples.values()}:
-        if (index := folder / EXAMPLES_INDEX).is_file():
-            titles |= {Path(e["file"]).stem: e["title"] for e in json.loads(index.read_text()) if e.get("title")}
-    return [(titles.get(name, name), name) for name in examples]
+    return [(example_title(Path(path)), name) for name, path in examples.items()]
+
+
+def example_title(path: Path) -> str:
+    """An example's tune title, from the ``examples.json`` beside its file; else its name (the file stem)."""
+    index = path.parent / EXAMPLES_INDEX
+    entries = json.loads(index.read_text()) if index.is_file() else []
+    return next((e["title"] for e in entries if Path(e["file"]).stem == path.stem and e.get("title")), path.stem)
 
 
 def upload_bytes(path: str | Path) -> bytes:
@@ -236,9 +239,9 @@ def load(model, example: str | None = None, upload: str | Path | None = None, co
     key = song_key(example, upload, code, bpm)
     if isinstance(cached, Song) and cached.matches(key, track, model_name):
         return cached
+    examples = example_songs() if examples is None else examples
     melody, name, example = read_song(example, upload, code, bpm, track, examples)
-    title = dict(map(reversed, example_choices({example: (examples or example_songs())[example]})))[example] \
-        if example else ""
+    title = example_title(examples[example]) if example else ""
     s = prepare_song(model, melody, name, key, example, model_name, title)
     s.upload = str(upload) if upload else None
     return s
