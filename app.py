@@ -20,7 +20,7 @@ import gradio as gr
 import torch
 
 import tabs
-from guards import private, refuse_non_numbers, user_errors
+from guards import as_faithful, private, refuse_non_numbers, user_errors
 from vae import hub, knobs, measures, render, share, song
 from vae.bundle import DEFAULT_MODEL, MODELS_HELP, Bundle, load_bundles, pick_bundle
 from vae.dims import song_dims
@@ -44,6 +44,8 @@ TABLE = {"headers": ["measure", "value"], "wrap": True, "column_widths": ["45%",
 CSS = (Path(__file__).resolve().parent / "assets" / "app.css").read_text()  # grid captions, phone order, report
 FIGURES_DIR = Path(__file__).resolve().parent / "assets" / "figures"
 EXAMPLES, DEFAULT = song.example_songs(), song.DEFAULT_EXAMPLE
+FAITHFUL_HELP = ("On: each clip's latent is fitted to the song once, so the knobs at 0 play it back as it is. Off: the "
+                 "model's own reading (its encoder's guess), with its reconstruction errors. Every tab reads songs so.")
 NO_GRID = "Make a grid first: choose two clips and press **Interpolate**, then click a cell or play the diagonal."
 logger = logging.getLogger("melody_knobs")
 
@@ -57,17 +59,19 @@ class Handlers:
         self.bundle = next(iter(self.bundles.values()))  # the default model
         self.pick = functools.partial(pick_bundle, self.bundles)  # model name (None: the default) -> Bundle
 
-    def _song(self, state, example, midi_file, track, song_code, bpm, model=None) -> song.Song:
+    def _song(self, state, example, midi_file, track, song_code, bpm, model=None, faithful=True) -> song.Song:
         default = model in (None, "", next(iter(self.bundles)))  # songs of the default model carry no model name
+        bar = gr.Progress()  # a bar on the page while a new song's latents are fitted; nothing outside an event
         return song.load(self.pick(model).model, example, midi_file, song_code, bpm, track, EXAMPLES, cached=state,
-                         model_name="" if default else model)
+                         model_name="" if default else model, faithful=as_faithful(faithful),
+                         progress=lambda f, msg: bar(f, desc=msg))
 
     @user_errors
     def load_song(self, example=DEFAULT, midi_file=None, track=None, song_code=None, bpm=None, state=None,
-                  bar_from=None, bar_to=None, model=None):
+                  bar_from=None, bar_to=None, model=None, faithful=True):
         """Load a song (upload > song code > example): original roll, audio, summary, track list, bar range (the
         one given, e.g. a share link's, moved into the song; else all of it), the name in the song box."""
-        s = self._song(state, example, midi_file, track, song_code, bpm, model)
+        s = self._song(state, example, midi_file, track, song_code, bpm, model, faithful)
         for message in s.warnings:
             gr.Warning(message)
         first, last = s.bar_range((bar_from, bar_to) if bar_from and bar_to else None)
@@ -80,9 +84,9 @@ class Handlers:
 
     @user_errors
     def describe_song(self, example=DEFAULT, midi_file=None, track=None, song_code=None, bpm=None, state=None,
-                      model=None):
+                      model=None, faithful=True):
         """Load a song (upload > song code > example): its piano roll, its audio, and facts about it."""
-        s = self._song(state, example, midi_file, track, song_code, bpm, model)
+        s = self._song(state, example, midi_file, track, song_code, bpm, model, faithful)
         return *map(str, s.files()[::2]), s.facts(), s  # the roll and the WAV
 
     load_restored = load_song  # a share link's song, with its bar range
@@ -99,9 +103,9 @@ class Handlers:
     @user_errors
     def modulate(self, example=DEFAULT, midi_file=None, track=None, song_code=None, bpm=None, pitch=0.0,
                  rhythm=0.0, residual=0.0, control=False, bar_from=1, bar_to=MAX_BARS, dim_offsets=None, state=None,
-                 model=None):
+                 model=None, faithful=True):
         """Turn the knobs on a song: result piano roll (over the original), result audio, result MIDI file."""
-        s = self._song(state, example, midi_file, track, song_code, bpm, model)
+        s = self._song(state, example, midi_file, track, song_code, bpm, model, faithful)
         _, files = self._turn(s, self.pick(model), (pitch, rhythm, residual, control, bar_from, bar_to, dim_offsets))
         return (*files, s)
 
@@ -113,26 +117,27 @@ class Handlers:
             gr.Info(f"The knobs stay where they were: {moved}. Set them to 0 to hear the new song as it is.")
         return outputs
 
-    def pick_example(self, example, state, model=None, *knob_values):  # an example replaces any uploaded or shared song
-        return self._new_song(knob_values, None, "", *self.load_song(example, state=state, model=model))
+    def pick_example(self, example, state, model=None, faithful=True, *knob_values):  # replaces an uploaded or shared song
+        return self._new_song(knob_values, None, "", *self.load_song(example, state=state, model=model,
+                                                                       faithful=faithful))
 
-    def pick_upload(self, midi_file, state, model=None, *knob_values):
+    def pick_upload(self, midi_file, state, model=None, faithful=True, *knob_values):
         """An upload replaces any shared song; a file that is refused leaves the box, and the song before stays."""
         try:
-            loaded = self.load_song(midi_file=midi_file, state=state, model=model)
+            loaded = self.load_song(midi_file=midi_file, state=state, model=model, faithful=faithful)
         except gr.Error as err:
             gr.Warning(f"{err.message[:1].upper()}{err.message[1:]}. The song you had stays loaded.")
             return getattr(state, "upload", None), *[gr.skip()] * 9
         return self._new_song(knob_values, midi_file, "", *loaded)
 
-    def clear_upload(self, example, state, model=None, *knob_values):  # back to the chosen example (the box may name the upload)
+    def clear_upload(self, example, state, model=None, faithful=True, *knob_values):  # back to the chosen example
         return self._new_song(knob_values, *self.load_song(example if example in EXAMPLES else DEFAULT, state=state,
-                                                           model=model))
+                                                           model=model, faithful=faithful))
 
     @user_errors
-    def modulate_sliders(self, state, model, example, midi_file, track, song_code, bpm, *knob_values):
+    def modulate_sliders(self, state, model, faithful, example, midi_file, track, song_code, bpm, *knob_values):
         """modulate for the page (knob_values: the 6 knobs, then the offsets), with a line on what the knobs did."""
-        s = self._song(state, example, midi_file, track, song_code, bpm, model)
+        s = self._song(state, example, midi_file, track, song_code, bpm, model, faithful)
         controls = (*knob_values[:6], knob_values[6:])  # pitch, rhythm, residual, control, bars, offsets
         result, files = self._turn(s, self.pick(model), controls, page=True)  # + the WAV, as a download
         return (*files, f"**What the knobs did** (against the song at rest): {measures.what_it_did(s.rest, result)}", s)
@@ -152,17 +157,18 @@ class Handlers:
         if problems:  # one notice, however many things were wrong
             gr.Warning(" ".join(problems))
         k, bars = shared.knobs, shared.knobs.bars or (1, MAX_BARS)
-        return (shared.example or DEFAULT, shared.code or "", shared.bpm, shared.track, k.pitch, k.rhythm,
-                k.residual, k.control, *bars, *k.offsets, share.page_url(request.headers) if request else "")
+        return (shared.example or DEFAULT, shared.code or "", shared.bpm, shared.track, shared.faithful, k.pitch,
+                k.rhythm, k.residual, k.control, *bars, *k.offsets, share.page_url(request.headers) if request else "")
 
     @user_errors
     def interpolate(self, source_example=DEFAULT, source_file=None, source_clip=1, target_example=DEFAULT,
-                    target_file=None, target_clip=3, grid_size=GRID_DEFAULT, model=None):
-        """The 2-way pitch x rhythm grid between two 2-bar clips, as captioned piano-roll thumbnails."""
+                    target_file=None, target_clip=3, grid_size=GRID_DEFAULT, model=None, faithful=True):
+        """The 2-way pitch x rhythm grid between two 2-bar clips, as captioned piano-roll thumbnails (faithful: the
+        corners fitted to the clips, so they play them; else μ)."""
         source, bpm = song.read_clip(source_example, source_file, source_clip, EXAMPLES)
         target, _ = song.read_clip(target_example, target_file, target_clip, EXAMPLES)
         b = self.pick(model)
-        cells = knobs.grid(b.model, b.dims, source, target, grid_size)
+        cells = knobs.grid(b.model, b.dims, source, target, grid_size, as_faithful(faithful))
         return [(str(path), caption) for path, caption in knobs.grid_gallery(cells)], {"grid": cells, "bpm": bpm}
 
     @user_errors
@@ -185,9 +191,10 @@ class Handlers:
 
     @user_errors
     def inspect_song(self, example=DEFAULT, midi_file=None, track=None, song_code=None, bpm=None, state=None,
-                     model=None, progress=gr.Progress()):  # noqa: B008
-        """Re-run the pitch/rhythm analysis (disentanglement by augmentation) on the current song's clips."""
-        s = self._song(state, example, midi_file, track, song_code, bpm, model)
+                     model=None, faithful=True, progress=gr.Progress()):  # noqa: B008
+        """Re-run the pitch/rhythm analysis (disentanglement by augmentation) on the current song's clips (on μ, as
+        the paper defines it; ``faithful`` only says how the song kept for the Knobs tab is read)."""
+        s = self._song(state, example, midi_file, track, song_code, bpm, model, faithful)
         dims = song_dims(self.pick(model).model, s.tokens, s.label, progress=lambda f, msg: progress(f, desc=msg))
         return measures.dims_rows(dims), measures.dim_scores_figure(dims, f"{s.label}: {s.n_clips} clips"), s
 
@@ -208,6 +215,8 @@ def knobs_tab(b: Bundle) -> SimpleNamespace:
             ui.track = gr.Dropdown([], label="Track (melody)", visible=False, allow_custom_value=True)
             ui.song_code, ui.bpm = gr.Textbox(visible=False), gr.Number(visible=False)
             ui.info = gr.Markdown(label="Song", elem_id="song-info")
+            ui.faithful = gr.Checkbox(True, label="Faithful to the song", elem_id="faithful",
+                                      info=FAITHFUL_HELP)
             gr.Markdown(f"{song.LIMITS} A grid has {GRID_RANGE[0]} to {GRID_RANGE[1]} cells per side.")
         with gr.Column(scale=2, elem_id="knob-col"):
             with gr.Row():
@@ -304,22 +313,23 @@ def wire_knobs(demo: gr.Blocks, h: Handlers, k: SimpleNamespace, state, base, mo
     knob_in = [k.pitch, k.rhythm, k.residual, k.control, k.bar_from, k.bar_to]
     load_out = [k.roll_orig, k.audio_orig, k.info, k.track, k.bar_from, k.bar_to, k.example, state]
     stay = [k.pitch, k.rhythm, k.residual, k.control, *k.offsets]  # a new song: the knobs that stay are named
-    refresh = {"fn": h.modulate_sliders, "inputs": [state, model, *song_in, *knob_in, *k.offsets],
+    refresh = {"fn": h.modulate_sliders, "inputs": [state, model, k.faithful, *song_in, *knob_in, *k.offsets],
                "outputs": [k.roll, k.audio_out, k.midi_out, k.wav_out, k.did, state], **private("knobs")}
     link_args = {"fn": h.share_link, "inputs": [state, base, *knob_in, *k.offsets], "outputs": k.link,
                  **private("share_link")}
     loads = (
-        demo.load(h.restore, None, [k.example, k.song_code, k.bpm, k.track, *knob_in, *k.offsets, base],
+        demo.load(h.restore, None, [k.example, k.song_code, k.bpm, k.track, k.faithful, *knob_in, *k.offsets, base],
                   **private("restore")
-                  ).then(h.load_song, [*song_in, state, k.bar_from, k.bar_to, model], load_out,
+                  ).then(h.load_song, [*song_in, state, k.bar_from, k.bar_to, model, k.faithful], load_out,
                          **private("load_restored")),
-        k.example.input(h.pick_example, [k.example, state, model, *stay], [k.upload, k.song_code, *load_out],
+        k.example.input(h.pick_example, [k.example, state, model, k.faithful, *stay], [k.upload, k.song_code, *load_out],
                         **private("pick_example")),
-        k.upload.upload(h.pick_upload, [k.upload, state, model, *stay], [k.upload, k.song_code, *load_out],
+        k.upload.upload(h.pick_upload, [k.upload, state, model, k.faithful, *stay], [k.upload, k.song_code, *load_out],
                         **private("pick_upload")),
-        k.upload.clear(h.clear_upload, [k.example, state, model, *stay], load_out, **private("clear_upload")),
-        gr.on([k.track.input, model.input], h.load_song, [*song_in, state, k.bar_from, k.bar_to, model],
-              load_out, **private("pick_track")),
+        k.upload.clear(h.clear_upload, [k.example, state, model, k.faithful, *stay], load_out,
+                       **private("clear_upload")),
+        gr.on([k.track.input, model.input, k.faithful.input], h.load_song,
+              [*song_in, state, k.bar_from, k.bar_to, model, k.faithful], load_out, **private("pick_track")),
     )
     show = lambda event: event.success(**refresh).success(**link_args)
     for event in loads:  # a new song: show it through the knobs as they stand
@@ -340,11 +350,12 @@ def wire_api(h: Handlers, state) -> None:
                      gr.Number(MAX_BARS, precision=0), gr.Textbox()]
         api_out = [gr.Image(format="png"), gr.Audio(), gr.File(), gr.JSON()]
         api_model = gr.Dropdown(list(h.bundles), value=next(iter(h.bundles)))
+        api_faithful = gr.Checkbox(True)
         api_modulate, api_load = gr.Button(), gr.Button()
-    api_modulate.click(h.modulate, [*api_song, *api_knobs, state, api_model], [*api_out[:3], state],
+    api_modulate.click(h.modulate, [*api_song, *api_knobs, state, api_model, api_faithful], [*api_out[:3], state],
                        api_name="modulate")
-    api_load.click(h.describe_song, [*api_song, state, api_model], [api_out[0], api_out[1], api_out[3], state],
-                   api_name="load_song")
+    api_load.click(h.describe_song, [*api_song, state, api_model, api_faithful],
+                   [api_out[0], api_out[1], api_out[3], state], api_name="load_song")
 
 
 def build_demo(bundles: dict[str, Bundle] | Bundle) -> gr.Blocks:
@@ -358,14 +369,14 @@ def build_demo(bundles: dict[str, Bundle] | Bundle) -> gr.Blocks:
         a, s, t = tabs.analogy_tab(), tabs.sampling_tab(), tabs.typed_tab()
         i, model = inspect_tab(bundle), model_tab(bundles)
         tabs.wire(demo, h, a, s, t, model, base, k, g, state, wire_knobs(demo, h, k, state, base, model))
-        g.make_grid.click(h.interpolate, [*g.src, *g.tgt, g.grid_size, model], [g.gallery, grid_state],
+        g.make_grid.click(h.interpolate, [*g.src, *g.tgt, g.grid_size, model, k.faithful], [g.gallery, grid_state],
                           api_name="interpolate"
                           ).success(lambda grid: gr.Gallery(columns=len(grid["grid"])), grid_state, g.gallery,
                                     **private("grid_columns"))  # one gallery row per grid row
         g.gallery.select(h.play_cell, grid_state, [g.cell_audio, g.cell_midi, g.cell_info], **private("play_cell"))
         g.diagonal.click(h.play_diagonal, grid_state, [g.cell_audio, g.cell_midi, g.cell_info],
                          **private("play_diagonal"))
-        i.analyse.click(h.inspect_song, [k.example, k.upload, k.track, k.song_code, k.bpm, state, model],
+        i.analyse.click(h.inspect_song, [k.example, k.upload, k.track, k.song_code, k.bpm, state, model, k.faithful],
                         [i.song_dims, i.song_plot, state], api_name="inspect")
         wire_api(h, state)
     refuse_non_numbers(demo)

@@ -59,3 +59,16 @@ def refuse_non_numbers(demo: gr.Blocks) -> None:
         if isinstance(block, (gr.Number, gr.Slider)):
             block.preprocess = _finite(block.preprocess, names.get(block._id) or block.label or "a number",
                                        optional=isinstance(block, gr.Number))  # an empty Number is None
+
+
+def as_faithful(value) -> bool:
+    """The 'faithful to the song' switch as the page or an API call gives it: a checkbox's bool, or a link's
+    or a client's text ('0', 'false', 'no' and 'off' turn it off). None means the default, on."""
+    if value is None or isinstance(value, bool):
+        return value is None or value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on", ""):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"faithful must be true or false, got {str(value)[:40]!r}")

@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 import gradio as gr
 import numpy as np
 
-from guards import private, user_errors
+from guards import as_faithful, private, user_errors
 from vae import ideas, render, song
 from vae.melody import Melody, encode_song
 from vae.notation import parse_melody, tokens_to_text
@@ -56,12 +56,13 @@ class Ideas:
 
     @user_errors
     def analogy(self, a_example=DEFAULT, a_file=None, a_code=None, a_text=None, b_example="test_1", b_file=None,
-                b_code=None, b_text=None, mix=1.0, direction="a_pitch", control=False, model=None):
+                b_code=None, b_text=None, mix=1.0, direction="a_pitch", control=False, model=None, faithful=True):
         """The pitch of one song with the rhythm of the other: roll (over the pitch song), audio, MIDI."""
         direction = DIRECTIONS.get(direction, direction)
         (a, name_a), (b, name_b) = read(a_example, a_file, a_code, a_text), read(b_example, b_file, b_code, b_text)
         bundle = self.h.pick(model)
-        result = ideas.analogy(bundle.model, bundle.dims, a.tokens, b.tokens, mix, direction, bool(control))
+        result = ideas.analogy(bundle.model, bundle.dims, a.tokens, b.tokens, mix, direction, bool(control),
+                               as_faithful(faithful))
         (pitch, p_name), r_name = ((a, name_a), name_b) if direction == "a_pitch" else ((b, name_b), name_a)
         title = f"pitch of {p_name}, rhythm of {r_name} (mix {float(mix):g})" + " (random control)" * bool(control)
         stem = f"{p_name}_with_rhythm_of_{r_name}_mix{float(mix):g}" + "_control" * bool(control)
@@ -85,21 +86,21 @@ class Ideas:
 
     @user_errors
     def variations(self, example=DEFAULT, midi_file=None, song_code=None, text=None, n=N_VARIATIONS, spread=1.0,
-                   seed=0, temperature=0.0, model=None):
-        """``n`` versions of a song, each clip's z drawn around its μ: gallery, roll, audio and MIDI."""
+                   seed=0, temperature=0.0, model=None, faithful=True):
+        """``n`` versions of a song, each clip's z drawn around its latent: gallery, roll, audio and MIDI."""
         melody, name = read(example, midi_file, song_code, text)
         versions = ideas.variations(self.h.pick(model).model, melody.tokens, int(n), float(spread), int(seed),
-                                    float(temperature))
+                                    float(temperature), as_faithful(faithful))
         return self._many(list(versions), melody.bpm, f"{render.safe_stem(name)}_spread{float(spread):g}_seed{int(seed)}",
                           [f"variation {i + 1}" for i in range(len(versions))])
 
     @user_errors
-    def vary_loaded(self, state, n=N_VARIATIONS, spread=1.0, seed=0, temperature=0.0, model=None):
+    def vary_loaded(self, state, n=N_VARIATIONS, spread=1.0, seed=0, temperature=0.0, model=None, faithful=True):
         """:meth:`variations` of the song loaded in the Knobs tab (its upload, example, code or typed melody)."""
         if not isinstance(state, song.Song):
             raise ValueError("load a song in the Knobs tab first")  # noqa: TRY004 (a message for the user)
         versions = ideas.variations(self.h.pick(model).model, state.tokens, int(n), float(spread), int(seed),
-                                    float(temperature))
+                                    float(temperature), as_faithful(faithful))
         return self._many(list(versions), state.bpm, f"{render.safe_stem(state.name)}_spread{float(spread):g}_seed"
                           f"{int(seed)}", [f"variation {i + 1}" for i in range(len(versions))])
 
@@ -156,9 +157,9 @@ class Ideas:
         except ValueError:
             return N_SAMPLES, TEMPERATURE, 0, False
 
-    def to_knobs(self, code, bpm, state, model=None):
+    def to_knobs(self, code, bpm, state, model=None, faithful=True):
         """A typed melody (its song code) as the Knobs tab's song: clears the upload, then loads it."""
-        return None, code, bpm, *self.h.load_song(song_code=code, bpm=bpm, state=state, model=model)
+        return None, code, bpm, *self.h.load_song(song_code=code, bpm=bpm, state=state, model=model, faithful=faithful)
 
     @staticmethod
     @user_errors
@@ -289,22 +290,22 @@ def wire(demo: gr.Blocks, h, a: SimpleNamespace, s: SimpleNamespace, t: SimpleNa
     x = Ideas(h)
     many_state = gr.State()
     analogy_in = [*a.a, *a.b, a.mix, a.direction, a.control]
-    a.go.click(x.analogy, [*analogy_in, model], [a.roll, a.audio, a.midi], api_name="analogy"
+    a.go.click(x.analogy, [*analogy_in, model, k.faithful], [a.roll, a.audio, a.midi], api_name="analogy"
                ).success(x.analogy_link, [base, *analogy_in], a.link, **private("analogy_link"))
     for chosen, upload, code, _text in (a.a, a.b, s.song):  # a song picked here replaces a link's song code
         gr.on([chosen.input, upload.upload], lambda: "", None, code, **private("clear_code"))
     go_a = gr.State(False)
     demo.load(x.restore_analogy, None, [a.a[0], a.a[2], a.b[0], a.b[2], a.mix, a.direction, a.control, go_a],
               **private("restore_analogy")).success(
-        lambda go, *args: x.analogy(*args) if go else [gr.skip()] * 3, [go_a, *analogy_in, model],
+        lambda go, *args: x.analogy(*args) if go else [gr.skip()] * 3, [go_a, *analogy_in, model, k.faithful],
         [a.roll, a.audio, a.midi], **private("shared_analogy"))
     many_out = [s.gallery, s.roll, s.all_audio, s.all_midi, many_state]
     sample_in = [s.n, s.temperature, s.seed]
     s.go.click(x.sample, [*sample_in, model], many_out, api_name="sample"
                ).success(x.sample_link, [base, *sample_in], s.link, **private("sample_link"))
-    s.vary.click(x.variations, [*s.song, s.n_var, s.spread, s.seed, s.temperature, model], many_out,
+    s.vary.click(x.variations, [*s.song, s.n_var, s.spread, s.seed, s.temperature, model, k.faithful], many_out,
                  api_name="variations")
-    s.vary_loaded.click(x.vary_loaded, [state, s.n_var, s.spread, s.seed, s.temperature, model], many_out,
+    s.vary_loaded.click(x.vary_loaded, [state, s.n_var, s.spread, s.seed, s.temperature, model, k.faithful], many_out,
                         **private("vary_loaded"))
     s.gallery.select(x.play, many_state, [s.audio, s.midi, s.info], **private("play_sample"))
     shared = gr.State(False)
@@ -315,7 +316,8 @@ def wire(demo: gr.Blocks, h, a: SimpleNamespace, s: SimpleNamespace, t: SimpleNa
     demo.load(**preview)
     t.text.change(trigger_mode="always_last", **preview)
     load_out = [k.roll_orig, k.audio_orig, k.info, k.track, k.bar_from, k.bar_to, k.example, state]
-    show_song(t.to_knobs.click(x.to_knobs, [t.code, t.bpm, state, model], [k.upload, k.song_code, k.bpm, *load_out],
+    show_song(t.to_knobs.click(x.to_knobs, [t.code, t.bpm, state, model, k.faithful],
+                               [k.upload, k.song_code, k.bpm, *load_out],
                                **private("typed_knobs")))
     for button, picker in ((t.to_src, g.src), (t.to_tgt, g.tgt)):
         button.click(x.as_midi, t.text, picker[1], **private("typed_to_grid"))

@@ -19,7 +19,7 @@ import numpy as np
 from vae import hub, render
 from vae.checkpoint import WEIGHTS_FILE, weights_sha256
 from vae.dims import Dims, discover_dims
-from vae.inference import Progress
+from vae.inference import Progress, encode_z
 from vae.melody import clip_is_valid, load_melody, split_clips
 from vae.model import MusicVAE
 from vae.song import example_songs
@@ -170,7 +170,9 @@ DEFAULT_MODEL, PAPER_MODEL = "regularised", "paper"  # the names the app and its
 def load_bundles(source: str | None = None, revision: str | None = None, examples: dict[str, Path] | None = None,
                  progress: Progress | None = None, paper_dir: str | Path | None = None) -> dict[str, Bundle]:
     """The app's models by name: the default (``source``, else the bundled regularised model) and the bundled
-    paper-recipe model (``assets/model-paper``) when that folder loads. The default comes first."""
+    paper-recipe model (``assets/model-paper``) when that folder loads. The default comes first. The example
+    songs' latents are fitted to them here, once per model (:func:`fit_examples`), so that picking one is instant."""
+    examples = examples if examples is not None else example_songs()
     bundles = {DEFAULT_MODEL: load_bundle(source, revision, examples, progress)}
     paper = Path(paper_dir) if paper_dir is not None else hub.PAPER_DIR
     if paper.is_dir():
@@ -178,7 +180,19 @@ def load_bundles(source: str | None = None, revision: str | None = None, example
             bundles[PAPER_MODEL] = load_bundle(str(paper), None, examples, progress, fallback=False)
         except (OSError, ValueError) as err:
             logger.warning("the paper-recipe model in %s is not usable (%s); serving the default model only", paper, err)
+    for bundle in bundles.values():
+        fit_examples(bundle.model, examples)
     return bundles
+
+
+def fit_examples(model, examples: dict[str, Path]) -> None:
+    """Fit the latents of every readable example song (default track) to it, into the model's cache of fitted
+    songs (:func:`vae.inference.encode_z`)."""
+    for path in examples.values():
+        try:
+            encode_z(model, split_clips(load_melody(path).tokens))
+        except ValueError as err:
+            logger.warning("example %s not fitted (%s)", path.name, err)
 
 
 def pick_bundle(bundles: dict[str, Bundle], name: str | None) -> Bundle:

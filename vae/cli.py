@@ -9,8 +9,10 @@
 
 A SONG is a MIDI file (.mid, .midi), a typed melody (.abc or .txt: ABC notation or note text, see
 :mod:`vae.notation`) or the name of an example song (twinkle). Every subcommand takes ``--model``
-(a Hub repo id or a model folder; default ``$MELODY_KNOBS_MODEL``, else the bundled model) and
-calls the same library functions as the app. Bad input: one line on stderr and exit code 2.
+(a Hub repo id or a model folder; default ``$MELODY_KNOBS_MODEL``, else the bundled model), and
+every one that reads a song ``--faithful`` (the default: its latents fitted to it, so the knobs at 0
+give the song back) or ``--no-faithful`` (μ: the model's own reading); each calls the same library
+functions as the app. Bad input: one line on stderr and exit code 2.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from tqdm import tqdm
 from vae import ideas, knobs, render
 from vae.bundle import Bundle, load_bundle
 from vae.dims import song_dims
-from vae.inference import decode_z, encode_mu
+from vae.inference import decode_z, encode_mu, encode_z
 from vae.knobs import Knobs
 from vae.measures import dims_rows
 from vae.melody import STEPS_PER_BAR, Melody, load_melody, split_clips
@@ -100,7 +102,7 @@ def cmd_modulate(b: Bundle, args) -> None:
     """The knobs on a song (vae.knobs.apply, as the Knobs tab)."""
     melody, name = read_song(args.song, args.track)
     k = Knobs(args.pitch, args.rhythm, args.residual, args.control, _bars(args.bars))
-    result = knobs.apply(b.model, b.dims, melody.tokens, k)
+    result = knobs.apply(b.model, b.dims, melody.tokens, k, faithful=args.faithful)
     write_song(result, melody.bpm, args.output, args.audio, args.roll, k.stem(name), melody.tokens)
 
 
@@ -108,7 +110,7 @@ def cmd_grid(b: Bundle, args) -> None:
     """The pitch x rhythm grid between two clips (vae.knobs.grid), cells row by row with a bar of rest."""
     (a, name_a), (c, name_b) = read_song(args.source), read_song(args.target)
     cells = knobs.grid(b.model, b.dims, clip_of(a.tokens, args.clip_a, name_a), clip_of(c.tokens, args.clip_b, name_b),
-                       args.size)
+                       args.size, args.faithful)
     song = ideas.join_with_rests(cells.reshape(-1, cells.shape[-1]))
     write_song(song, a.bpm, args.output, args.audio, args.roll, f"grid {name_a} -> {name_b}, rows then columns")
 
@@ -117,7 +119,7 @@ def cmd_analogy(b: Bundle, args) -> None:
     """The pitch of one song with the rhythm of the other (vae.ideas.analogy, as the Analogy tab)."""
     (a, name_a), (c, name_b) = read_song(args.song_a), read_song(args.song_b)
     direction = "a_rhythm" if args.reverse else "a_pitch"
-    result = ideas.analogy(b.model, b.dims, a.tokens, c.tokens, args.mix, direction, args.control)
+    result = ideas.analogy(b.model, b.dims, a.tokens, c.tokens, args.mix, direction, args.control, args.faithful)
     (pitch, p_name), r_name = ((a, name_a), name_b) if direction == "a_pitch" else ((c, name_b), name_a)
     write_song(result, pitch.bpm, args.output, args.audio, args.roll, f"pitch of {p_name}, rhythm of {r_name}",
                pitch.tokens)
@@ -143,7 +145,7 @@ def cmd_sample(b: Bundle, args) -> None:
 def cmd_vary(b: Bundle, args) -> None:
     """Variations of a song (vae.ideas.variations)."""
     melody, name = read_song(args.song, args.track)
-    songs = ideas.variations(b.model, melody.tokens, args.n, args.spread, args.seed, args.temperature)
+    songs = ideas.variations(b.model, melody.tokens, args.n, args.spread, args.seed, args.temperature, args.faithful)
     _write_many(songs, melody.bpm, args.output, f"{name}_variation", args.audio, args.roll)
 
 
@@ -151,9 +153,12 @@ def cmd_inspect(b: Bundle, args) -> None:
     """Facts about a song and the dims (the model's, or found on this song with --analyse), as JSON."""
     melody, name = read_song(args.song, args.track)
     clips = split_clips(melody.tokens)
-    rest = decode_z(b.model, encode_mu(b.model, clips))
+    own = decode_z(b.model, encode_mu(b.model, clips))
+    rest = decode_z(b.model, encode_z(b.model, clips)) if args.faithful else own
     facts = {"name": name, "bars": len(melody.tokens) // STEPS_PER_BAR, "clips": len(clips), "bpm": melody.bpm,
-             "meter": melody.meter, "reconstruction_accuracy": round(float((rest == clips).mean()), 4),
+             "meter": melody.meter, "faithful": args.faithful,
+             "reconstruction_accuracy": round(float((rest == clips).mean()), 4),
+             "model_reading_accuracy": round(float((own == clips).mean()), 4),
              "warnings": melody.warnings, "model": b.source_info.describe()}
     dims = b.dims
     if args.analyse:
@@ -182,6 +187,10 @@ def _common(p: argparse.ArgumentParser, output: str | None = "out.mid", folder: 
 
 def _song_arg(p: argparse.ArgumentParser, name: str = "song", track: bool = True) -> None:
     p.add_argument(name, help="a MIDI file, an .abc/.txt typed melody, or an example name (twinkle)")
+    if p.get_default("faithful") is None:
+        p.add_argument("--faithful", action=argparse.BooleanOptionalAction, default=True,
+                       help="fit each clip's latent to the song, so the knobs at 0 give it back (default); "
+                            "--no-faithful: μ, the model's own reading")
     if track and name == "song":
         p.add_argument("--track", type=int, default=None, help="MIDI track index (default: the one with most notes)")
 

@@ -5,7 +5,8 @@ melodies sampled from the prior, and variations of a song.
   in 0…1 slerps only those dims from A's towards B's. The control does the same swap on as many
   random dims outside pitch ∪ rhythm (:func:`vae.knobs.control_dims`).
 - **Sampling** (MusicVAE's): z ~ N(0, I), decoded greedily (temperature 0) or sampled.
-- **Variations**: each clip's z drawn around its μ, z = μ + spread · σ · ε, with σ the encoder's.
+- **Variations**: each clip's z drawn around its latent (fitted to the clip, or μ), z = z₀ + spread · σ · ε,
+  with σ the encoder's.
 
 Every random draw comes from a ``torch.Generator`` seeded by the caller: the same seed gives the
 same melodies.
@@ -19,7 +20,7 @@ from torch import Tensor
 
 from vae import latent
 from vae.dims import Dims
-from vae.inference import decode_z, device_of, encode_mu, inference
+from vae.inference import decode_z, device_of, encode_z, inference
 from vae.knobs import control_dims
 from vae.melody import (
     CLIP_STEPS,
@@ -83,7 +84,7 @@ def analogy_latents(z_a: Tensor, z_b: Tensor, dims: Dims, mix: float = 1.0, cont
 
 
 def analogy(model, dims: Dims, song_a: np.ndarray, song_b: np.ndarray, mix: float = 1.0,
-            direction: str = "a_pitch", control: bool = False) -> np.ndarray:
+            direction: str = "a_pitch", control: bool = False, faithful: bool = True) -> np.ndarray:
     """The pitch of one song with the rhythm of the other, clip by clip: int64 tokens.
 
     Args:
@@ -94,6 +95,7 @@ def analogy(model, dims: Dims, song_a: np.ndarray, song_b: np.ndarray, mix: floa
         direction: "a_pitch" (A's pitch, B's rhythm; as long as A) or "a_rhythm" (B's pitch,
             A's rhythm; as long as B). The rhythm song's clips repeat when it is shorter.
         control: swap random non-significant dims instead of the rhythm dims.
+        faithful: both songs' latents fitted to their clips (so mix 0 plays the pitch song itself), else μ.
 
     Returns:
         int64 (T,) with T the length of the song whose pitch is kept.
@@ -102,8 +104,8 @@ def analogy(model, dims: Dims, song_a: np.ndarray, song_b: np.ndarray, mix: floa
         raise ValueError(f"the direction must be one of {', '.join(DIRECTIONS)}, got {direction!r}")
     pitch_song, rhythm_song = (song_a, song_b) if direction == "a_pitch" else (song_b, song_a)
     pitch_song = check_tokens(np.asarray(pitch_song))
-    z_p = encode_mu(model, split_clips(pitch_song))
-    z_r = encode_mu(model, split_clips(check_tokens(np.asarray(rhythm_song))))
+    z_p = encode_z(model, split_clips(pitch_song), faithful)
+    z_r = encode_z(model, split_clips(check_tokens(np.asarray(rhythm_song))), faithful)
     out = decode_z(model, analogy_latents(z_p, z_r, dims, mix, control))
     return join_clips(out)[: len(pitch_song)]
 
@@ -139,17 +141,22 @@ def posterior(model, clips: np.ndarray) -> tuple[Tensor, Tensor]:
 
 
 def variations(model, song: np.ndarray, n: int = 4, spread: float = 1.0, seed: int = 0,
-               temperature: float = 0.0) -> np.ndarray:
-    """``n`` versions of a song: each clip's z = μ + spread · σ · ε, ε ~ N(0, I): int64 (n, T).
+               temperature: float = 0.0, faithful: bool = True) -> np.ndarray:
+    """``n`` versions of a song: each clip's z = z₀ + spread · σ · ε, ε ~ N(0, I): int64 (n, T).
 
-    spread 0 gives the song as the model reconstructs it; 1 draws from the encoder's posterior.
+    z₀ is the clip's latent fitted to it when ``faithful`` (spread 0 then plays the song itself), else μ
+    (spread 0 plays the model's reconstruction); σ is the encoder's. Spread 1 draws as widely as the
+    encoder's posterior.
     """
     if int(n) != n or not 1 <= n <= MAX_SAMPLES:
         raise ValueError(f"the number of variations must be a whole number from 1 to {MAX_SAMPLES}, got {n}")
     spread = _check("the spread", spread, SPREAD_RANGE)
     temperature = _check("the temperature", temperature, TEMPERATURE_RANGE)
     song = check_tokens(np.asarray(song))
-    mu, sigma = posterior(model, split_clips(song))
+    clips = split_clips(song)
+    mu, sigma = posterior(model, clips)
+    if faithful:
+        mu = encode_z(model, clips)
     gen = generator(seed)
     eps = torch.randn(int(n), *mu.shape, generator=gen)  # (n, N, D)
     z = (mu + spread * sigma * eps).reshape(-1, mu.shape[1])

@@ -8,7 +8,10 @@ eval mode (restored afterwards), and returns numpy arrays or CPU tensors. Long r
 
 from __future__ import annotations
 
+import hashlib
 import math
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -95,3 +98,113 @@ def decode_z(model, z: Tensor, batch_size: int = BATCH_SIZE) -> np.ndarray:
         for start in range(0, len(distinct), batch_size):
             out.append(model.decode(distinct[start:start + batch_size].to(device)).cpu().numpy())
     return np.concatenate(out).astype(np.int64)[inverse.cpu().numpy()]
+
+
+# ----------------------------------------------------------------------------- faithful encoding
+
+FIT_STEPS = 100  # most Adam steps on a clip's z (most clips stop far sooner, see fit_z)
+FIT_LR = 0.1  # Adam's step size on z, in latent units
+FIT_CACHE_SONGS = 64  # fitted songs kept with each model (a few kB each)
+_cache_lock = threading.Lock()
+
+
+def _tokens_nll(model, z: Tensor, clips: Tensor) -> tuple[Tensor, Tensor]:
+    """Teacher-forced NLL summed over each clip's steps (N,), and whether every step's argmax is the clip's token (N,)."""
+    logits = model.decode_logits(z, clips)  # (N, 32, S)
+    nll = torch.nn.functional.cross_entropy(logits.transpose(1, 2), clips, reduction="none").sum(1)  # (N,)
+    return nll, (logits.argmax(-1) == clips).all(1)
+
+
+@timed("fit")
+def fit_z(model, clips: np.ndarray, steps: int = FIT_STEPS, lr: float = FIT_LR, progress: Progress | None = None
+          ) -> tuple[Tensor, Tensor]:
+    """Latents fitted to the clips they encode (semi-amortised inference, Kim et al. 2018).
+
+    Each clip's z starts at its μ and takes Adam steps that raise the teacher-forced likelihood of
+    the clip, the model's weights frozen. A clip stops as soon as its greedy decode is the clip: the
+    teacher-forced argmax is the clip's token at every step exactly when greedy decoding, which feeds
+    its own argmax back, reproduces the clip. A clip that never gets there keeps whichever of μ and
+    its last z decodes more of its steps, so fitting never does worse than μ.
+
+    Args:
+        model: the VAE.
+        clips: int array (N, 32).
+        steps: most Adam steps per clip; 0 returns μ.
+        lr: Adam's step size.
+        progress: ``progress(fraction, message)`` after every step.
+
+    Returns:
+        (z, mu): FloatTensors (N, D) on the CPU; equal clips get equal rows.
+    """
+    clips = check_clips(clips)
+    distinct, inverse = np.unique(clips, axis=0, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    device = device_of(model)
+    x = torch.as_tensor(distinct, device=device)
+    with inference(model):
+        mu = torch.cat([model.encode(x[i:i + BATCH_SIZE])[0] for i in range(0, len(x), BATCH_SIZE)]).float()
+    z = mu.clone()
+    m, v = torch.zeros_like(z), torch.zeros_like(z)  # Adam's moments, row by row: finished rows leave the batch
+    active = torch.arange(len(z), device=device)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.enable_grad():
+            for step in range(1, steps + 1):
+                zi = z[active].requires_grad_(True)
+                nll, exact = _tokens_nll(model, zi, x[active])
+                (grad,) = torch.autograd.grad(nll.sum(), zi)
+                keep = ~exact  # an exact row stops at the z it has now
+                active, grad = active[keep], grad[keep]
+                if progress is not None:
+                    progress(step / steps, f"fitting {len(active)} of {len(z)} clips")
+                if not len(active):
+                    break
+                m[active] = 0.9 * m[active] + 0.1 * grad
+                v[active] = 0.999 * v[active] + 0.001 * grad.square()
+                z[active] -= lr * (m[active] / (1 - 0.9 ** step)) / ((v[active] / (1 - 0.999 ** step)).sqrt() + 1e-8)
+    finally:
+        model.train(was_training)
+    z = _no_worse_than(model, z, mu, distinct)
+    return z.cpu()[inverse], mu.cpu()[inverse]
+
+
+def _no_worse_than(model, z: Tensor, mu: Tensor, clips: np.ndarray) -> Tensor:
+    """z, with μ's row wherever μ's greedy decode gets more of the clip's steps right (only moved rows are decoded)."""
+    moved = (z != mu).any(1).nonzero()[:, 0]
+    if not len(moved):
+        return z
+    fitted, amortised = (decode_z(model, t[moved].cpu()) for t in (z, mu))
+    target = clips[moved.cpu().numpy()]
+    worse = torch.as_tensor((fitted == target).sum(1) < (amortised == target).sum(1), device=z.device)
+    out = z.clone()
+    out[moved[worse]] = mu[moved[worse]]
+    return out
+
+
+def encode_z(model, clips: np.ndarray, faithful: bool = True, progress: Progress | None = None) -> Tensor:
+    """The latents of a song's clips (N, 32): fitted to them (:func:`fit_z`) when ``faithful``, else μ.
+
+    Every path that encodes a user's song (knobs, grid corners, analogy, variations, the command line, the
+    report) asks here, so that ``faithful`` means the same everywhere. A model without teacher-forced
+    logits (``decode_logits``) cannot be fitted and gives μ. Fitted latents are kept with the model for the
+    last ``FIT_CACHE_SONGS`` songs, so a song read again (an example, a shared link) is not fitted again.
+
+    Returns:
+        FloatTensor (N, D) on the CPU.
+    """
+    if not faithful or not hasattr(model, "decode_logits"):
+        return encode_mu(model, clips, progress=progress)
+    clips = check_clips(clips)
+    key = hashlib.blake2b(clips.tobytes(), digest_size=16).hexdigest()
+    cache = model.__dict__.setdefault("_fitted_latents", OrderedDict())  # lives and dies with the weights
+    with _cache_lock:
+        if key in cache:
+            cache.move_to_end(key)
+            return cache[key].clone()
+    z = fit_z(model, clips, progress=progress)[0]
+    with _cache_lock:
+        cache[key] = z.clone()
+        while len(cache) > FIT_CACHE_SONGS:
+            cache.popitem(last=False)
+    return z

@@ -19,7 +19,7 @@ from torch import Tensor
 
 from vae import curves, latent, render
 from vae.dims import KNOBS, Dims
-from vae.inference import decode_z, encode_mu
+from vae.inference import decode_z, encode_z
 from vae.melody import CLIP_STEPS, STEPS_PER_BAR, check_tokens, join_clips, split_clips
 from vae.pianoroll import thumbnails
 
@@ -207,7 +207,7 @@ def clip_rows(n_clips: int, bars: tuple[int, int] | None) -> slice:
 
 
 def apply(model, dims: Dims, tokens: np.ndarray, knobs: Knobs, latents: Tensor | None = None,
-          seed: int = CONTROL_SEED) -> np.ndarray:
+          seed: int = CONTROL_SEED, faithful: bool = True) -> np.ndarray:
     """The song with the knobs turned: int64 tokens (T,).
 
     Every clip in the bar range is moved and decoded (one batch); clips outside it keep their
@@ -218,13 +218,14 @@ def apply(model, dims: Dims, tokens: np.ndarray, knobs: Knobs, latents: Tensor |
         dims: the model's knobs.
         tokens: the song, int array (T,).
         knobs: where the knobs stand; checked against the song's length (ValueError when not valid).
-        latents: μ of the song's clips (N, D), when cached, so that a knob move only decodes.
+        latents: the song's latents (N, D), when cached (``Song.latents``), so that a knob move only decodes.
         seed: seeds the random control's dims.
+        faithful: without ``latents``, fit them to the song (else μ; see :func:`vae.inference.encode_z`).
     """
     tokens = check_tokens(np.asarray(tokens))
     knobs = knobs.checked(-(-len(tokens) // STEPS_PER_BAR), dims.n_offsets)
     clips = split_clips(tokens)
-    z = encode_mu(model, clips) if latents is None else latents
+    z = encode_z(model, clips, faithful) if latents is None else latents
     rows = clip_rows(len(clips), knobs.bars)
     clips[rows] = decode_z(model, move(z[rows], dims, knobs, seed))
     return join_clips(clips)[: len(tokens)]
@@ -233,16 +234,17 @@ def apply(model, dims: Dims, tokens: np.ndarray, knobs: Knobs, latents: Tensor |
 # ----------------------------------------------------------------------------- the 2-way grid
 
 
-def grid(model, dims: Dims, source: np.ndarray, target: np.ndarray, n: int) -> np.ndarray:
+def grid(model, dims: Dims, source: np.ndarray, target: np.ndarray, n: int, faithful: bool = True) -> np.ndarray:
     """The paper's 2-way grid between two clips (32,), decoded in one batch: int64 (n, n, 32).
 
     Rows move the pitch dims from source to target, columns the rhythm dims; cell (0, 0)
-    decodes the source's μ and cell (n-1, n-1) the target's (see :func:`vae.latent.interpolation_grid`).
+    decodes the source's latent and cell (n-1, n-1) the target's (see :func:`vae.latent.interpolation_grid`):
+    fitted to each clip when ``faithful``, so that the corners play the clips themselves, else μ.
     """
     if not GRID_RANGE[0] <= int(n) <= GRID_RANGE[1] or int(n) != n:
         raise ValueError(f"the grid size must be a whole number from {GRID_RANGE[0]} to {GRID_RANGE[1]}, got {n}")
     n = int(n)
-    z = encode_mu(model, np.stack([source, target]))
+    z = encode_z(model, np.stack([source, target]), faithful)
     cells = latent.interpolation_grid(z[0], z[1], dims.pitch_dims, dims.rhythm_dims, n)  # (n, n, D)
     return decode_z(model, cells.reshape(n * n, -1), batch_size=n * n).reshape(n, n, CLIP_STEPS)
 

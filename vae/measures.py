@@ -13,7 +13,7 @@ from matplotlib.figure import Figure
 
 from vae import knobs
 from vae.dims import KNOBS, Dims
-from vae.inference import BATCH_SIZE, Progress, Tracker, decode_z, device_of, encode_mu, inference, n_batches
+from vae.inference import BATCH_SIZE, Progress, Tracker, decode_z, device_of, encode_z, fit_z, inference, n_batches
 from vae.melody import HOLD, N_PITCHES, check_clips, join_clips, normalize_tokens, split_clips
 
 
@@ -51,13 +51,37 @@ def reconstruction_accuracy(model, clips: np.ndarray, teacher_forced: bool = Fal
     return out
 
 
+def fitted_accuracy(model, clips: np.ndarray, batch_size: int = BATCH_SIZE, progress: Progress | None = None) -> dict:
+    """Greedy reconstruction from z fitted to each clip (:func:`vae.inference.fit_z`), beside μ's.
+
+    Returns:
+        dict with ``token_accuracy`` and ``exact_clip_rate`` from the fitted z, ``mu_token_accuracy`` and
+        ``mu_exact_clip_rate`` from μ (the same clips, the same run), ``never_worse`` (whether no clip
+        decodes fewer steps right from its fitted z than from μ) and ``n_clips``.
+    """
+    clips = check_clips(clips)
+    if not len(clips):
+        raise ValueError("no clips to reconstruct")
+    tracker = Tracker(progress, n_batches(len(clips), batch_size))
+    fitted, amortised = [], []
+    for start in range(0, len(clips), batch_size):
+        z, mu = fit_z(model, clips[start:start + batch_size])
+        fitted.append(decode_z(model, z))
+        amortised.append(decode_z(model, mu))
+        tracker.step("fitting")
+    hit, mu_hit = np.concatenate(fitted) == clips, np.concatenate(amortised) == clips
+    return {"token_accuracy": float(hit.mean()), "exact_clip_rate": float(hit.all(1).mean()),
+            "mu_token_accuracy": float(mu_hit.mean()), "mu_exact_clip_rate": float(mu_hit.all(1).mean()),
+            "never_worse": bool((hit.sum(1) >= mu_hit.sum(1)).all()), "n_clips": len(clips)}
+
+
 def _onset_stats(tokens: np.ndarray) -> tuple[int, float | None]:
     onsets = tokens[tokens < N_PITCHES]
     return len(onsets), (float(onsets.mean()) if len(onsets) else None)
 
 
 def knob_effects(model, song_tokens: np.ndarray, dims: Dims, amount: float, knob: str = "pitch",
-                 control: bool = False, seed: int = 0, batch_size: int = BATCH_SIZE) -> dict:
+                 control: bool = False, seed: int = 0, batch_size: int = BATCH_SIZE, faithful: bool = True) -> dict:
     """What one knob move does to a song, measured against the decoded unmodified song.
 
     Both are decoded clip by clip (32 steps each, the last clip's padding included).
@@ -71,6 +95,7 @@ def knob_effects(model, song_tokens: np.ndarray, dims: Dims, amount: float, knob
         control: apply the same-size move on random dims outside pitch ∪ rhythm instead (pitch and
             rhythm knobs only).
         seed: seeds the control dims.
+        faithful: move the latents fitted to the song, as the app does by default (else μ).
 
     Returns:
         dict with ``pitch_shift`` (mean onset pitch after − before, semitones), ``rhythm_change``
@@ -84,7 +109,7 @@ def knob_effects(model, song_tokens: np.ndarray, dims: Dims, amount: float, knob
         raise ValueError(f"knob must be one of {KNOBS}, got {knob!r}")
     if control and knob == "residual":
         raise ValueError("the random control is defined for the pitch and rhythm knobs only")
-    z = encode_mu(model, split_clips(song_tokens), batch_size)
+    z = encode_z(model, split_clips(song_tokens), faithful)
     turned = knobs.Knobs(control=control, **{knob: float(amount)})
     before = normalize_tokens(join_clips(decode_z(model, z, batch_size)))
     after = normalize_tokens(join_clips(decode_z(model, knobs.move(z, dims, turned, seed), batch_size)))
@@ -116,48 +141,65 @@ def _line(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     return float(slope), r2
 
 
+def transposed(tokens: np.ndarray, semitones: int) -> np.ndarray:
+    """A song (T,) with every onset moved by ``semitones`` (holds and rests stay; pitches kept in 0..127)."""
+    tokens = np.asarray(tokens)
+    return np.where(tokens < N_PITCHES, np.clip(tokens + int(semitones), 0, N_PITCHES - 1), tokens)
+
+
 def knob_fidelity(model, songs: list[np.ndarray], dims: Dims, knob: str = "pitch",
-                  amounts: tuple[float, ...] | None = None, progress: Progress | None = None) -> dict:
+                  amounts: tuple[float, ...] | None = None, progress: Progress | None = None,
+                  faithful: bool = True) -> dict:
     """What a user gets from a knob (DESIGN "Knob fidelity"), through :func:`vae.knobs.move`.
 
     For each song and amount k: the pitch knob's mean-pitch shift (semitones), or the rhythm
     knob's log2 density ratio, of the decoded song against the song decoded at rest. Linearity
     = R² of one straight line through all (k, effect) points, gain = its slope (1.0: the knob
-    moves as many semitones, or doublings of the notes, as it says).
+    moves as many semitones, or doublings of the notes, as it says). For the pitch knob also the
+    transposition agreement: the share of steps where pitch +k equals the song at rest moved by k
+    semitones (how much of the melody a move keeps). ``faithful``: the latents fitted to each song, as
+    the app moves them (else μ).
 
     Returns:
         dict with ``amounts``, ``effects`` (one list per song), ``median`` (per amount), ``r2``,
-        ``gain`` and ``n_songs``.
+        ``gain``, ``n_songs`` and, for pitch, ``transposition_agreement`` (median over songs, per amount).
     """
     if knob not in ("pitch", "rhythm"):
         raise ValueError(f"knob fidelity is defined for the pitch and rhythm knobs, got {knob!r}")
     amounts = tuple(FIDELITY_AMOUNTS[knob] if amounts is None else amounts)
     tracker = Tracker(progress, len(songs))
-    effects = []
+    effects, kept = [], []
     for song in songs:
-        z = encode_mu(model, split_clips(song))
+        z = encode_z(model, split_clips(song), faithful)
         rest = join_clips(decode_z(model, z))
-        row = []
+        row, same = [], []
         for k in amounts:
             after = join_clips(decode_z(model, knobs.move(z, dims, knobs.Knobs(**{knob: k}))))
+            same.append(float((normalize_tokens(after) == normalize_tokens(transposed(rest, round(k)))).mean()))
             (n0, m0), (n1, m1) = _onset_stats(rest), _onset_stats(after)
             if knob == "pitch":
                 row.append(None if m0 is None or m1 is None else m1 - m0)
             else:
                 row.append(None if not n0 or not n1 else float(np.log2(n1 / n0)))
         effects.append(row)
+        kept.append(same)
         tracker.step(f"{knob} knob fidelity")
     x = np.array([k for row in effects for k, e in zip(amounts, row, strict=True) if e is not None])
     y = np.array([e for row in effects for e in row if e is not None])
     gain, r2 = _line(x, y) if len(x) > 2 else (float("nan"), float("nan"))
     median = [float(np.median([row[i] for row in effects if row[i] is not None] or [np.nan]))
               for i in range(len(amounts))]
-    return {"knob": knob, "amounts": list(amounts), "effects": effects, "median": median, "r2": r2, "gain": gain,
-            "unit": "semitones" if knob == "pitch" else "log2 density ratio", "n_songs": len(songs)}
+    out = {"knob": knob, "amounts": list(amounts), "effects": effects, "median": median, "r2": r2, "gain": gain,
+           "unit": "semitones" if knob == "pitch" else "log2 density ratio", "n_songs": len(songs),
+           "faithful": bool(faithful)}
+    if knob == "pitch":
+        out["transposition_agreement"] = np.median(np.array(kept), axis=0).tolist() if kept else []
+    return out
 
 
-def rest_agreement(model, songs: list[np.ndarray]) -> dict:
-    """Share of steps where the song decoded at rest equals the song (what a user sees first).
+def rest_agreement(model, songs: list[np.ndarray], faithful: bool = True) -> dict:
+    """Share of steps where the song decoded at rest equals the song (what a user sees first), from the
+    latents fitted to each song as the app serves it by default (``faithful=False``: from μ).
 
     Returns:
         dict with ``per_song`` (list), ``median`` and ``min``.
@@ -165,10 +207,10 @@ def rest_agreement(model, songs: list[np.ndarray]) -> dict:
     shares = []
     for song in songs:
         song = np.asarray(song)
-        rest = join_clips(decode_z(model, encode_mu(model, split_clips(song))))[: len(song)]
+        rest = join_clips(decode_z(model, encode_z(model, split_clips(song), faithful)))[: len(song)]
         shares.append(float((normalize_tokens(rest) == normalize_tokens(song)).mean()))
     return {"per_song": shares, "median": float(np.median(shares)), "min": float(np.min(shares)),
-            "n_songs": len(shares)}
+            "n_songs": len(shares), "faithful": bool(faithful)}
 
 
 def what_it_did(before: np.ndarray, after: np.ndarray) -> str:

@@ -1,7 +1,8 @@
 """Share links: a song and its knob settings as URL query parameters, and back.
 
 A song that is one of the examples is named (``example=twinkle``); any other song travels in the
-URL itself (``song=<code>&bpm=100``, the code of :func:`vae.melody.encode_song`).
+URL itself (``song=<code>&bpm=100``, the code of :func:`vae.melody.encode_song`). A song read the model's
+own way (μ, not fitted to the song) says so (``faithful=0``); faithful is the default and goes unsaid.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ class SharedState:
     bpm: float | None = None
     track: int | None = None  # track of an example with several melodic tracks
     knobs: Knobs = field(default_factory=Knobs)
+    faithful: bool = True  # latents fitted to the song (else μ: the model's own reading)
 
 
 def share_query(song: Song, knobs: Knobs) -> str:
@@ -44,6 +46,8 @@ def share_query(song: Song, knobs: Knobs) -> str:
             params[name] = f"{value:g}"
     if knobs.control:
         params["control"] = "1"
+    if not song.faithful:
+        params["faithful"] = "0"
     if knobs.bars is not None:
         params["bars"] = f"{knobs.bars[0]}-{knobs.bars[1]}"
     if any(knobs.offsets):
@@ -91,7 +95,8 @@ def parse_share_query(params: Mapping[str, str]) -> SharedState:
         raise ValueError(f"the link's tempo {bpm:g} bpm is outside {BPM_RANGE[0]:g}-{BPM_RANGE[1]:g}")
     track = int(_number(params, "track", -1))
     return SharedState(example=None if code else (params.get("example") or None), code=code, bpm=bpm,
-                       track=None if track < 0 or code else track, knobs=knobs)
+                       track=None if track < 0 or code else track, knobs=knobs,
+                       faithful=str(params.get("faithful", "1")).lower() not in ("0", "false", "no"))
 
 
 def restore(params: Mapping[str, str], examples: Mapping[str, object], n_offsets: int) -> tuple[SharedState, list[str]]:

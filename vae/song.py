@@ -1,7 +1,8 @@
 """Song: one user's song read from an example, an upload or a song code, ready for knob moves.
 
-A :class:`Song` lives in the app's per-user ``gr.State``: the tokens, tempo and μ of its clips are
-computed once when it is loaded, and the original's piano roll and audio are written once to
+A :class:`Song` lives in the app's per-user ``gr.State``: the tokens, tempo and latents of its clips
+are computed once when it is loaded (fitted to the song, or μ with ``faithful=False``: see
+:func:`vae.inference.encode_z`), and the original's piano roll and audio are written once to
 files, so that a knob move only decodes. Errors a user can fix are ``ValueError`` with a message to
 show as it is.
 """
@@ -17,7 +18,7 @@ import torch
 from pretty_midi import note_number_to_name
 
 from vae import render
-from vae.inference import decode_z, encode_mu
+from vae.inference import Progress, decode_z, encode_mu, encode_z
 from vae.melody import (
     BPM_RANGE,
     MAX_BARS,
@@ -44,19 +45,21 @@ LIMITS = (f"Limits: MIDI files up to {MAX_UPLOAD_BYTES // 2**20} MB, {MAX_BARS} 
 
 @dataclass
 class Song:
-    """One user's song, ready for knob moves. Holds no big arrays but μ."""
+    """One user's song, ready for knob moves. Holds no big arrays but its latents."""
 
     key: str  # identifies the source (example, upload bytes or share code, and track), see song_key
     name: str  # for file names (and captions, unless it has a title)
     tokens: np.ndarray  # int64 (T,)
     bpm: float  # tempo of the source, quarter notes per minute
-    latents: torch.Tensor  # μ of each clip, (N, D)
+    latents: torch.Tensor  # each clip's z, (N, D): fitted to the clip when faithful, else μ
     example: str | None = None  # example name, when the song is one
     meter: str = "4/4"
     warnings: list[str] = field(default_factory=list)
     tracks: list[tuple[str, int]] = field(default_factory=list)  # (label, index) of each melodic track
     track: int = 0
-    accuracy: float = 0.0  # share of steps the model reconstructs with the knobs at 0
+    accuracy: float = 0.0  # share of steps played back with the knobs at 0 (from the latents)
+    model_accuracy: float = 0.0  # the same from μ: the model's own reading of the song
+    faithful: bool = True  # whether the latents were fitted to the song (else μ)
     rest: np.ndarray | None = None  # int64 (T,): the song decoded with the knobs at 0 (what the knobs move from)
     model_name: str = ""  # the model the latents are of
     roll_path: Path | None = None  # the original's piano roll (PNG)
@@ -71,9 +74,11 @@ class Song:
         """What captions and the song box call it: the title, else the name."""
         return self.title or self.name
 
-    def matches(self, key: str, track: int | None, model_name: str = "") -> bool:
-        """Whether this song is what ``key`` (see :func:`song_key`) and ``track`` ask for, encoded by that model."""
-        return self.key == key and (track is None or int(track) == self.track) and self.model_name == model_name
+    def matches(self, key: str, track: int | None, model_name: str = "", faithful: bool = True) -> bool:
+        """Whether this song is what ``key`` (see :func:`song_key`) and ``track`` ask for, encoded by that model
+        the same way (fitted or μ)."""
+        return (self.key == key and (track is None or int(track) == self.track) and self.model_name == model_name
+                and self.faithful == bool(faithful))
 
     @property
     def n_bars(self) -> int:
@@ -100,15 +105,21 @@ class Song:
     def summary(self) -> str:
         """Markdown about the song: one line of facts, which track is the melody and why, and its warnings."""
         written = "" if self.meter == "4/4" else f" (written in {self.meter})"
-        facts = (f"**{self.label}**: {self.n_bars} bars of 4/4{written}, {self.n_clips} two-bar clips, {self.bpm:g} bpm. "
-                 f"The model reconstructs {100 * self.accuracy:.1f} % of its steps with every knob at 0.")
+        facts = f"**{self.label}**: {self.n_bars} bars of 4/4{written}, {self.n_clips} two-bar clips, {self.bpm:g} bpm. "
+        if self.faithful:
+            facts += (f"With every knob at 0 it plays back {100 * self.accuracy:.1f} % of its steps (faithful to the "
+                      f"song); the model's own reading: {100 * self.model_accuracy:.1f} %.")
+        else:
+            facts += (f"With every knob at 0 the model's own reading plays back {100 * self.accuracy:.1f} % of its "
+                      "steps (faithful to the song: off).")
         return "\n\n".join([facts] + [self.choice] * bool(self.choice) + [f"⚠️ {m}" for m in self.warnings])
 
     def facts(self) -> dict:
         """What the API's /load_song tells about the song (JSON types)."""
         return {"name": self.name, "title": self.label, "bars": self.n_bars, "clips": self.n_clips, "bpm": self.bpm, "meter": self.meter,
                 "track": self.track, "tracks": [{"index": i, "label": label} for label, i in self.tracks],
-                "reconstruction_accuracy": self.accuracy, "warnings": self.warnings,
+                "reconstruction_accuracy": self.accuracy, "model_reading_accuracy": self.model_accuracy,
+                "faithful": self.faithful, "warnings": self.warnings,
                 "song_code": encode_song(self.tokens)}
 
 
@@ -177,9 +188,11 @@ def read_song(example: str | None = None, upload: str | Path | None = None, code
 
 
 def prepare_song(model, melody: Melody, name: str, key: str, example: str | None = None,
-                 model_name: str = "", title: str = "") -> Song:
+                 model_name: str = "", title: str = "", faithful: bool = True, progress: Progress | None = None
+                 ) -> Song:
     """Encode a melody's clips once and render its original roll and audio to files (``title``: what the
-    page calls it, default ``name``).
+    page calls it, default ``name``). With ``faithful`` the latents are fitted to the clips
+    (:func:`vae.inference.encode_z`; ``progress(fraction, message)`` follows it), else they are μ.
 
     Raises:
         ValueError: the song plays longer than ``MAX_SONG_SECONDS`` at its tempo.
@@ -189,9 +202,11 @@ def prepare_song(model, melody: Melody, name: str, key: str, example: str | None
         raise ValueError(f"this song plays for {seconds / 60:.0f} minutes at {melody.bpm:g} bpm; the limit is "
                          f"{MAX_SONG_SECONDS // 60} minutes. Cut it shorter and try again")
     clips = split_clips(melody.tokens)
-    latents = encode_mu(model, clips)
+    mu = encode_mu(model, clips)
+    latents = encode_z(model, clips, progress=progress) if faithful else mu
     rest = decode_z(model, latents)
     accuracy = float((rest == clips).mean())
+    model_accuracy = float((decode_z(model, mu) == clips).mean()) if faithful else accuracy
     tracks = [(f"{t['index'] + 1}. {t['name']} ({t['notes']} notes)", t["index"]) for t in melody.instruments
               if t["notes"] and not t["is_drum"]]
     chosen = melody.instruments[melody.instrument] if melody.instruments else None
@@ -202,7 +217,8 @@ def prepare_song(model, melody: Melody, name: str, key: str, example: str | None
     roll, page_audio, wav = original_files(melody.tokens, melody.bpm, name, title)
     return Song(key=key, name=name, tokens=melody.tokens, bpm=melody.bpm, latents=latents, example=example,
                 meter=melody.meter, warnings=list(melody.warnings), tracks=tracks, track=melody.instrument,
-                accuracy=accuracy, rest=join_clips(rest)[: len(melody.tokens)], model_name=model_name,
+                accuracy=accuracy, model_accuracy=model_accuracy, faithful=bool(faithful),
+                rest=join_clips(rest)[: len(melody.tokens)], model_name=model_name,
                 roll_path=roll, audio_path=wav, page_audio_path=page_audio, choice=choice, title=title)
 
 
@@ -232,17 +248,19 @@ def track_number(track) -> int | None:
 
 def load(model, example: str | None = None, upload: str | Path | None = None, code: str | None = None,
          bpm: float | None = None, track: int | str | None = None, examples: dict[str, Path] | None = None,
-         cached: Song | None = None, model_name: str = "") -> Song:
+         cached: Song | None = None, model_name: str = "", faithful: bool = True,
+         progress: Progress | None = None) -> Song:
     """The song that example / upload / code (and track) name: ``cached`` when it is that song, encoded by
-    the model called ``model_name``, else read and prepared."""
+    the model called ``model_name`` the same way (``faithful``: see :func:`prepare_song`), else read and
+    prepared."""
     track = track_number(track)
     key = song_key(example, upload, code, bpm)
-    if isinstance(cached, Song) and cached.matches(key, track, model_name):
+    if isinstance(cached, Song) and cached.matches(key, track, model_name, faithful):
         return cached
     examples = example_songs() if examples is None else examples
     melody, name, example = read_song(example, upload, code, bpm, track, examples)
     title = example_title(examples[example]) if example else ""
-    s = prepare_song(model, melody, name, key, example, model_name, title)
+    s = prepare_song(model, melody, name, key, example, model_name, title, faithful, progress)
     s.upload = str(upload) if upload else None
     return s
 
