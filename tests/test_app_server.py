@@ -19,17 +19,18 @@ def client(app_url):
 
 
 def test_modulate_an_example(client):
-    roll, audio, midi = client.predict(example="twinkle", pitch=5, api_name="/modulate")
+    # μ: fitted, the untrained tiny model may play all holds, which load_melody refuses to read back
+    roll, audio, midi = client.predict(example="twinkle", pitch=5, faithful=False, api_name="/modulate")
     assert Path(roll).read_bytes().startswith(PNG) and Path(audio).read_bytes().startswith(b"RIFF")
     assert load_melody(midi).tokens.size == 12 * 16
-    *_, unmoved = client.predict(example="twinkle", api_name="/modulate")
+    *_, unmoved = client.predict(example="twinkle", faithful=False, api_name="/modulate")
     assert Path(unmoved).read_bytes() != Path(midi).read_bytes()
 
 
 def test_modulate_an_upload(client, tmp_path):
     path = melody_midi(tmp_path / "scale.mid")
     _roll, _audio, midi = client.predict(midi_file=handle_file(str(path)), rhythm=1, bar_from=1, bar_to=2,
-                                       api_name="/modulate")
+                                       faithful=False, api_name="/modulate")
     assert Path(midi).name.startswith("scale_rhythm+1") and load_melody(midi).tokens.size == 4 * 16
     roll_orig, _audio_orig, facts = client.predict(midi_file=handle_file(str(path)), api_name="/load_song")
     assert (facts["name"], facts["bars"], facts["clips"]) == ("scale", 4, 2)

@@ -89,7 +89,27 @@ def test_a_bad_upload_is_removed_and_the_song_and_knobs_keep_working(page, tmp_p
 # ----------------------------------------------------------------------------- item 3: the legend
 
 
-def test_the_legend_is_on_the_page_and_at_rest_the_original_shows(page):
+def test_faithful_is_on_by_default_and_a_link_turns_it_off(browser, app_url):
+    """The switch starts on, and the song box says how much plays back both ways; a link with faithful=0 opens with
+    it off (the model's own reading), and its share link keeps it."""
+    page = _open(browser, app_url)
+    try:
+        assert page.locator("#faithful input").is_checked()
+        assert "model's own reading" in page.locator("#song-info").inner_text()
+    finally:
+        page.close()
+    page = _open(browser, f"{app_url}?example=twinkle&faithful=0")
+    try:
+        assert not page.locator("#faithful input").is_checked()
+        page.wait_for_function("() => document.querySelector('#song-info')?.innerText.includes('faithful to the song: off')",
+                               timeout=30_000)
+    finally:
+        page.close()
+
+
+def test_the_legend_is_on_the_page_and_at_rest_the_original_shows(browser, app_url):
+    # the model's own reading: fitted to Twinkle, the untrained tiny model plays all holds
+    page = _open(browser, f"{app_url}?example=twinkle&faithful=0")
     legend = page.locator("#roll-legend")
     assert legend.is_visible() and "grey" in legend.inner_text() and "orange" in legend.inner_text()
     lb, rb = legend.bounding_box(), page.locator(ROLL).bounding_box()
@@ -101,6 +121,7 @@ def test_the_legend_is_on_the_page_and_at_rest_the_original_shows(page):
         return int((np.abs(image - rgb).max(axis=-1) <= 2).sum())
 
     assert count(pianoroll.GHOST_COLOR) > 0.3 * count(pianoroll.NOTE_COLOR) > 0, "the result hides the original"
+    page.close()
 
 
 # ----------------------------------------------------------------------------- item 4: a chorale's melody

@@ -20,7 +20,7 @@ from midi_files import write_midi
 import app
 from vae import knobs, render, song
 from vae.bundle import Bundle, load_bundle
-from vae.inference import encode_mu
+from vae.inference import encode_z
 from vae.melody import split_clips
 
 N_USERS = 16
@@ -38,7 +38,7 @@ class User:
         """(file name, MIDI bytes) that the library gives for this song and these knobs."""
         melody, name, example = song.read_song(song.DEFAULT_EXAMPLE, self.path, examples=app.EXAMPLES)
         s = song.Song(key="direct", name=name, tokens=melody.tokens, bpm=melody.bpm, example=example,
-                      latents=encode_mu(b.model, split_clips(melody.tokens)))
+                      latents=encode_z(b.model, split_clips(melody.tokens)))  # fitted, as the app's default
         k = knobs.Knobs(**moves)
         result = knobs.apply(b.model, b.dims, s.tokens, k, latents=s.latents)
         return f"{render.safe_stem(k.stem(s.name))}.mid", render.midi_bytes(result, s.bpm)

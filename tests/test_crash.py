@@ -82,7 +82,7 @@ class ClientLog:
 def modulate(http: httpx.Client, url: str, pitch: float) -> dict[str, tuple[str, bytes]]:
     """One /modulate of Twinkle through the raw HTTP API; the three files, downloaded."""
     answer = http.post(f"{url}gradio_api/call/modulate", json={"data": ["twinkle", None, None, None, None, pitch, 0,
-                                                                       0, False, 1, 512, None, None]})
+                                                                       0, False, 1, 512, None, None, False]})
     answer.raise_for_status()
     stream = http.get(f"{url}gradio_api/call/modulate/{answer.json()['event_id']}").text
     kind, _, data = stream.partition("\ndata: ")

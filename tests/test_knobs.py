@@ -8,7 +8,7 @@ from fake_vae import PITCH_DIMS, RHYTHM_DIMS, CircleVAE, FakeVAE, random_clips, 
 from vae import knobs
 from vae.dims import Dims, discover_dims
 from vae.hub import load_model
-from vae.inference import decode_z, encode_mu
+from vae.inference import decode_z, encode_mu, encode_z
 from vae.knobs import Knobs
 from vae.melody import HOLD, join_clips, split_clips
 
@@ -82,8 +82,10 @@ def test_clips_outside_the_bar_range_keep_their_original_notes(tiny):
     out = knobs.apply(model, dims, tokens, Knobs(pitch=12, bars=(5, 6))).reshape(6, 32)
     original = split_clips(tokens)
     assert np.array_equal(np.delete(out, 2, 0), np.delete(original, 2, 0)) and not np.array_equal(out[2], original[2])
-    rest = knobs.apply(model, dims, tokens, Knobs())
+    rest = knobs.apply(model, dims, tokens, Knobs(), faithful=False)
     assert np.array_equal(rest, decode_z(model, encode_mu(model, original)).reshape(-1))
+    fitted = knobs.apply(model, dims, tokens, Knobs())
+    assert np.array_equal(fitted, decode_z(model, encode_z(model, original)).reshape(-1))
 
 
 def test_a_short_song_is_padded_to_a_clip_and_trimmed_back(fake_dims, tiny):
@@ -135,12 +137,14 @@ def _clip(pitch):
     return np.array(([pitch] + [HOLD] * 3) * 8, dtype=np.int64)
 
 
+@pytest.mark.parametrize("faithful", [True, False])
 @pytest.mark.parametrize("n", [3, 5, 7])
-def test_grid_has_the_clips_at_its_corners(tiny, n):
+def test_grid_has_the_clips_at_its_corners(tiny, n, faithful):
+    """The corners decode the clips' latents: fitted (the shipped model's play the clips: test_api_unchanged) or μ."""
     model, dims = tiny
     a, b = _clip(60), _clip(67)
-    cells = knobs.grid(model, dims, a, b, n)
-    corners = decode_z(model, encode_mu(model, np.stack([a, b])))
+    cells = knobs.grid(model, dims, a, b, n, faithful)
+    corners = decode_z(model, encode_z(model, np.stack([a, b]), faithful))
     assert cells.shape == (n, n, 32) and np.array_equal(cells[0, 0], corners[0])
     assert np.array_equal(cells[-1, -1], corners[1])
     assert knobs.grid_caption(n - 1, n - 1, n) == "pitch t=1.00 · rhythm t=1.00"

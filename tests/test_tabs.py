@@ -25,10 +25,12 @@ def ideas(tiny_model_dir, tmp_path_factory):
 
 
 def test_analogy_both_directions_and_a_typed_song(ideas):
-    roll, audio, midi = ideas.analogy("twinkle", None, None, None, "test_1", mix=1.0)
+    # μ: fitted to a song, the untrained tiny model may play all holds, and load_melody wants notes
+    roll, audio, midi = ideas.analogy("twinkle", None, None, None, "test_1", mix=1.0, faithful=False)
     assert Path(roll).name.startswith("twinkle_with_rhythm_of_test_1") and Path(audio).suffix == ".wav"
     assert len(load_melody(midi).tokens) == 12 * 16  # as long as twinkle, the pitch song
-    *_, back = ideas.analogy("twinkle", b_text="C4 D4 E4 F4 | G4*4", direction="A's rhythm with B's pitch")
+    *_, back = ideas.analogy("twinkle", b_text="C4 D4 E4 F4 | G4*4", direction="A's rhythm with B's pitch",
+                             faithful=False)
     assert Path(back).name.startswith("typed_melody_with_rhythm_of_twinkle") and len(load_melody(back).tokens) == 32
     with pytest.raises(gr.Error, match="mix must be between"):
         ideas.analogy(mix=2)

@@ -18,13 +18,15 @@ def client(app_url):
 
 
 def test_analogy_answers_with_roll_audio_and_midi(client):
-    roll, audio, midi = client.predict(a_example="twinkle", b_example="test_1", mix=1, api_name="/analogy")
+    # μ: fitted to a song, the untrained tiny model may play all holds, and load_melody wants notes
+    roll, audio, midi = client.predict(a_example="twinkle", b_example="test_1", mix=1, faithful=False,
+                                       api_name="/analogy")
     assert Path(roll).read_bytes().startswith(PNG) and Path(audio).read_bytes().startswith(b"RIFF")
     assert len(load_melody(midi).tokens) == 12 * 16
-    *_, typed = client.predict(a_text="C4 D4 E4 F4 | G4*4", b_example="twinkle", api_name="/analogy")
+    *_, typed = client.predict(a_text="C4 D4 E4 F4 | G4*4", b_example="twinkle", faithful=False, api_name="/analogy")
     assert len(load_melody(typed).tokens) == 32
     *_, reverse = client.predict(a_text="C4 D4 E4 F4 | G4*4", b_example="twinkle", direction="a_rhythm",
-                                 api_name="/analogy")
+                                 faithful=False, api_name="/analogy")
     assert len(load_melody(reverse).tokens) == 12 * 16  # twinkle's pitch, the typed melody's rhythm
     *_, control = client.predict(a_example="twinkle", b_example="test_1", control=True, api_name="/analogy")
     assert Path(control).name.endswith("_control.mid")

@@ -82,6 +82,64 @@ def fidelity_lines(report: dict) -> list[str]:
     return lines
 
 
+FAITHFUL_HEADING = "## Faithful encoding"
+
+
+def faithful_lines(report: dict) -> list[str]:
+    """Card lines on faithful encoding (report.json's ``faithful``, from inspect_latent.py --faithful-only): μ and
+    fitted z side by side, rest agreement both ways, and the knobs from fitted z."""
+    f = report.get("faithful")
+    if not f:
+        return []
+    fit = f["fit"]
+    lines = [FAITHFUL_HEADING, "",
+             (f"The app fits each song's clip latents to the song once, where it is read (semi-amortised inference, Kim "
+              f"et al. 2018): from μ, Adam on z alone (lr {fit['lr']:g}, at most {fit['max_steps']} steps; "
+              f"{fit['early_stop']}), the weights frozen; a clip keeps μ unless its fitted z decodes more of it. "
+              "`faithful=False` (the app's switch, the API's parameter, `--no-faithful`) gives μ."), "",
+             "| data | clips | token accuracy, μ | exact clips, μ | token accuracy, fitted | exact clips, fitted |",
+             "| --- | --- | --- | --- | --- | --- |"]
+    for key, label in (("test", "test split"), ("nottingham_44", "Nottingham, duple-meter tunes (never trained on)")):
+        r = f["reconstruction"].get(key)
+        if r:
+            lines.append(f"| {label} | {r['n_clips']} | {fmt(r['mu_token_accuracy'], 4)} | {fmt(r['mu_exact_clip_rate'])} "
+                         f"| {fmt(r['token_accuracy'], 4)} | {fmt(r['exact_clip_rate'])} |")
+    lines += ["", "Rest agreement (share of steps where the song played with every knob at 0 equals the song):", "",
+              "| songs | μ median | μ min | fitted median | fitted min |", "| --- | --- | --- | --- | --- |"]
+    for name, r in f["rest_agreement"].items():
+        lines.append(f"| {name} ({r['fitted']['n_songs']}) | {fmt(r['mu']['median'])} | {fmt(r['mu']['min'])} | "
+                     f"{fmt(r['fitted']['median'])} | {fmt(r['fitted']['min'])} |")
+    lines += ["", "Knob effects from fitted z (median over songs; against the song played at rest):", "",
+              "| songs | knob | pitch shift (st) | rhythm change | steps changed | density ratio |",
+              "| --- | --- | --- | --- | --- | --- |"]
+    for name, block in f["knobs"].items():
+        for knob, r in block.items():
+            lines.append(f"| {name} ({r['n_songs']}) | {knob} {r['amount']:+g} | {fmt(r['pitch_shift_median'], 2)} | "
+                         f"{fmt(r['rhythm_change_median'])} | {fmt(r['steps_changed_median'])} | "
+                         f"{fmt(r['density_ratio_median'], 2)} |")
+    lines += fidelity_lines({"fidelity": f["fidelity"]})
+    pitch = f["fidelity"].get("pitch", {})
+    if pitch:
+        amounts = next(iter(pitch.values()))["amounts"]
+        lines += ["", ("Transposition agreement from fitted z (median share of steps where pitch +k plays the song at "
+                  "rest moved by k semitones):"), "", "| songs | " + " | ".join(f"{a:+g}" for a in amounts) + " |",
+                  "| --- | " + " | ".join("---" for _ in amounts) + " |"]
+        lines += [f"| {name} | " + " | ".join(fmt(x, 3) for x in r["transposition_agreement"]) + " |"
+                  for name, r in pitch.items()]
+    return [*lines, ""]
+
+
+def with_faithful_section(card_text: str, report: dict) -> str:
+    """The card with its faithful-encoding section written again from ``report`` (put before "## Limits")."""
+    section = "\n".join(faithful_lines(report))
+    start = card_text.find(FAITHFUL_HEADING)
+    if start >= 0:
+        end = card_text.find("\n## ", start + len(FAITHFUL_HEADING))
+        card_text = card_text[:start] + card_text[end + 1:] if end >= 0 else card_text[:start]
+    limits = card_text.find("## Limits")
+    return card_text[:limits] + section + "\n" + card_text[limits:] if limits >= 0 else card_text + "\n" + section
+
+
 def card(model, args: dict, metrics: list[dict], meta: dict, report: dict | None) -> str:
     c = model.config
     n_params = sum(p.numel() for p in model.parameters())
@@ -163,6 +221,8 @@ def card(model, args: dict, metrics: list[dict], meta: dict, report: dict | None
             "of the analysis (`whole_notes`); `curve` (models with a density-tied dim) moves the tied dim through "
             "an onset-count → z curve so that +1 plays twice the notes. Shipped: "
             f"`{report.get('rhythm_knob') if report.get('rhythm_knob') == 'curve' else report.get('rhythm_unit')}`."))
+    if report:
+        lines += ["", *faithful_lines(report)]
     lines += ["", "## Limits", "",
               ("Trained on European folk melodies in duple meters: other styles, meters and very wide or fast "
               "melodies reconstruct less well. Monophonic only (chords are reduced to their top note)."), ""]
@@ -178,8 +238,15 @@ def main() -> None:
     ap.add_argument("--where", default=None, help="where the last run trained (default: 'on 2 CPU cores')")
     ap.add_argument("--history", default=None, help="a sentence on the runs before the last one (fine-tuning)")
     ap.add_argument("--metrics-name", default="shipped_metrics.jsonl", help="name of the run's metrics in OUT/runs/")
+    ap.add_argument("--faithful-only", action="store_true",
+                    help="only write OUT/README.md's faithful-encoding section again, from OUT/report.json (no run needed)")
     args = ap.parse_args()
     run, out, figs = Path(args.run), Path(args.out), Path(args.figures)
+    if args.faithful_only:
+        readme = out / "README.md"
+        readme.write_text(with_faithful_section(readme.read_text(), json.loads((out / "report.json").read_text())))
+        print("wrote the faithful-encoding section of", readme)
+        return
     out.mkdir(parents=True, exist_ok=True)
     figs.mkdir(parents=True, exist_ok=True)
     if (run / "model").resolve() != out.resolve():

@@ -124,7 +124,7 @@ def fit_z(model, clips: np.ndarray, steps: int = FIT_STEPS, lr: float = FIT_LR, 
     the clip, the model's weights frozen. A clip stops as soon as its greedy decode is the clip: the
     teacher-forced argmax is the clip's token at every step exactly when greedy decoding, which feeds
     its own argmax back, reproduces the clip. A clip that never gets there keeps whichever of μ and
-    its last z decodes more of its steps, so fitting never does worse than μ.
+    its last z decodes more of its steps (μ on a tie), so fitting never does worse than μ.
 
     Args:
         model: the VAE.
@@ -170,15 +170,16 @@ def fit_z(model, clips: np.ndarray, steps: int = FIT_STEPS, lr: float = FIT_LR, 
 
 
 def _no_worse_than(model, z: Tensor, mu: Tensor, clips: np.ndarray) -> Tensor:
-    """z, with μ's row wherever μ's greedy decode gets more of the clip's steps right (only moved rows are decoded)."""
+    """z where its greedy decode gets more of the clip's steps right than μ's, else μ (only moved rows are decoded):
+    a latent leaves μ only where that helps."""
     moved = (z != mu).any(1).nonzero()[:, 0]
     if not len(moved):
         return z
     fitted, amortised = (decode_z(model, t[moved].cpu()) for t in (z, mu))
     target = clips[moved.cpu().numpy()]
-    worse = torch.as_tensor((fitted == target).sum(1) < (amortised == target).sum(1), device=z.device)
-    out = z.clone()
-    out[moved[worse]] = mu[moved[worse]]
+    better = torch.as_tensor((fitted == target).sum(1) > (amortised == target).sum(1), device=z.device)
+    out = mu.clone()
+    out[moved[better]] = z[moved[better]]
     return out
 
 
