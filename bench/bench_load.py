@@ -42,7 +42,7 @@ from gradio_client import Client, handle_file
 
 from vae import knobs, render, song
 from vae.bundle import load_bundle
-from vae.inference import encode_mu
+from vae.inference import encode_z
 from vae.melody import encode_song, split_clips, tokens_to_midi
 from vae.pianoroll import png_bytes, thumbnails
 
@@ -94,7 +94,7 @@ class Expected:
         if source not in self.songs:
             upload = source if isinstance(source, Path) else None
             melody, _, _ = song.read_song(None if upload else source, upload)
-            self.songs[source] = (melody, encode_mu(self.bundle.model, split_clips(melody.tokens)))
+            self.songs[source] = (melody, encode_z(self.bundle.model, split_clips(melody.tokens)))  # as the app: fitted
         return self.songs[source]
 
     def midi(self, source, moves: dict) -> bytes:

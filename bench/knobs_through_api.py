@@ -6,7 +6,10 @@ Starts ``app.py`` (the bundled models) on localhost and, for songs no model saw 
 Nottingham melodies in ../shared/eval/nottingham when present, else the bundled examples), uploads
 each song to ``/modulate`` with the knobs at rest and turned (pitch −5 / +5 / +12, rhythm −1 / +1,
 residual +2, the random control at pitch +5), reads the returned MIDI back and compares it with the
-answer at rest: mean-pitch shift in semitones, density ratio, share of steps changed. Both models,
+answer at rest: mean-pitch shift in semitones, density ratio, share of steps changed, and for the pitch
+knob the transposition agreement (the share of steps where pitch +k plays the answer at rest moved by
+k). The **rest agreement** compares the answer at rest with the song itself (the share of steps equal).
+Both models, both readings (faithful to the song, the default; and the model's own, ``faithful=False``),
 through gradio_client, the way an API user meets them.
 """
 
@@ -24,7 +27,8 @@ import httpx
 import numpy as np
 from gradio_client import Client, handle_file
 
-from vae.melody import N_PITCHES, STEPS_PER_BAR, load_melody
+from vae.measures import transposed
+from vae.melody import N_PITCHES, REST, STEPS_PER_BAR, load_melody, normalize_tokens
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTTINGHAM = ROOT.parent / "shared" / "eval" / "nottingham"
@@ -53,6 +57,13 @@ def stats(tokens: np.ndarray) -> tuple[int, float]:
     return len(onsets), float(onsets.mean()) if len(onsets) else float("nan")
 
 
+def agreement(a: np.ndarray, b: np.ndarray) -> float:
+    """Share of steps where two songs agree, the shorter padded with rests (holds after a rest read as rests)."""
+    n = max(len(a), len(b))
+    a, b = (normalize_tokens(np.concatenate([t, np.full(n - len(t), REST)])) for t in (a, b))
+    return float((a == b).mean())
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--songs", type=int, default=20)
@@ -70,28 +81,37 @@ def main() -> None:
                 break
             except (OSError, ValueError, httpx.HTTPError):  # not up yet
                 time.sleep(1)
-        results = {}
-        for model in ("regularised", "paper"):
-            rows = {f"{k}{a:+g}": [] for k, a in MOVES}
-            for path in songs(args.songs):
-                def turned(path=path, model=model, **knobs):
-                    *_, midi = client.predict(midi_file=handle_file(str(path)), model=model, api_name="/modulate",
-                                              **knobs)
+        results, picked = {}, songs(args.songs)
+        for model, faithful in ((m, f) for m in ("regularised", "paper") for f in (True, False)):
+            rows, at_rest = {f"{k}{a:+g}": [] for k, a in MOVES}, []
+            for path in picked:
+                def turned(path=path, model=model, faithful=faithful, **knobs):
+                    *_, midi = client.predict(midi_file=handle_file(str(path)), model=model, faithful=faithful,
+                                              api_name="/modulate", **knobs)
                     return load_melody(midi).tokens
                 rest = turned()
+                at_rest.append(agreement(rest, load_melody(path).tokens))
                 n0, m0 = stats(rest)
                 for knob, amount in MOVES:
                     out = turned(**({"pitch": amount, "control": True} if knob == "control" else {knob: amount}))
                     n1, m1 = stats(out)
                     same = min(len(out), len(rest))
-                    rows[f"{knob}{amount:+g}"].append({"pitch_shift": m1 - m0, "density_ratio": n1 / max(n0, 1),
-                                                       "steps_changed": float((out[:same] != rest[:same]).mean())})
-            results[model] = {move: {key: float(np.median([r[key] for r in rs])) for key in rs[0]}
-                              for move, rs in rows.items()}
-            print(model, json.dumps(results[model], indent=1))
+                    row = {"pitch_shift": m1 - m0, "density_ratio": n1 / max(n0, 1),
+                           "steps_changed": float((out[:same] != rest[:same]).mean())}
+                    if knob == "pitch":
+                        row["transposition_agreement"] = agreement(out, transposed(rest, round(amount)))
+                    rows[f"{knob}{amount:+g}"].append(row)
+            reading = "faithful" if faithful else "model_reading"
+            results.setdefault(model, {})[reading] = {
+                "rest_agreement": {"median": float(np.median(at_rest)), "min": float(np.min(at_rest)),
+                                   "per_song": dict(zip([p.name for p in picked], at_rest, strict=True))},
+                **{move: {key: float(np.median([r[key] for r in rs])) for key in rs[0]} for move, rs in rows.items()}}
+            print(model, reading, json.dumps({k: v for k, v in results[model][reading].items() if k != "rest_agreement"}
+                                             | {"rest_median": float(np.median(at_rest)), "rest_min": min(at_rest)},
+                                             indent=1))
         out = Path(args.out)
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps({"songs": args.songs, "source": str(NOTTINGHAM if NOTTINGHAM.is_dir() else "examples"),
+        out.write_text(json.dumps({"songs": len(picked), "source": str(NOTTINGHAM if NOTTINGHAM.is_dir() else "examples"),
                                    "medians": results}, indent=2))
     finally:
         server.kill()

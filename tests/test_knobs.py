@@ -10,7 +10,7 @@ from vae.dims import Dims, discover_dims
 from vae.hub import load_model
 from vae.inference import decode_z, encode_mu, encode_z
 from vae.knobs import Knobs
-from vae.melody import HOLD, join_clips, split_clips
+from vae.melody import HOLD, join_clips, load_melody, split_clips
 
 
 @pytest.fixture(scope="module")
@@ -167,3 +167,15 @@ def test_grid_size_is_limited(tiny, n):
 ])
 def test_moved_names_the_knobs_away_from_rest(k, words):
     assert k.moved() == words
+
+
+def test_the_shipped_models_grid_corners_are_the_clips_themselves():
+    """Faithful corners (the default): the top-left cell plays the source clip and the bottom-right the target."""
+    from vae.bundle import load_bundle
+    from vae.song import example_songs
+
+    b = load_bundle()
+    clips = np.concatenate([split_clips(load_melody(p).tokens) for p in example_songs().values()])
+    source, target = clips[clips[:, 0] < 128][[3, 20]]
+    cells = knobs.grid(b.model, b.dims, source, target, 5)
+    assert np.array_equal(cells[0, 0], source) and np.array_equal(cells[-1, -1], target)
