@@ -117,9 +117,8 @@ class Handlers:
             gr.Info(f"The knobs stay where they were: {moved}. Set them to 0 to hear the new song as it is.")
         return outputs
 
-    def pick_example(self, example, state, model=None, faithful=True, *knob_values):  # replaces an uploaded or shared song
-        return self._new_song(knob_values, None, "", *self.load_song(example, state=state, model=model,
-                                                                       faithful=faithful))
+    def pick_example(self, example, state, model=None, faithful=True, *knob_values):  # replaces an upload or shared song
+        return self._new_song(knob_values, None, "", *self.load_song(example, state=state, model=model, faithful=faithful))
 
     def pick_upload(self, midi_file, state, model=None, faithful=True, *knob_values):
         """An upload replaces any shared song; a file that is refused leaves the box, and the song before stays."""
@@ -163,8 +162,7 @@ class Handlers:
     @user_errors
     def interpolate(self, source_example=DEFAULT, source_file=None, source_clip=1, target_example=DEFAULT,
                     target_file=None, target_clip=3, grid_size=GRID_DEFAULT, model=None, faithful=True):
-        """The 2-way pitch x rhythm grid between two 2-bar clips, as captioned piano-roll thumbnails (faithful: the
-        corners fitted to the clips, so they play them; else μ)."""
+        """The pitch x rhythm grid between two 2-bar clips as captioned roll thumbnails (faithful: corners play the clips)."""
         source, bpm = song.read_clip(source_example, source_file, source_clip, EXAMPLES)
         target, _ = song.read_clip(target_example, target_file, target_clip, EXAMPLES)
         b = self.pick(model)
@@ -192,18 +190,13 @@ class Handlers:
     @user_errors
     def inspect_song(self, example=DEFAULT, midi_file=None, track=None, song_code=None, bpm=None, state=None,
                      model=None, faithful=True, progress=gr.Progress()):  # noqa: B008
-        """Re-run the pitch/rhythm analysis (disentanglement by augmentation) on the current song's clips (on μ, as
-        the paper defines it; ``faithful`` only says how the song kept for the Knobs tab is read)."""
+        """Re-run the pitch/rhythm analysis (disentanglement by augmentation) on the current song's clips, on μ."""
         s = self._song(state, example, midi_file, track, song_code, bpm, model, faithful)
         dims = song_dims(self.pick(model).model, s.tokens, s.label, progress=lambda f, msg: progress(f, desc=msg))
         return measures.dims_rows(dims), measures.dim_scores_figure(dims, f"{s.label}: {s.n_clips} clips"), s
 
 
 # ----------------------------------------------------------------------------- layout
-
-
-def _banner(b: Bundle) -> str:
-    return "\n\n".join([INTRO, *(f"⚠️ {notice}" for notice in b.notices())])
 
 
 def knobs_tab(b: Bundle) -> SimpleNamespace:
@@ -215,8 +208,7 @@ def knobs_tab(b: Bundle) -> SimpleNamespace:
             ui.track = gr.Dropdown([], label="Track (melody)", visible=False, allow_custom_value=True)
             ui.song_code, ui.bpm = gr.Textbox(visible=False), gr.Number(visible=False)
             ui.info = gr.Markdown(label="Song", elem_id="song-info")
-            ui.faithful = gr.Checkbox(True, label="Faithful to the song", elem_id="faithful",
-                                      info=FAITHFUL_HELP)
+            ui.faithful = gr.Checkbox(True, label="Faithful to the song", elem_id="faithful", info=FAITHFUL_HELP)
             gr.Markdown(f"{song.LIMITS} A grid has {GRID_RANGE[0]} to {GRID_RANGE[1]} cells per side.")
         with gr.Column(scale=2, elem_id="knob-col"):
             with gr.Row():
@@ -312,7 +304,7 @@ def wire_knobs(demo: gr.Blocks, h: Handlers, k: SimpleNamespace, state, base, mo
     song_in = [k.example, k.upload, k.track, k.song_code, k.bpm]
     knob_in = [k.pitch, k.rhythm, k.residual, k.control, k.bar_from, k.bar_to]
     load_out = [k.roll_orig, k.audio_orig, k.info, k.track, k.bar_from, k.bar_to, k.example, state]
-    stay = [k.pitch, k.rhythm, k.residual, k.control, *k.offsets]  # a new song: the knobs that stay are named
+    stay = [state, model, k.faithful, k.pitch, k.rhythm, k.residual, k.control, *k.offsets]  # those that stay are named
     refresh = {"fn": h.modulate_sliders, "inputs": [state, model, k.faithful, *song_in, *knob_in, *k.offsets],
                "outputs": [k.roll, k.audio_out, k.midi_out, k.wav_out, k.did, state], **private("knobs")}
     link_args = {"fn": h.share_link, "inputs": [state, base, *knob_in, *k.offsets], "outputs": k.link,
@@ -322,12 +314,9 @@ def wire_knobs(demo: gr.Blocks, h: Handlers, k: SimpleNamespace, state, base, mo
                   **private("restore")
                   ).then(h.load_song, [*song_in, state, k.bar_from, k.bar_to, model, k.faithful], load_out,
                          **private("load_restored")),
-        k.example.input(h.pick_example, [k.example, state, model, k.faithful, *stay], [k.upload, k.song_code, *load_out],
-                        **private("pick_example")),
-        k.upload.upload(h.pick_upload, [k.upload, state, model, k.faithful, *stay], [k.upload, k.song_code, *load_out],
-                        **private("pick_upload")),
-        k.upload.clear(h.clear_upload, [k.example, state, model, k.faithful, *stay], load_out,
-                       **private("clear_upload")),
+        k.example.input(h.pick_example, [k.example, *stay], [k.upload, k.song_code, *load_out], **private("pick_example")),
+        k.upload.upload(h.pick_upload, [k.upload, *stay], [k.upload, k.song_code, *load_out], **private("pick_upload")),
+        k.upload.clear(h.clear_upload, [k.example, *stay], load_out, **private("clear_upload")),
         gr.on([k.track.input, model.input, k.faithful.input], h.load_song,
               [*song_in, state, k.bar_from, k.bar_to, model, k.faithful], load_out, **private("pick_track")),
     )
@@ -364,7 +353,7 @@ def build_demo(bundles: dict[str, Bundle] | Bundle) -> gr.Blocks:
     bundles, bundle = h.bundles, h.bundle
     with gr.Blocks(title=TITLE, delete_cache=(3600, 86400)) as demo:
         state, grid_state, base = gr.State(), gr.State(), gr.State("")
-        gr.Markdown(_banner(bundle))
+        gr.Markdown("\n\n".join([INTRO, *(f"⚠️ {notice}" for notice in bundle.notices())]))
         k, g = knobs_tab(bundle), interpolate_tab()
         a, s, t = tabs.analogy_tab(), tabs.sampling_tab(), tabs.typed_tab()
         i, model = inspect_tab(bundle), model_tab(bundles)
