@@ -35,17 +35,15 @@ HOST = os.environ.get("GRADIO_SERVER_NAME") or ("0.0.0.0" if os.environ.get("SPA
 PORT = int(os.environ.get("GRADIO_SERVER_PORT", "7860"))
 DEFAULT_CONCURRENCY = 2  # events at once: one per core of a basic Space (a knob move never waits for a grid)
 QUEUE_SIZE = 64  # waiting events beyond this are refused with "queue full"
-# torch threads per process. One event's work is small (a song's clips in one batch); with more
-# threads, concurrent events and the server spin against each other (measured on 2 busy cores:
-# a Twinkle knob move took 470 ms with 2 threads, 99 ms with 1).
+# torch threads per process. One event's work is small (a song's clips in one batch); with more threads, concurrent
+# events and the server spin against each other (2 busy cores: a Twinkle knob move took 470 ms with 2 threads, 99 with 1).
 TORCH_THREADS = int(os.environ.get("MELODY_KNOBS_TORCH_THREADS", "1"))
 GRID_DEFAULT = 5
 TABLE = {"headers": ["measure", "value"], "wrap": True, "column_widths": ["45%", "55%"], "max_height": 420}
 CSS = (Path(__file__).resolve().parent / "assets" / "app.css").read_text()  # grid captions, phone order, report
 FIGURES_DIR = Path(__file__).resolve().parent / "assets" / "figures"
 EXAMPLES, DEFAULT = song.example_songs(), song.DEFAULT_EXAMPLE
-FAITHFUL_HELP = ("On: each clip's latent is fitted to the song once, so the knobs at 0 play it back as it is. Off: the "
-                 "model's own reading (its encoder's guess), with its reconstruction errors. Every tab reads songs so.")
+FAITHFUL_HELP = "On: the song's latents are fitted to it, so the knobs at 0 play it as it is. Off: the model's reading."
 NO_GRID = "Make a grid first: choose two clips and press **Interpolate**, then click a cell or play the diagonal."
 logger = logging.getLogger("melody_knobs")
 
@@ -199,6 +197,10 @@ class Handlers:
 # ----------------------------------------------------------------------------- layout
 
 
+def _banner(b: Bundle) -> str:
+    return "\n\n".join([INTRO, *(f"⚠️ {notice}" for notice in b.notices())])
+
+
 def knobs_tab(b: Bundle) -> SimpleNamespace:
     """The Knobs tab: a song, the knob sliders, the result's roll, audio, MIDI and share link."""
     ui = SimpleNamespace()
@@ -304,6 +306,7 @@ def wire_knobs(demo: gr.Blocks, h: Handlers, k: SimpleNamespace, state, base, mo
     song_in = [k.example, k.upload, k.track, k.song_code, k.bpm]
     knob_in = [k.pitch, k.rhythm, k.residual, k.control, k.bar_from, k.bar_to]
     load_out = [k.roll_orig, k.audio_orig, k.info, k.track, k.bar_from, k.bar_to, k.example, state]
+    load_in = [*song_in, state, k.bar_from, k.bar_to, model, k.faithful]  # load_song's inputs
     stay = [state, model, k.faithful, k.pitch, k.rhythm, k.residual, k.control, *k.offsets]  # those that stay are named
     refresh = {"fn": h.modulate_sliders, "inputs": [state, model, k.faithful, *song_in, *knob_in, *k.offsets],
                "outputs": [k.roll, k.audio_out, k.midi_out, k.wav_out, k.did, state], **private("knobs")}
@@ -312,13 +315,11 @@ def wire_knobs(demo: gr.Blocks, h: Handlers, k: SimpleNamespace, state, base, mo
     loads = (
         demo.load(h.restore, None, [k.example, k.song_code, k.bpm, k.track, k.faithful, *knob_in, *k.offsets, base],
                   **private("restore")
-                  ).then(h.load_song, [*song_in, state, k.bar_from, k.bar_to, model, k.faithful], load_out,
-                         **private("load_restored")),
+                  ).then(h.load_song, load_in, load_out, **private("load_restored")),
         k.example.input(h.pick_example, [k.example, *stay], [k.upload, k.song_code, *load_out], **private("pick_example")),
         k.upload.upload(h.pick_upload, [k.upload, *stay], [k.upload, k.song_code, *load_out], **private("pick_upload")),
         k.upload.clear(h.clear_upload, [k.example, *stay], load_out, **private("clear_upload")),
-        gr.on([k.track.input, model.input, k.faithful.input], h.load_song,
-              [*song_in, state, k.bar_from, k.bar_to, model, k.faithful], load_out, **private("pick_track")),
+        gr.on([k.track.input, model.input, k.faithful.input], h.load_song, load_in, load_out, **private("pick_track")),
     )
     show = lambda event: event.success(**refresh).success(**link_args)
     for event in loads:  # a new song: show it through the knobs as they stand
@@ -353,7 +354,7 @@ def build_demo(bundles: dict[str, Bundle] | Bundle) -> gr.Blocks:
     bundles, bundle = h.bundles, h.bundle
     with gr.Blocks(title=TITLE, delete_cache=(3600, 86400)) as demo:
         state, grid_state, base = gr.State(), gr.State(), gr.State("")
-        gr.Markdown("\n\n".join([INTRO, *(f"⚠️ {notice}" for notice in bundle.notices())]))
+        gr.Markdown(_banner(bundle))
         k, g = knobs_tab(bundle), interpolate_tab()
         a, s, t = tabs.analogy_tab(), tabs.sampling_tab(), tabs.typed_tab()
         i, model = inspect_tab(bundle), model_tab(bundles)
