@@ -219,6 +219,28 @@ def knob_dims(model, data, args) -> tuple[Dims, dict]:
     return dims, fitted
 
 
+def faithful_figure(reports: dict[str, dict], path: Path) -> None:
+    """Rest agreement of every song, the model's own reading (μ) against faithful encoding, one panel per model."""
+    fig = Figure(figsize=(10, 3.6))
+    axes = fig.subplots(1, len(reports), squeeze=False)[0]
+    for ax, (label, report) in zip(axes, reports.items(), strict=True):
+        rest = report["faithful"]["rest_agreement"]
+        for name, color in (("test_songs", "#1c7ed6"), ("nottingham", "#2b8a3e")):
+            if name not in rest:
+                continue
+            mu, fitted = (sorted(rest[name][r]["per_song"]) for r in ("mu", "fitted"))
+            ax.plot(range(1, len(mu) + 1), mu, "o", color=color, ms=3.5, mfc="none",
+                    label=f"{name.replace('_', ' ')}, model's reading (μ): min {mu[0]:.2f}")
+            ax.plot(range(1, len(fitted) + 1), fitted, "o", color=color, ms=3.5,
+                    label=f"{name.replace('_', ' ')}, faithful: min {fitted[0]:.2f}")
+        ax.axhline(0.95, color="#adb5bd", lw=0.8, ls="--")
+        ax.set(xlabel="songs, from the worst", ylabel="steps played back at rest", ylim=(0.45, 1.02),
+               title=f"{label}: the song at rest")
+        ax.legend(fontsize=7, loc="lower right")
+        ax.grid(alpha=0.3)
+    save(fig, path)
+
+
 def faithful_measures(model, dims: Dims, data, sets: dict[str, list[np.ndarray]], n_clips: int, seed: int) -> dict:
     """Faithful encoding (DESIGN "Measures"), μ beside fitted z: reconstruction of test and Nottingham clips, rest
     agreement, and the knobs' effects and fidelity from the fitted latents, as the app serves them by default."""
@@ -288,6 +310,9 @@ def main() -> None:
         report["faithful"]["seconds"] = round(time.time() - t0, 1)
         path.write_text(json.dumps(report, indent=2))
         print(json.dumps({k: v for k, v in report["faithful"].items() if k in ("reconstruction", "fit")}, indent=2))
+        others = {lab: json.loads(Path(rep).read_text()) for lab, rep in (c.split("=", 1) for c in args.compare)}
+        faithful_figure({args.label or report.get("label", "this model"): report,
+                         **{lab: r for lab, r in others.items() if "faithful" in r}}, Path(args.figures) / "fig11_faithful.png")
         return
     out, figs = Path(args.out), Path(args.figures)
     out.mkdir(parents=True, exist_ok=True)
