@@ -29,7 +29,7 @@ from tqdm import tqdm
 from vae import ideas, knobs, render
 from vae.bundle import Bundle, load_bundle
 from vae.dims import song_dims
-from vae.inference import decode_z, encode_mu, encode_z
+from vae.inference import readings
 from vae.knobs import Knobs
 from vae.measures import dims_rows
 from vae.melody import STEPS_PER_BAR, Melody, load_melody, split_clips
@@ -153,8 +153,7 @@ def cmd_inspect(b: Bundle, args) -> None:
     """Facts about a song and the dims (the model's, or found on this song with --analyse), as JSON."""
     melody, name = read_song(args.song, args.track)
     clips = split_clips(melody.tokens)
-    own = decode_z(b.model, encode_mu(b.model, clips))
-    rest = decode_z(b.model, encode_z(b.model, clips)) if args.faithful else own
+    _, rest, own = readings(b.model, clips, args.faithful)
     facts = {"name": name, "bars": len(melody.tokens) // STEPS_PER_BAR, "clips": len(clips), "bpm": melody.bpm,
              "meter": melody.meter, "faithful": args.faithful,
              "reconstruction_accuracy": round(float((rest == clips).mean()), 4),

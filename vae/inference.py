@@ -186,29 +186,52 @@ def _no_worse_than(model, z: Tensor, mu: Tensor, clips: np.ndarray) -> Tensor:
     return out
 
 
-def encode_z(model, clips: np.ndarray, faithful: bool = True, progress: Progress | None = None) -> Tensor:
-    """The latents of a song's clips (N, 32): fitted to them (:func:`fit_z`) when ``faithful``, else μ.
+def fitted_and_mu(model, clips: np.ndarray, progress: Progress | None = None) -> tuple[Tensor, Tensor]:
+    """(z, μ) of a song's clips (N, 32), z fitted to them (:func:`fit_z`), each FloatTensor (N, D) on the CPU.
 
-    Every path that encodes a user's song (knobs, grid corners, analogy, variations, the command line, the
-    report) asks here, so that ``faithful`` means the same everywhere. A model without teacher-forced
-    logits (``decode_logits``) cannot be fitted and gives μ. Fitted latents are kept with the model for the
-    last ``FIT_CACHE_SONGS`` songs, so a song read again (an example, a shared link) is not fitted again.
-
-    Returns:
-        FloatTensor (N, D) on the CPU.
+    Kept with the model for the last ``FIT_CACHE_SONGS`` songs, so a song read again (an example, a shared
+    link) is not fitted again. A model without teacher-forced logits (``decode_logits``) cannot be fitted:
+    z is μ.
     """
-    if not faithful or not hasattr(model, "decode_logits"):
-        return encode_mu(model, clips, progress=progress)
+    if not hasattr(model, "decode_logits"):
+        mu = encode_mu(model, clips, progress=progress)
+        return mu, mu
     clips = check_clips(clips)
     key = hashlib.blake2b(clips.tobytes(), digest_size=16).hexdigest()
     cache = model.__dict__.setdefault("_fitted_latents", OrderedDict())  # lives and dies with the weights
     with _cache_lock:
         if key in cache:
             cache.move_to_end(key)
-            return cache[key].clone()
-    z = fit_z(model, clips, progress=progress)[0]
+            return tuple(t.clone() for t in cache[key])
+    z, mu = fit_z(model, clips, progress=progress)
     with _cache_lock:
-        cache[key] = z.clone()
+        cache[key] = (z.clone(), mu.clone())
         while len(cache) > FIT_CACHE_SONGS:
             cache.popitem(last=False)
-    return z
+    return z, mu
+
+
+def encode_z(model, clips: np.ndarray, faithful: bool = True, progress: Progress | None = None) -> Tensor:
+    """The latents of a song's clips (N, 32): fitted to them (:func:`fitted_and_mu`) when ``faithful``, else μ.
+
+    Every path that encodes a user's song (knobs, grid corners, analogy, variations, the command line, the
+    report) asks here, so that ``faithful`` means the same everywhere.
+
+    Returns:
+        FloatTensor (N, D) on the CPU.
+    """
+    return fitted_and_mu(model, clips, progress)[0] if faithful else encode_mu(model, clips, progress=progress)
+
+
+def readings(model, clips: np.ndarray, faithful: bool = True, progress: Progress | None = None
+             ) -> tuple[Tensor, np.ndarray, np.ndarray]:
+    """What a song's clips (N, 32) play at rest both ways, from one fit and one decode (rows where the fitted z
+    is μ are decoded once).
+
+    Returns:
+        (z, played, own): the latents the knobs move (fitted when ``faithful``, else μ), FloatTensor (N, D);
+        the clips they decode to and the clips μ decodes to (the model's own reading), int64 (N, 32) each.
+    """
+    z, mu = fitted_and_mu(model, clips, progress) if faithful else (encode_mu(model, clips, progress=progress),) * 2
+    decoded = decode_z(model, torch.cat([z, mu]))
+    return z, decoded[: len(z)], decoded[len(z):]

@@ -18,7 +18,7 @@ import torch
 from pretty_midi import note_number_to_name
 
 from vae import render
-from vae.inference import Progress, decode_z, encode_mu, encode_z
+from vae.inference import Progress, readings
 from vae.melody import (
     BPM_RANGE,
     MAX_BARS,
@@ -202,11 +202,8 @@ def prepare_song(model, melody: Melody, name: str, key: str, example: str | None
         raise ValueError(f"this song plays for {seconds / 60:.0f} minutes at {melody.bpm:g} bpm; the limit is "
                          f"{MAX_SONG_SECONDS // 60} minutes. Cut it shorter and try again")
     clips = split_clips(melody.tokens)
-    mu = encode_mu(model, clips)
-    latents = encode_z(model, clips, progress=progress) if faithful else mu
-    rest = decode_z(model, latents)
-    accuracy = float((rest == clips).mean())
-    model_accuracy = float((decode_z(model, mu) == clips).mean()) if faithful else accuracy
+    latents, rest, own = readings(model, clips, faithful, progress)
+    accuracy, model_accuracy = float((rest == clips).mean()), float((own == clips).mean())
     tracks = [(f"{t['index'] + 1}. {t['name']} ({t['notes']} notes)", t["index"]) for t in melody.instruments
               if t["notes"] and not t["is_drum"]]
     chosen = melody.instruments[melody.instrument] if melody.instruments else None
