@@ -23,24 +23,11 @@ import torch
 from vae import inference
 from vae.bundle import load_bundle
 from vae.measures import knob_effects, knob_fidelity, rest_agreement
-from vae.melody import STEPS_PER_BAR, load_melody, split_clips
+from vae.melody import split_clips
+from vae.song import folder_songs
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTTINGHAM = ROOT.parent / "shared" / "eval" / "nottingham"
-
-
-def songs(n: int, seed: int = 1) -> list[np.ndarray]:
-    folder = NOTTINGHAM if NOTTINGHAM.is_dir() else ROOT / "assets" / "examples"
-    found = []
-    for path in sorted(folder.glob("*.mid")):
-        try:
-            melody = load_melody(path)
-        except ValueError:
-            continue
-        if not melody.warnings and len(melody.tokens) >= 8 * STEPS_PER_BAR:
-            found.append(melody.tokens)
-    pick = np.random.default_rng(seed).choice(len(found), size=min(n, len(found)), replace=False)
-    return [found[i] for i in sorted(pick)]
 
 
 def main() -> None:
@@ -50,7 +37,8 @@ def main() -> None:
     ap.add_argument("--lr", type=float, nargs="+", default=[0.0, 0.05, 0.1, 0.2])
     args = ap.parse_args()
     torch.set_num_threads(1)
-    b, picked = load_bundle(args.model, fallback=args.model is None), songs(args.songs)
+    folder = NOTTINGHAM if NOTTINGHAM.is_dir() else ROOT / "assets" / "examples"
+    b, picked = load_bundle(args.model, fallback=args.model is None), folder_songs(folder, args.songs, seed=1)
     fit = inference.fit_z.__wrapped__  # the undecorated function, whose default step size encode_z uses
     for lr in args.lr:
         fit.__defaults__ = (inference.FIT_STEPS, lr, None)

@@ -74,3 +74,20 @@ def test_every_example_has_a_title_for_the_menus_and_keeps_its_name(tmp_path):
     assert all(title != name for title, name in choices), "no example is shown by its file name"
     (tmp_path / "mine.mid").write_bytes(b"")  # a folder without examples.json: the names
     assert song.example_choices(song.example_songs(tmp_path)) == [("mine", "mine")]
+
+
+def test_folder_songs_keeps_long_duple_songs_and_draws_them_with_the_seed(tmp_path):
+    from midi_files import melody_midi
+
+    from vae.melody import load_melody, tokens_to_midi
+
+    long = np.tile(load_melody(melody_midi(tmp_path / "scale.mid")).tokens, 3)  # 12 bars of 4/4
+    for i in range(6):
+        tokens_to_midi((long + i * (long < 128)).astype(np.int64)).write(str(tmp_path / f"long{i}.mid"))
+    melody_midi(tmp_path / "waltz.mid", meter=(3, 4))  # not duple: left out
+    (tmp_path / "broken.mid").write_bytes(b"not midi")  # unreadable: left out
+    picked = song.folder_songs(tmp_path, 4, min_bars=8, seed=3)
+    assert len(picked) == 4 and all(len(s) == 12 * 16 for s in picked)  # scale.mid has 4 bars: too short
+    assert [s.tolist() for s in song.folder_songs(tmp_path, 4, min_bars=8, seed=3)] == [s.tolist() for s in picked]
+    assert len(song.folder_songs(tmp_path, 99, min_bars=8)) == 6
+    assert len(song.folder_songs(tmp_path, 99, min_bars=4)) == 7

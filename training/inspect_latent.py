@@ -41,6 +41,7 @@ from vae.inference import FIT_LR, FIT_STEPS, encode_mu
 from vae.knobs import Knobs
 from vae.measures import fitted_accuracy, knob_effects, knob_fidelity, rest_agreement
 from vae.melody import STEPS_PER_BAR, clip_is_valid, load_melody, split_clips
+from vae.song import folder_songs
 
 ROOT = Path(__file__).resolve().parents[1]
 TWINKLE = ROOT / "assets" / "examples" / "twinkle.mid"
@@ -161,17 +162,11 @@ def split_songs(data: np.lib.npyio.NpzFile, split: str, n: int, min_bars: int = 
     return [data[f"{split}_songs"][starts[i] : starts[i] + lengths[i]] for i in sorted(pick)]
 
 
-def nottingham_songs(folder: Path, n: int, min_bars: int = 8, seed: int = 0) -> list[np.ndarray]:
-    songs = []
-    for path in sorted(folder.glob("*.mid")):
-        try:
-            melody = load_melody(path)
-        except ValueError:
-            continue
-        if not melody.warnings and len(melody.tokens) >= min_bars * STEPS_PER_BAR:
-            songs.append(melody.tokens)
-    pick = np.random.default_rng(seed).choice(len(songs), size=min(n, len(songs)), replace=False)
-    return [songs[i] for i in sorted(pick)]
+def song_sets(data, args) -> dict[str, list[np.ndarray]]:
+    """The songs every knob measure runs on: Twinkle, test songs and Nottingham songs (none without the folder)."""
+    nottingham = Path(args.nottingham)
+    return {"twinkle": [load_melody(TWINKLE).tokens], "test_songs": split_songs(data, "test", args.n_songs, seed=args.seed),
+            "nottingham": folder_songs(nottingham, args.n_nottingham, seed=args.seed) if nottingham.is_dir() else []}
 
 
 def fidelity_figure(reports: dict[str, dict], path: Path) -> None:
@@ -300,10 +295,8 @@ def main() -> None:
     if args.faithful_only:
         model = load_model(args.model, fallback=False)
         dims = Dims.from_json(json.loads((Path(args.model) / "dims.json").read_text()))
-        data, nottingham = np.load(args.data), Path(args.nottingham)
-        sets = {"twinkle": [load_melody(TWINKLE).tokens],
-                "test_songs": split_songs(data, "test", args.n_songs, seed=args.seed),
-                "nottingham": nottingham_songs(nottingham, args.n_nottingham, seed=args.seed) if nottingham.is_dir() else []}
+        data = np.load(args.data)
+        sets = song_sets(data, args)
         path = Path(args.out) / "report.json"
         report = json.loads(path.read_text())
         report["faithful"] = faithful_measures(model, dims, data, {k: v for k, v in sets.items() if v}, 2000, args.seed)
@@ -379,8 +372,7 @@ def main() -> None:
               "pca": {k: pca[k] for k in ("components_for_99_percent", "n_clips")}}
     report["latent"]["finds_tied_dims"] = {knob: dim in found[f"{knob}_dims"] for knob, dim in tied.items()}
     nottingham = Path(args.nottingham)
-    sets = {"twinkle": [twinkle], "test_songs": split_songs(data, "test", args.n_songs, seed=args.seed),
-            "nottingham": nottingham_songs(nottingham, args.n_nottingham, seed=args.seed) if nottingham.is_dir() else []}
+    sets = song_sets(data, args)
     for name, songs in sets.items():
         report[f"knobs_{name}"] = (song_effects(model, songs, dims, name) if songs else
                                    "not measured: no songs of 8 bars or more" + f" in {nottingham}" * (name == "nottingham"))

@@ -142,6 +142,21 @@ def example_title(path: Path) -> str:
     return next((e["title"] for e in entries if Path(e["file"]).stem == path.stem and e.get("title")), path.stem)
 
 
+def folder_songs(folder: Path, n: int, min_bars: int = 8, seed: int = 0) -> list[np.ndarray]:
+    """``n`` songs (tokens (T,)) drawn with ``seed`` from the ``*.mid`` files of a folder that read as duple-meter
+    songs of at least ``min_bars`` bars (e.g. an evaluation set such as Nottingham), in file-name order."""
+    songs = []
+    for path in sorted(Path(folder).glob("*.mid")):
+        try:
+            melody = load_melody(path)
+        except ValueError:
+            continue
+        if not melody.warnings and len(melody.tokens) >= min_bars * STEPS_PER_BAR:
+            songs.append(melody.tokens)
+    pick = np.random.default_rng(seed).choice(len(songs), size=min(n, len(songs)), replace=False)
+    return [songs[i] for i in sorted(pick)]
+
+
 def upload_bytes(path: str | Path) -> bytes:
     """The bytes of an uploaded file, refused with a clear message when empty or too big."""
     path = Path(path)
