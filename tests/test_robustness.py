@@ -206,7 +206,7 @@ def test_knobs_on_a_song_at_the_edge_of_the_midi_range_give_valid_tokens(tiny_bu
 
 
 def test_a_song_that_plays_too_long_is_refused_before_any_work(tiny_bundle, monkeypatch):
-    monkeypatch.setattr(vae.song, "encode_mu", lambda *a, **k: pytest.fail("refused songs are not encoded"))
+    monkeypatch.setattr(vae.song, "readings", lambda *a, **k: pytest.fail("refused songs are not encoded"))
     slow = Melody(tokens=np.full(MAX_BARS * 16, 60), bpm=BPM_RANGE[0])
     with pytest.raises(ValueError, match=f"plays for 205 minutes at 10 bpm; the limit is "
                                          f"{song.MAX_SONG_SECONDS // 60} minutes"):
