@@ -20,7 +20,7 @@ import gradio as gr
 import torch
 
 import tabs
-from guards import as_faithful, private, refuse_non_numbers, user_errors
+from guards import as_faithful, as_lossless, private, refuse_non_numbers, user_errors
 from vae import hub, knobs, measures, render, share, song
 from vae.bundle import DEFAULT_MODEL, MODELS_HELP, Bundle, load_bundles, pick_bundle
 from vae.dims import song_dims
@@ -44,6 +44,7 @@ CSS = (Path(__file__).resolve().parent / "assets" / "app.css").read_text()  # gr
 FIGURES_DIR = Path(__file__).resolve().parent / "assets" / "figures"
 EXAMPLES, DEFAULT = song.example_songs(), song.DEFAULT_EXAMPLE
 FAITHFUL_HELP = "On: the song's latents are fitted to it, so the knobs at 0 play it as it is. Off: the model's reading."
+OGG = "ogg"  # the API's audio: compressed as the page plays it; "wav" for lossless
 NO_GRID = "Make a grid first: choose two clips and press **Interpolate**, then click a cell or play the diagonal."
 logger = logging.getLogger("melody_knobs")
 
@@ -73,7 +74,7 @@ class Handlers:
         for message in s.warnings:
             gr.Warning(message)
         first, last = s.bar_range((bar_from, bar_to) if bar_from and bar_to else None)
-        roll, page_audio, _ = s.files()
+        roll, page_audio = s.files()
         return (str(roll), str(page_audio), s.summary(),
                 gr.Dropdown(choices=s.tracks, value=s.track if s.tracks else None, visible=len(s.tracks) > 1,
                             allow_custom_value=True),
@@ -82,30 +83,31 @@ class Handlers:
 
     @user_errors
     def describe_song(self, example=DEFAULT, midi_file=None, track=None, song_code=None, bpm=None, state=None,
-                      model=None, faithful=True):
-        """Load a song (upload > song code > example): its piano roll, its audio, and facts about it."""
+                      model=None, faithful=True, audio_format=OGG):
+        """Load a song (upload > song code > example): its piano roll, its audio (Ogg, or "wav"), facts about it."""
         s = self._song(state, example, midi_file, track, song_code, bpm, model, faithful)
-        return *map(str, s.files()[::2]), s.facts(), s  # the roll and the WAV
+        return *map(str, s.files(as_lossless(audio_format))), s.facts(), s
 
     load_restored = load_song  # a share link's song, with its bar range
 
     @staticmethod
-    def _turn(s: song.Song, b: Bundle, controls, page: bool = False):
-        """The knobs (as :meth:`Knobs.from_controls` takes them) on a loaded song: (result, (roll, audio, MIDI))."""
+    def _turn(s: song.Song, b: Bundle, controls, lossless: bool = False):
+        """The knobs (as :meth:`Knobs.from_controls` takes them) on a loaded song: the result, and its files as they
+        are ready (:func:`render.result_files_as_ready`: roll and MIDI, then the audio: Ogg, or with ``lossless`` WAV)."""
         k = Knobs.from_controls(*controls, n_bars=s.n_bars)
         title, stem = k.title(s.label), k.stem(s.name)  # named before the move: the walk goes down once, then to render
         result = knobs.apply(b.model, b.dims, s.tokens, k, latents=s.latents)
-        files = render.result_files(result, s.tokens, s.bpm, title, stem, page, bars=k.bars)
-        return result, tuple(map(str, files))
+        return result, render.result_files_as_ready(result, s.tokens, s.bpm, title, stem, k.bars, lossless)
 
     @user_errors
     def modulate(self, example=DEFAULT, midi_file=None, track=None, song_code=None, bpm=None, pitch=0.0,
                  rhythm=0.0, residual=0.0, control=False, bar_from=1, bar_to=MAX_BARS, dim_offsets=None, state=None,
-                 model=None, faithful=True):
-        """Turn the knobs on a song: result piano roll (over the original), result audio, result MIDI file."""
+                 model=None, faithful=True, audio_format=OGG):
+        """Turn the knobs on a song: result piano roll (over the original), audio (Ogg, or "wav"), MIDI file."""
         s = self._song(state, example, midi_file, track, song_code, bpm, model, faithful)
-        _, files = self._turn(s, self.pick(model), (pitch, rhythm, residual, control, bar_from, bar_to, dim_offsets))
-        return (*files, s)
+        controls = (pitch, rhythm, residual, control, bar_from, bar_to, dim_offsets)
+        *_, files = self._turn(s, self.pick(model), controls, as_lossless(audio_format))[1]
+        return (*map(str, files), s)
 
     @staticmethod
     def _new_song(knob_values, *outputs) -> tuple:
@@ -132,12 +134,24 @@ class Handlers:
                                                            model=model, faithful=faithful))
 
     @user_errors
-    def modulate_sliders(self, state, model, faithful, example, midi_file, track, song_code, bpm, *knob_values):
-        """modulate for the page (knob_values: the 6 knobs, then the offsets), with a line on what the knobs did."""
+    def modulate_sliders(self, state, model, faithful, base, example, midi_file, track, song_code, bpm, *knob_values):
+        """modulate for the page (knob_values: the 6 knobs, then the offsets), in two answers: the result's roll and
+        MIDI (no WAV yet: a button makes one), a line on what the knobs did, the song and the link to it all; then,
+        once encoded, its audio."""
         s = self._song(state, example, midi_file, track, song_code, bpm, model, faithful)
         controls = (*knob_values[:6], knob_values[6:])  # pitch, rhythm, residual, control, bars, offsets
-        result, files = self._turn(s, self.pick(model), controls, page=True)  # + the WAV, as a download
-        return (*files, f"**What the knobs did** (against the song at rest): {measures.what_it_did(s.rest, result)}", s)
+        result, files = self._turn(s, self.pick(model), controls)
+        roll, _, midi = next(files)
+        did = f"**What the knobs did** (against the song at rest): {measures.what_it_did(s.rest, result)}"
+        yield str(roll), gr.skip(), str(midi), None, did, s, self.share_link(s, base, *knob_values)
+        yield gr.skip(), str(next(files).audio), *[gr.skip()] * 5
+
+    @user_errors
+    def result_wav(self, state, model, faithful, example, midi_file, track, song_code, bpm, *knob_values):
+        """The result of the knobs as they stand as a lossless WAV, for the page's download button."""
+        s = self._song(state, example, midi_file, track, song_code, bpm, model, faithful)
+        *_, files = self._turn(s, self.pick(model), (*knob_values[:6], knob_values[6:]), lossless=True)[1]
+        return str(files.audio)
 
     @user_errors
     def share_link(self, state, base, pitch, rhythm, residual, control, bar_from, bar_to, *dim_offsets):
@@ -174,7 +188,7 @@ class Handlers:
             return None, None, NO_GRID
         cells = grid_state["grid"]
         i, j = divmod(int(evt.index), len(cells))
-        audio, midi = render.sound_files(cells[i, j], grid_state["bpm"], f"cell_{i}_{j}", page=True)
+        audio, midi = render.sound_files(cells[i, j], grid_state["bpm"], f"cell_{i}_{j}")
         return str(audio), str(midi), f"Cell: {knobs.grid_caption(i, j, len(cells))}"
 
     @user_errors
@@ -182,7 +196,7 @@ class Handlers:
         """The cells (i, i) from source to target joined into one melody: audio and MIDI."""
         if not grid_state:
             return None, None, NO_GRID
-        audio, midi = render.sound_files(knobs.diagonal(grid_state["grid"]), grid_state["bpm"], "diagonal", page=True)
+        audio, midi = render.sound_files(knobs.diagonal(grid_state["grid"]), grid_state["bpm"], "diagonal")
         return str(audio), str(midi), "The diagonal, source to target"
 
     @user_errors
@@ -233,31 +247,12 @@ def knobs_tab(b: Bundle) -> SimpleNamespace:
                               for n in b.dims.offset_names]
             with gr.Row():
                 ui.midi_out = gr.File(label="Result as MIDI", interactive=False, height=80)
-                ui.wav_out = gr.File(label="Result as WAV (lossless)", interactive=False, height=80, elem_id="result-wav")
+                with gr.Column(min_width=160):
+                    ui.make_wav = gr.Button("Make a lossless WAV", size="sm", elem_id="make-wav")
+                    ui.wav_out = gr.File(label="Result as WAV", interactive=False, height=80, elem_id="result-wav")
                 ui.link = gr.Textbox(label="Share this song and knobs", buttons=["copy"], interactive=False)
             with gr.Accordion("Original piano roll", open=False):
                 ui.roll_orig = gr.Image(label="Original piano roll", show_label=False, format="png", interactive=False)
-    return ui
-
-
-def interpolate_tab() -> SimpleNamespace:
-    """The Interpolate tab: two clips, the grid between them, a cell's audio."""
-    ui = SimpleNamespace()
-    with gr.Tab("Interpolate"):
-        gr.Markdown("Source at the top left, target at the bottom right; **pitch** moves down the rows, **rhythm** along "
-                    "the columns (SLERP), the rest follow the Manhattan distance. Click a cell to hear it.")
-        with gr.Row():
-            ui.src, ui.tgt = tabs.song_picker("Source ", clip=1), tabs.song_picker("Target ", clip=3)
-            with gr.Column():
-                ui.grid_size = gr.Slider(*GRID_RANGE, value=GRID_DEFAULT, step=1, label="Grid size")
-                ui.make_grid = gr.Button("Interpolate", variant="primary", elem_id="make-grid")
-                ui.diagonal = gr.Button("Play the diagonal (source → target)", elem_id="diagonal")
-        ui.gallery = gr.Gallery(show_label=False, columns=GRID_DEFAULT, allow_preview=False, object_fit="contain",
-                                format="png", elem_id="grid")
-        with gr.Row():
-            ui.cell_info = gr.Markdown(elem_id="cell-info")
-            ui.cell_audio = gr.Audio(label="Selected", interactive=False, autoplay=True, elem_id="cell-audio")
-            ui.cell_midi = gr.File(label="As MIDI", interactive=False, height=80)
     return ui
 
 
@@ -308,10 +303,8 @@ def wire_knobs(demo: gr.Blocks, h: Handlers, k: SimpleNamespace, state, base, mo
     load_out = [k.roll_orig, k.audio_orig, k.info, k.track, k.bar_from, k.bar_to, k.example, state]
     load_in = [*song_in, state, k.bar_from, k.bar_to, model, k.faithful]  # load_song's inputs
     stay = [state, model, k.faithful, k.pitch, k.rhythm, k.residual, k.control, *k.offsets]  # those that stay are named
-    refresh = {"fn": h.modulate_sliders, "inputs": [state, model, k.faithful, *song_in, *knob_in, *k.offsets],
-               "outputs": [k.roll, k.audio_out, k.midi_out, k.wav_out, k.did, state], **private("knobs")}
-    link_args = {"fn": h.share_link, "inputs": [state, base, *knob_in, *k.offsets], "outputs": k.link,
-                 **private("share_link")}
+    refresh = {"fn": h.modulate_sliders, "inputs": [state, model, k.faithful, base, *song_in, *knob_in, *k.offsets],
+               "outputs": [k.roll, k.audio_out, k.midi_out, k.wav_out, k.did, state, k.link], **private("knobs")}
     loads = (
         demo.load(h.restore, None, [k.example, k.song_code, k.bpm, k.track, k.faithful, *knob_in, *k.offsets, base],
                   **private("restore")
@@ -321,12 +314,14 @@ def wire_knobs(demo: gr.Blocks, h: Handlers, k: SimpleNamespace, state, base, mo
         k.upload.clear(h.clear_upload, [k.example, *stay], load_out, **private("clear_upload")),
         gr.on([k.track.input, model.input, k.faithful.input], h.load_song, load_in, load_out, **private("pick_track")),
     )
-    show = lambda event: event.success(**refresh).success(**link_args)
+    show = lambda event: event.success(**refresh)
     for event in loads:  # a new song: show it through the knobs as they stand
         show(event)
     # .input: a drag, a typed value or an arrow key; always_last computes the latest value once the one running ends
     gr.on([s.input for s in (k.pitch, k.rhythm, k.residual, k.control, k.bar_from, k.bar_to, *k.offsets)],
-          trigger_mode="always_last", **refresh).success(**link_args)
+          trigger_mode="always_last", **refresh)
+    k.make_wav.click(h.result_wav, [state, model, k.faithful, *song_in, *knob_in, *k.offsets], k.wav_out,
+                     **private("result_wav"))
     return show
 
 
@@ -340,11 +335,11 @@ def wire_api(h: Handlers, state) -> None:
                      gr.Number(MAX_BARS, precision=0), gr.Textbox()]
         api_out = [gr.Image(format="png"), gr.Audio(), gr.File(), gr.JSON()]
         api_model = gr.Dropdown(list(h.bundles), value=next(iter(h.bundles)))
-        api_faithful = gr.Checkbox(True)
+        api_faithful, api_audio = gr.Checkbox(True), gr.Radio([OGG, "wav"], value=OGG)
         api_modulate, api_load = gr.Button(), gr.Button()
-    api_modulate.click(h.modulate, [*api_song, *api_knobs, state, api_model, api_faithful], [*api_out[:3], state],
-                       api_name="modulate")
-    api_load.click(h.describe_song, [*api_song, state, api_model, api_faithful],
+    api_modulate.click(h.modulate, [*api_song, *api_knobs, state, api_model, api_faithful, api_audio],
+                       [*api_out[:3], state], api_name="modulate")
+    api_load.click(h.describe_song, [*api_song, state, api_model, api_faithful, api_audio],
                    [api_out[0], api_out[1], api_out[3], state], api_name="load_song")
 
 
@@ -355,7 +350,7 @@ def build_demo(bundles: dict[str, Bundle] | Bundle) -> gr.Blocks:
     with gr.Blocks(title=TITLE, delete_cache=(3600, 86400)) as demo:
         state, grid_state, base = gr.State(), gr.State(), gr.State("")
         gr.Markdown(_banner(bundle))
-        k, g = knobs_tab(bundle), interpolate_tab()
+        k, g = knobs_tab(bundle), tabs.interpolate_tab(GRID_DEFAULT)
         a, s, t = tabs.analogy_tab(), tabs.sampling_tab(), tabs.typed_tab()
         i, model = inspect_tab(bundle), model_tab(bundles)
         tabs.wire(demo, h, a, s, t, model, base, k, g, state, wire_knobs(demo, h, k, state, base, model))

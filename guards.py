@@ -18,14 +18,27 @@ logger = logging.getLogger("melody_knobs")
 
 
 def user_errors(fn):
-    """Show a library ValueError to the user as a gr.Error, logged as one line (a user's mistake, not a bug)."""
+    """Show a library ValueError to the user as a gr.Error, logged as one line (a user's mistake, not a bug).
+    A generator (a handler that answers in steps) stays one, so that gradio sends each step as it comes."""
+    def refuse(err: ValueError) -> gr.Error:
+        logger.info("refused (%s): %s", fn.__name__, err)
+        return gr.Error(str(err), print_exception=False)
+
+    if inspect.isgeneratorfunction(fn):
+        @functools.wraps(fn)
+        def steps(*args, **kwargs):
+            try:
+                yield from fn(*args, **kwargs)
+            except ValueError as err:
+                raise refuse(err) from None
+        return timing.timed(f"handler:{fn.__name__}")(steps)
+
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
         except ValueError as err:
-            logger.info("refused (%s): %s", fn.__name__, err)
-            raise gr.Error(str(err), print_exception=False) from None
+            raise refuse(err) from None
     return timing.timed(f"handler:{fn.__name__}")(wrapper)  # off unless $MELODY_KNOBS_TIMINGS is set
 
 
@@ -72,3 +85,11 @@ def as_faithful(value) -> bool:
     if text in ("0", "false", "no", "off"):
         return False
     raise ValueError(f"faithful must be true or false, got {str(value)[:40]!r}")
+
+
+def as_lossless(audio_format) -> bool:
+    """The API's ``audio_format``: "ogg" (None, the default: compressed, as the page plays it) or "wav" (lossless)."""
+    text = "ogg" if audio_format is None else str(audio_format).strip().lower().lstrip(".")
+    if text not in ("ogg", "wav"):
+        raise ValueError(f"audio_format must be 'ogg' or 'wav', got {str(audio_format)[:40]!r}")
+    return text == "wav"

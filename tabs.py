@@ -14,8 +14,9 @@ from urllib.parse import urlencode
 import gradio as gr
 import numpy as np
 
-from guards import as_faithful, private, user_errors
+from guards import as_faithful, as_lossless, private, user_errors
 from vae import ideas, render, song
+from vae.knobs import GRID_RANGE
 from vae.melody import Melody, encode_song
 from vae.notation import parse_melody, tokens_to_text
 from vae.pianoroll import piano_roll_thumbnail, roll_png
@@ -56,8 +57,10 @@ class Ideas:
 
     @user_errors
     def analogy(self, a_example=DEFAULT, a_file=None, a_code=None, a_text=None, b_example="test_1", b_file=None,
-                b_code=None, b_text=None, mix=1.0, direction="a_pitch", control=False, model=None, faithful=True):
-        """The pitch of one song with the rhythm of the other: roll (over the pitch song), audio, MIDI."""
+                b_code=None, b_text=None, mix=1.0, direction="a_pitch", control=False, model=None, faithful=True,
+                audio_format="ogg"):
+        """The pitch of one song with the rhythm of the other: roll (over the pitch song), audio (Ogg, or "wav"),
+        MIDI."""
         direction = DIRECTIONS.get(direction, direction)
         (a, name_a), (b, name_b) = read(a_example, a_file, a_code, a_text), read(b_example, b_file, b_code, b_text)
         bundle = self.h.pick(model)
@@ -66,33 +69,35 @@ class Ideas:
         (pitch, p_name), r_name = ((a, name_a), name_b) if direction == "a_pitch" else ((b, name_b), name_a)
         title = f"pitch of {p_name}, rhythm of {r_name} (mix {float(mix):g})" + " (random control)" * bool(control)
         stem = f"{p_name}_with_rhythm_of_{r_name}_mix{float(mix):g}" + "_control" * bool(control)
-        return tuple(map(str, render.result_files(result, pitch.tokens, pitch.bpm, title, stem)))
+        files = render.result_files(result, pitch.tokens, pitch.bpm, title, stem, lossless=as_lossless(audio_format))
+        return tuple(map(str, files))
 
     @staticmethod
-    def _many(songs, bpm: float, stem: str, captions):
-        """Gallery, and roll / audio / MIDI of all the songs one after another, and the per-user state."""
+    def _many(songs, bpm: float, stem: str, captions, audio_format=None):
+        """Gallery, and roll / audio (Ogg, or "wav") / MIDI of all the songs one after another, and the per-user
+        state."""
         joined = ideas.join_with_rests(songs)
         roll = render.write_output(roll_png(joined, title=f"{stem}: {len(songs)}, a bar of rest between"),
                                    f"{stem}.png")
         return (thumbnail_gallery(songs, stem, captions), str(roll),
-                *map(str, render.sound_files(joined, bpm, stem)), {"songs": list(songs), "bpm": bpm, "stem": stem})
+                *map(str, render.sound_files(joined, bpm, stem, as_lossless(audio_format))), {"songs": list(songs), "bpm": bpm, "stem": stem})
 
     @user_errors
-    def sample(self, n=N_SAMPLES, temperature=TEMPERATURE, seed=0, model=None):
+    def sample(self, n=N_SAMPLES, temperature=TEMPERATURE, seed=0, model=None, audio_format="ogg"):
         """``n`` 2-bar melodies from the prior: gallery, roll, audio and MIDI of them all."""
         clips = ideas.sample(self.h.pick(model).model, int(n), float(temperature), int(seed))
         return self._many(list(clips), 120.0, f"samples_t{float(temperature):g}_seed{int(seed)}",
-                          [f"{i + 1} (seed {int(seed)})" for i in range(len(clips))])
+                          [f"{i + 1} (seed {int(seed)})" for i in range(len(clips))], audio_format)
 
     @user_errors
     def variations(self, example=DEFAULT, midi_file=None, song_code=None, text=None, n=N_VARIATIONS, spread=1.0,
-                   seed=0, temperature=0.0, model=None, faithful=True):
+                   seed=0, temperature=0.0, model=None, faithful=True, audio_format="ogg"):
         """``n`` versions of a song, each clip's z drawn around its latent: gallery, roll, audio and MIDI."""
         melody, name = read(example, midi_file, song_code, text)
         versions = ideas.variations(self.h.pick(model).model, melody.tokens, int(n), float(spread), int(seed),
                                     float(temperature), as_faithful(faithful))
         return self._many(list(versions), melody.bpm, f"{render.safe_stem(name)}_spread{float(spread):g}_seed{int(seed)}",
-                          [f"variation {i + 1}" for i in range(len(versions))])
+                          [f"variation {i + 1}" for i in range(len(versions))], audio_format)
 
     @user_errors
     def vary_loaded(self, state, n=N_VARIATIONS, spread=1.0, seed=0, temperature=0.0, model=None, faithful=True):
@@ -282,6 +287,27 @@ def typed_tab() -> SimpleNamespace:
     return ui
 
 
+def interpolate_tab(grid_default: int) -> SimpleNamespace:
+    """The Interpolate tab: two clips, the grid between them, a cell's audio."""
+    ui = SimpleNamespace()
+    with gr.Tab("Interpolate"):
+        gr.Markdown("Source at the top left, target at the bottom right; **pitch** moves down the rows, **rhythm** along "
+                    "the columns (SLERP), the rest follow the Manhattan distance. Click a cell to hear it.")
+        with gr.Row():
+            ui.src, ui.tgt = song_picker("Source ", clip=1), song_picker("Target ", clip=3)
+            with gr.Column():
+                ui.grid_size = gr.Slider(*GRID_RANGE, value=grid_default, step=1, label="Grid size")
+                ui.make_grid = gr.Button("Interpolate", variant="primary", elem_id="make-grid")
+                ui.diagonal = gr.Button("Play the diagonal (source → target)", elem_id="diagonal")
+        ui.gallery = gr.Gallery(show_label=False, columns=grid_default, allow_preview=False, object_fit="contain",
+                                format="png", elem_id="grid")
+        with gr.Row():
+            ui.cell_info = gr.Markdown(elem_id="cell-info")
+            ui.cell_audio = gr.Audio(label="Selected", interactive=False, autoplay=True, elem_id="cell-audio")
+            ui.cell_midi = gr.File(label="As MIDI", interactive=False, height=80)
+    return ui
+
+
 def wire(demo: gr.Blocks, h, a: SimpleNamespace, s: SimpleNamespace, t: SimpleNamespace, model, base,
          k: SimpleNamespace, g: SimpleNamespace, state, show_song) -> None:
     """The events of the three tabs. A typed melody goes to the Knobs tab (its widgets ``k``, the song
@@ -290,7 +316,8 @@ def wire(demo: gr.Blocks, h, a: SimpleNamespace, s: SimpleNamespace, t: SimpleNa
     x = Ideas(h)
     many_state = gr.State()
     analogy_in = [*a.a, *a.b, a.mix, a.direction, a.control]
-    a.go.click(x.analogy, [*analogy_in, model, k.faithful], [a.roll, a.audio, a.midi], api_name="analogy"
+    fmt = gr.Radio(["ogg", "wav"], value="ogg", visible=False)  # API clients may ask for lossless audio
+    a.go.click(x.analogy, [*analogy_in, model, k.faithful, fmt], [a.roll, a.audio, a.midi], api_name="analogy"
                ).success(x.analogy_link, [base, *analogy_in], a.link, **private("analogy_link"))
     for chosen, upload, code, _text in (a.a, a.b, s.song):  # a song picked here replaces a link's song code
         gr.on([chosen.input, upload.upload], lambda: "", None, code, **private("clear_code"))
@@ -301,9 +328,9 @@ def wire(demo: gr.Blocks, h, a: SimpleNamespace, s: SimpleNamespace, t: SimpleNa
         [a.roll, a.audio, a.midi], **private("shared_analogy"))
     many_out = [s.gallery, s.roll, s.all_audio, s.all_midi, many_state]
     sample_in = [s.n, s.temperature, s.seed]
-    s.go.click(x.sample, [*sample_in, model], many_out, api_name="sample"
+    s.go.click(x.sample, [*sample_in, model, fmt], many_out, api_name="sample"
                ).success(x.sample_link, [base, *sample_in], s.link, **private("sample_link"))
-    s.vary.click(x.variations, [*s.song, s.n_var, s.spread, s.seed, s.temperature, model, k.faithful], many_out,
+    s.vary.click(x.variations, [*s.song, s.n_var, s.spread, s.seed, s.temperature, model, k.faithful, fmt], many_out,
                  api_name="variations")
     s.vary_loaded.click(x.vary_loaded, [state, s.n_var, s.spread, s.seed, s.temperature, model, k.faithful], many_out,
                         **private("vary_loaded"))

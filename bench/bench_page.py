@@ -95,12 +95,15 @@ class Page:
                                                                           "downloadThroughput": -1,
                                                                           "uploadThroughput": -1})
 
+    def roll_src(self) -> str:
+        return self.page.locator(ROLL).get_attribute("src") or ""
+
     def audio_href(self) -> str:
         return unquote(self.page.locator(AUDIO_LINK).get_attribute("href") or "")
 
     def move(self, fraction: float) -> dict:
         """Press and release the pitch knob at ``fraction`` of its track; wait until the new audio is playable."""
-        page, before = self.page, self.audio_href()
+        page, before, roll_before = self.page, self.audio_href(), self.roll_src()
         knob = page.locator("#pitch input[type=number]")
         value = knob.input_value()
         box = page.locator("#pitch input[type=range]").bounding_box()
@@ -111,9 +114,13 @@ class Page:
         page.mouse.up()
         if knob.input_value() == value:  # the same value again (the track's ends): no new result to wait for
             return {}
+        # Answered: the new result's roll is on screen (the page draws the roll before the audio arrives).
+        page.wait_for_function("(b) => (document.querySelector('#result-roll img')?.getAttribute('src') || '') !== b",
+                               arg=roll_before, timeout=60_000)
+        answered = time.perf_counter() - t0
         page.wait_for_function("(b) => decodeURIComponent(document.querySelector('#result-audio a[download]')"
                                "?.getAttribute('href') || '') !== b", arg=before, timeout=60_000)
-        answered = time.perf_counter() - t0
+        audio_linked = time.perf_counter() - t0
         href = self.audio_href()
         # Playable: the player fetched the whole file and shows its length.
         page.wait_for_function("() => (document.querySelector('#result-audio #duration')?.innerText || '') !== ''",
@@ -124,7 +131,7 @@ class Page:
             page.wait_for_timeout(10)
         playable = max(time.perf_counter() - t0 if href not in self.done else self.done[href] - t0, answered)
         page.wait_for_timeout(300)  # late requests (none expected) still count towards this move
-        return {"answered_ms": 1000 * answered, "playable_ms": 1000 * playable,
+        return {"answered_ms": 1000 * answered, "audio_linked_ms": 1000 * audio_linked, "playable_ms": 1000 * playable,
                 "received_bytes": self.received - start_bytes, "audio": href}
 
     def files(self) -> dict:
@@ -142,8 +149,9 @@ class Page:
 
 
 def summary(moves: list[dict]) -> dict:
-    a = {k: np.array([m[k] for m in moves], dtype=float) for k in ("answered_ms", "playable_ms", "received_bytes")}
-    return {k: {"median": float(np.median(v)), "p90": float(np.percentile(v, 90))} for k, v in a.items()}
+    keys = ("answered_ms", "audio_linked_ms", "playable_ms", "received_bytes")
+    a = {k: np.array([m.get(k, np.nan) for m in moves], dtype=float) for k in keys}
+    return {k: {"median": float(np.nanmedian(v)), "p90": float(np.nanpercentile(v, 90))} for k, v in a.items()}
 
 
 def soak(page: Page, n: int, out_dir: Path, gradio_dir: Path) -> dict:

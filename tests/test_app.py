@@ -107,9 +107,33 @@ def test_pitch_knob_changes_the_song_and_zero_gives_the_reconstruction(tiny_app,
     assert imread(roll5).shape[:2] == (pianoroll.ROLL_HEIGHT, pianoroll.ROLL_WIDTH) and midi_of(roll5).startswith(PNG)
     assert midi_of(midi5) != midi_of(midi0) and "pitch+5" in Path(midi5).name
     assert midi_of(roll5) != midi_of(roll0)
-    with wave.open(audio5) as wav:
-        assert (wav.getframerate(), wav.getsampwidth(), wav.getnchannels()) == (render.SAMPLE_RATE, 2, 1)
+    assert midi_of(audio5).startswith(b"OggS"), "the API's audio is the page's compressed audio by default"
     assert midi_of(audio5) != midi_of(audio0) and all(Path(f).stem == Path(midi5).stem for f in (roll5, audio5))
+    _, lossless, *_ = tiny_app.modulate(pitch=5, state=twinkle, faithful=False, audio_format="wav")
+    with wave.open(lossless) as wav:
+        assert (wav.getframerate(), wav.getsampwidth(), wav.getnchannels()) == (render.SAMPLE_RATE, 2, 1)
+    assert Path(lossless).stem == Path(audio5).stem
+    with pytest.raises(gr.Error, match="audio_format must be 'ogg' or 'wav'"):
+        tiny_app.modulate(pitch=5, state=twinkle, faithful=False, audio_format="mp3")
+
+
+def test_a_knob_move_synthesises_once_and_writes_a_wav_only_when_asked(tiny_app, twinkle, monkeypatch):
+    calls = []
+    synthesize = render.synthesize
+    monkeypatch.setattr(render, "synthesize", lambda *a, **kw: calls.append(1) or synthesize(*a, **kw))
+    knobs = (3.5, 0.5, 0, False, 1, 12, *[0.0] * n_offsets(tiny_app))
+    song_in = ("twinkle", None, None, "", None)
+    first, then = tiny_app.modulate_sliders(twinkle, None, False, "http://host/", *song_in, *knobs)
+    roll, skipped, midi, wav, did, _, link = first  # the roll first, the audio once it is encoded
+    assert midi_of(roll).startswith(PNG)
+    assert isinstance(skipped, dict) and all(isinstance(x, dict) for x in then[:1] + then[2:]), "gr.skip(): unchanged"
+    audio = then[1]
+    assert len(calls) == 1, "one synthesis per move"
+    assert wav is None and not list(render.OUT_DIR.rglob("*.wav")), "no WAV until one is asked for"
+    assert midi_of(audio).startswith(b"OggS") and "pitch=3.5" in link and "What the knobs did" in did
+    made = tiny_app.result_wav(twinkle, None, False, *song_in, *knobs)
+    assert midi_of(made).startswith(b"RIFF") and Path(made).stem == Path(audio).stem == Path(midi).stem
+    assert [p.name for p in render.OUT_DIR.rglob("*.wav")] == [Path(made).name]
 
 
 def test_random_control_moves_other_dims(tiny_app, twinkle):
@@ -159,10 +183,9 @@ def test_the_result_roll_shades_the_bars_outside_the_chosen_range(tiny_app, twin
 def test_per_dimension_sliders_move_the_latent(tiny_app, twinkle):
     *_, zero, _ = tiny_app.modulate(state=twinkle, faithful=False)
     *_, moved, _ = tiny_app.modulate(dim_offsets=",".join(["4"] * n_offsets(tiny_app)), state=twinkle, faithful=False)
-    *_, from_sliders, wav, did, _ = tiny_app.modulate_sliders(twinkle, None, False, "twinkle", None, None, "", None, 0, 0, 0,
-                                                         False, 1, 12, *[4.0] * n_offsets(tiny_app))
+    (_, _, from_sliders, _, did, *_), _ = tiny_app.modulate_sliders(twinkle, None, False, "", "twinkle", None, None, "",
+                                                                    None, 0, 0, 0, False, 1, 12, *[4.0] * n_offsets(tiny_app))
     assert midi_of(moved) != midi_of(zero) and midi_of(moved) == midi_of(from_sliders)
-    assert midi_of(wav).startswith(b"RIFF") and Path(wav).stem == Path(from_sliders).stem, "the WAV stays a download"
     assert "What the knobs did" in did and "semitones" in did and "notes" in did
     with pytest.raises(gr.Error, match=f"expected {n_offsets(tiny_app)} per-dimension offsets"):
         tiny_app.modulate(dim_offsets="1,2", state=twinkle, faithful=False)

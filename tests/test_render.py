@@ -16,6 +16,7 @@ import pytest
 from test_pianoroll import random_song
 
 from vae import render
+from vae import synth as synthesis
 from vae.melody import HOLD, REST, midi_to_tokens, tokens_to_notes
 
 SR = 16000  # Hz: small, keeps the audio tests fast
@@ -35,7 +36,7 @@ def song(rng) -> np.ndarray:
 
 
 def _expected_samples(n_steps: int, bpm: float, sample_rate: int) -> int:
-    return round((n_steps * 60 / bpm / 4 + render.TAIL_SECONDS) * sample_rate)
+    return round((n_steps * 60 / bpm / 4 + synthesis.TAIL_SECONDS) * sample_rate)
 
 
 needs_fluidsynth = pytest.mark.skipif(render.fluidsynth_unavailable_reason() is not None,
@@ -45,8 +46,8 @@ needs_fluidsynth = pytest.mark.skipif(render.fluidsynth_unavailable_reason() is 
 @pytest.fixture
 def no_fluidsynth(monkeypatch):
     """Pretend libfluidsynth cannot be loaded."""
-    monkeypatch.setattr(render._Fluid, "checked", True)
-    monkeypatch.setattr(render._Fluid, "reason", "FluidSynth cannot be used (ImportError: pretend)")
+    monkeypatch.setattr(synthesis._Fluid, "checked", True)
+    monkeypatch.setattr(synthesis._Fluid, "reason", "FluidSynth cannot be used (ImportError: pretend)")
 
 
 @pytest.mark.parametrize("synth", [pytest.param("fluidsynth", marks=needs_fluidsynth), "sine"])
@@ -56,7 +57,7 @@ def test_audio_has_the_song_length_and_sound(song, synth, bpm):
     assert used == synth
     assert audio.dtype == np.float32 and audio.ndim == 1
     assert len(audio) == _expected_samples(len(song), bpm, SR)
-    assert np.abs(audio).max() == pytest.approx(render.PEAK, abs=1e-6)
+    assert np.abs(audio).max() == pytest.approx(synthesis.PEAK, abs=1e-6)
     assert np.sqrt(np.mean(audio ** 2)) > 0.02
 
 
@@ -64,7 +65,7 @@ def test_audio_has_the_song_length_and_sound(song, synth, bpm):
 def test_audio_is_loud_where_notes_are(synth):
     song = np.array(([67, HOLD, HOLD, HOLD] * 8) + [REST] * 32)  # 2 bars of notes, 2 bars of rest
     audio, _ = render.synthesize(song, sample_rate=SR, synth=synth)
-    half = _expected_samples(32, 120.0, SR) - round(render.TAIL_SECONDS * SR)
+    half = _expected_samples(32, 120.0, SR) - round(synthesis.TAIL_SECONDS * SR)
     first, last = audio[:half], audio[half + SR // 2:]  # skip the release of the last note
     assert np.sqrt(np.mean(first ** 2)) > 20 * np.sqrt(np.mean(last ** 2))
 
@@ -95,8 +96,8 @@ def _envelope(audio: np.ndarray, window: int) -> np.ndarray:
 @pytest.mark.parametrize("synth", [pytest.param("fluidsynth", marks=needs_fluidsynth), "sine"])
 def test_song_played_clip_by_clip_sounds_like_the_song_in_one_go(song, synth, monkeypatch):
     audio, _ = render.synthesize(song, sample_rate=SR, synth=synth)
-    monkeypatch.setattr(render, "_pieces", lambda s: [(0, len(s))])  # the whole song as one piece
-    render._Pieces.clear()
+    monkeypatch.setattr(synthesis, "_pieces", lambda s: [(0, len(s))])  # the whole song as one piece
+    synthesis._Pieces.clear()
     whole, _ = render.synthesize(song, sample_rate=SR, synth=synth)
     # FluidSynth starts notes on 64-sample blocks, so the waveforms differ by a few ms of phase; the sound doesn't.
     assert np.allclose(_envelope(audio, SR // 20), _envelope(whole, SR // 20), atol=0.01)
@@ -104,14 +105,14 @@ def test_song_played_clip_by_clip_sounds_like_the_song_in_one_go(song, synth, mo
 
 def test_pieces_are_clips_joined_where_a_note_is_held_over_the_cut():
     song = np.array([60] + [HOLD] * 31 + [62] + [HOLD] * 31 + [HOLD] * 32 + [64] + [HOLD] * 15)
-    assert render._pieces(song) == [(0, 32), (32, 96), (96, 112)]
+    assert synthesis._pieces(song) == [(0, 32), (32, 96), (96, 112)]
 
 
 def test_repeated_and_unchanged_clips_are_synthesised_once(song, monkeypatch):
     calls = []
-    play = render._render_sine
-    monkeypatch.setattr(render, "_render_sine", lambda *a: calls.append(a[0]) or play(*a))
-    render._Pieces.clear()
+    play = synthesis._render_sine
+    monkeypatch.setattr(synthesis, "_render_sine", lambda *a: calls.append(a[0]) or play(*a))
+    synthesis._Pieces.clear()
     clip = song[:32]
     render.synthesize(np.tile(clip, 4), sample_rate=SR, synth="sine")
     assert len(calls) == 1
@@ -120,11 +121,11 @@ def test_repeated_and_unchanged_clips_are_synthesised_once(song, monkeypatch):
 
 
 def test_piece_cache_stays_within_its_budget(song, monkeypatch):
-    monkeypatch.setattr(render, "PIECE_CACHE_BYTES", 3 * 4 * _expected_samples(32, 120.0, SR))
-    render._Pieces.clear()
+    monkeypatch.setattr(synthesis, "PIECE_CACHE_BYTES", 3 * 4 * _expected_samples(32, 120.0, SR))
+    synthesis._Pieces.clear()
     render.synthesize(song, sample_rate=SR, synth="sine")  # 4 distinct 2-bar clips
-    assert len(render._Pieces.items) == 3 and render._Pieces.size <= render.PIECE_CACHE_BYTES
-    render._Pieces.clear()
+    assert len(synthesis._Pieces.items) == 3 and synthesis._Pieces.size <= synthesis.PIECE_CACHE_BYTES
+    synthesis._Pieces.clear()
 
 
 def test_sine_plays_the_right_pitch():
@@ -144,8 +145,8 @@ def test_falls_back_to_sine_without_fluidsynth(song, no_fluidsynth):
 
 def test_missing_library_is_detected(song, monkeypatch):
     monkeypatch.setitem(sys.modules, "fluidsynth", None)  # makes `import fluidsynth` raise ImportError
-    monkeypatch.setattr(render._Fluid, "synths", {})
-    monkeypatch.setattr(render._Fluid, "checked", False)
+    monkeypatch.setattr(synthesis._Fluid, "synths", {})
+    monkeypatch.setattr(synthesis._Fluid, "checked", False)
     assert render.fluidsynth_unavailable_reason() is not None
     assert "ModuleNotFoundError" in render.fluidsynth_unavailable_reason()
     assert render.synthesize(song, sample_rate=SR)[1] == "sine"
@@ -192,7 +193,8 @@ def test_midi_bytes_round_trip(rng, bpm):
 def test_output_files_are_written_once_per_content_under_out_dir(song, tmp_path, monkeypatch):
     monkeypatch.setattr(render, "OUT_DIR", tmp_path)
     roll, audio, midi = render.result_files(song, song, 100.0, "a title", "my song: +3")
-    assert [p.name for p in (roll, audio, midi)] == ["my_song_+3.png", "my_song_+3.wav", "my_song_+3.mid"]
+    assert [p.name for p in (roll, audio, midi)] == ["my_song_+3.png", "my_song_+3.ogg", "my_song_+3.mid"]
+    assert render.result_files(song, song, 100.0, "a title", "my song: +3", lossless=True).audio.suffix == ".wav"
     assert all(p.is_relative_to(tmp_path) for p in (roll, audio, midi)) and np.array_equal(midi_to_tokens(midi), song)
     assert render.midi_file(song, 100.0, "my song: +3") == midi, "the same content is the same file"
     assert render.safe_stem("../..") == "song"
@@ -282,3 +284,14 @@ def test_long_page_audio_is_encoded_without_crashing_the_process():
     assert len(lines) == 1, f"stdout: {done.stdout[-500:]!r} stderr: {done.stderr[-500:]!r}"
     _, kind, size = lines[0]
     assert int(size) > 0 and kind in ("ogg", "wav")
+
+
+def test_a_song_played_again_is_not_synthesised_again(song, tmp_path, monkeypatch):
+    monkeypatch.setattr(render, "OUT_DIR", tmp_path)
+    calls, synthesize = [], render.synthesize
+    monkeypatch.setattr(render, "synthesize", lambda *a, **kw: calls.append(1) or synthesize(*a, **kw))
+    first = render.audio_file(song, 100.0, "again")
+    assert render.audio_file(song, 100.0, "again") == first and len(calls) == 1, "the knob came back: same file"
+    assert render.audio_file(song, 100.0, "again", lossless=True).suffix == ".wav" and len(calls) == 2
+    first.unlink()  # dropped by the bounded cache: written again
+    assert render.audio_file(song, 100.0, "again").read_bytes()[:4] == b"OggS" and len(calls) == 3

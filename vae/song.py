@@ -63,8 +63,7 @@ class Song:
     rest: np.ndarray | None = None  # int64 (T,): the song decoded with the knobs at 0 (what the knobs move from)
     model_name: str = ""  # the model the latents are of
     roll_path: Path | None = None  # the original's piano roll (PNG)
-    audio_path: Path | None = None  # the original's audio (WAV)
-    page_audio_path: Path | None = None  # the original's audio for the page (compressed, see render.page_audio_bytes)
+    page_audio_path: Path | None = None  # the original's audio (Ogg, see render.page_audio_bytes); a WAV on request
     upload: str | None = None  # the uploaded file the song was read from, if it was
     choice: str = ""  # which track is the melody and why, when the file has several
     title: str = ""  # what the page calls it, e.g. an example's tune title (default: the name)
@@ -88,13 +87,14 @@ class Song:
     def n_clips(self) -> int:
         return len(self.latents)
 
-    def files(self) -> tuple[Path, Path, Path]:
-        """The original's (roll PNG, page audio, WAV), written again where the bounded output cache dropped them."""
-        paths = (self.roll_path, self.page_audio_path, self.audio_path)
-        if not all(p is not None and p.is_file() for p in paths):
-            self.roll_path, self.page_audio_path, self.audio_path = original_files(self.tokens, self.bpm, self.name,
-                                                                                        self.label)
-        return self.roll_path, self.page_audio_path, self.audio_path
+    def files(self, lossless: bool = False) -> tuple[Path, Path]:
+        """The original's (roll PNG, audio): the page's Ogg, written again where the bounded output cache dropped
+        them, or with ``lossless`` a WAV (written when asked for)."""
+        if not all(p is not None and p.is_file() for p in (self.roll_path, self.page_audio_path)):
+            self.roll_path, self.page_audio_path = original_files(self.tokens, self.bpm, self.name, self.label)
+        if lossless:
+            return self.roll_path, render.audio_file(self.tokens, self.bpm, f"{self.name}-original", lossless=True)
+        return self.roll_path, self.page_audio_path
 
     def bar_range(self, keep: tuple[int, int] | None = None) -> tuple[int, int]:
         """(first, last) bar, counted from 1: ``keep`` moved into this song (a share link's range), else all."""
@@ -226,23 +226,20 @@ def prepare_song(model, melody: Melody, name: str, key: str, example: str | None
               f"{note_number_to_name(round(chosen['pitch']))}). Unless you pick another track, the melody is the "
               f"highest voice, as in a chorale's soprano, of the tracks that play at least {MELODY_MIN_SHARE:.0%} as "
               "many notes as the busiest." if chosen and len(tracks) > 1 else "")
-    roll, page_audio, wav = original_files(melody.tokens, melody.bpm, name, title)
+    roll, page_audio = original_files(melody.tokens, melody.bpm, name, title)
     return Song(key=key, name=name, tokens=melody.tokens, bpm=melody.bpm, latents=latents, example=example,
                 meter=melody.meter, warnings=list(melody.warnings), tracks=tracks, track=melody.instrument,
                 accuracy=accuracy, model_accuracy=model_accuracy, faithful=bool(faithful),
                 rest=join_clips(rest)[: len(melody.tokens)], model_name=model_name,
-                roll_path=roll, audio_path=wav, page_audio_path=page_audio, choice=choice, title=title)
+                roll_path=roll, page_audio_path=page_audio, choice=choice, title=title)
 
 
-def original_files(tokens: np.ndarray, bpm: float, name: str, label: str | None = None) -> tuple[Path, Path, Path]:
-    """A song's own piano roll (PNG, captioned ``label``, default ``name``), page audio and WAV, written under
+def original_files(tokens: np.ndarray, bpm: float, name: str, label: str | None = None) -> tuple[Path, Path]:
+    """A song's own piano roll (PNG, captioned ``label``, default ``name``) and page audio (Ogg), written under
     ``render.OUT_DIR`` with ``name`` in their file names."""
     roll = piano_roll(tokens, title=f"{label or name}: original, {len(tokens) // STEPS_PER_BAR} bars")
-    audio, _ = render.synthesize(tokens, bpm)
     stem = f"{render.safe_stem(name)}-original"
-    page_audio, suffix = render.page_audio_bytes(audio)
-    return (render.write_output(png_bytes(roll), f"{stem}.png"), render.write_output(page_audio, f"{stem}.{suffix}"),
-            render.write_output(render.wav_bytes(audio), f"{stem}.wav"))
+    return render.write_output(png_bytes(roll), f"{stem}.png"), render.audio_file(tokens, bpm, stem)
 
 
 def track_number(track) -> int | None:

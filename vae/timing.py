@@ -12,6 +12,7 @@ request added. Stages nest (``encode`` runs inside a ``handler``); readers sum b
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import threading
@@ -45,8 +46,26 @@ def record(stage: str, seconds: float) -> None:
 
 
 def timed(stage: str) -> Callable[[F], F]:
-    """Decorator: record the wall time of every call of the function as ``stage``."""
+    """Decorator: record the wall time of every call of the function as ``stage``; of a generator function, the
+    time to its first item as ``stage``, and to its last as ``stage:all`` (it stays a generator function)."""
     def decorate(fn: F) -> F:
+        if inspect.isgeneratorfunction(fn):
+            @wraps(fn)
+            def steps(*args, **kwargs):
+                if _sink["path"] is None:
+                    yield from fn(*args, **kwargs)
+                    return
+                start, first = time.perf_counter(), True
+                try:
+                    for item in fn(*args, **kwargs):
+                        if first:
+                            record(stage, time.perf_counter() - start)
+                            first = False
+                        yield item
+                finally:
+                    record(f"{stage}:all", time.perf_counter() - start)
+            return steps  # type: ignore[return-value]
+
         @wraps(fn)
         def wrapper(*args, **kwargs):
             if _sink["path"] is None:
