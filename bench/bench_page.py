@@ -10,6 +10,9 @@ and gradio's cache, ``<tmp>/gradio``, are this run's alone) and drives the page 
 - **bytes per knob move** (DESIGN "Measures"): every response the page fetches between a knob release and the
   next, by Chromium's own count (CDP ``Network.loadingFinished`` encodedDataLength: bodies and headers, the
   event stream included), and the sizes of the result's roll, audio and MIDI files;
+- **release -> answer**: mouse release on the pitch knob -> the new result's roll on the page (the page shows the
+  roll first and the audio when it is encoded; before, both came in one answer); **-> audio linked**: the new
+  audio's link in the player;
 - **release -> playable**: mouse release on the pitch knob -> the new result's audio fully downloaded and the
   player showing its length, on localhost and with Chromium's network emulated at 10 Mbit/s down and up and
   40 ms round trip (CDP ``Network.emulateNetworkConditions``);

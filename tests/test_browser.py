@@ -54,8 +54,11 @@ def test_moving_the_pitch_knob_changes_the_roll_and_the_audio(page):
                            timeout=30_000)
 
     assert page.request.get(_roll_src(page)).body() != image_before
+    # The roll comes first, the audio once it is encoded: the player gets the new result's audio.
+    page.wait_for_function("(before) => document.querySelector('#result-audio a[download]').getAttribute('href') "
+                           "!== before", arg=audio_before, timeout=30_000)
     audio_after = page.locator("#result-audio a[download]").get_attribute("href")
-    assert audio_after != audio_before
+    assert audio_after != audio_before and audio_after.endswith(".ogg")
     page.wait_for_function("() => document.querySelector('textarea, input') && "
                            "[...document.querySelectorAll('textarea')].some(t => t.value.includes('pitch='))",
                            timeout=10_000)

@@ -80,9 +80,10 @@ class ClientLog:
 
 
 def modulate(http: httpx.Client, url: str, pitch: float) -> dict[str, tuple[str, bytes]]:
-    """One /modulate of Twinkle through the raw HTTP API; the three files, downloaded."""
+    """One /modulate of Twinkle through the raw HTTP API (every input, in order; the last, audio_format, None: the
+    default Ogg); the three files, downloaded."""
     answer = http.post(f"{url}gradio_api/call/modulate", json={"data": ["twinkle", None, None, None, None, pitch, 0,
-                                                                       0, False, 1, 512, None, None, False]})
+                                                                       0, False, 1, 512, None, None, False, None]})
     answer.raise_for_status()
     stream = http.get(f"{url}gradio_api/call/modulate/{answer.json()['event_id']}").text
     kind, _, data = stream.partition("\ndata: ")
