@@ -64,3 +64,15 @@ def test_moving_the_pitch_knob_changes_the_roll_and_the_audio(page):
                            timeout=10_000)
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "browser.png"), full_page=True)
+
+
+def test_the_lossless_wav_is_made_when_asked_for(page):
+    """A knob move writes no WAV; the button makes the WAV of the result as it stands, named like its MIDI."""
+    page.wait_for_function("() => document.querySelector('#result-audio a[download]')", timeout=30_000)
+    assert page.locator("#result-wav a[download]").count() == 0, "no WAV before it is asked for"
+    page.locator("#make-wav").click()
+    page.wait_for_function("() => document.querySelector('#result-wav a[download]')", timeout=30_000)
+    href = page.locator("#result-wav a[download]").get_attribute("href")
+    audio = page.locator("#result-audio a[download]").get_attribute("href")
+    assert href.endswith(".wav") and Path(href).stem == Path(audio).stem
+    assert page.request.get(href).body()[:4] == b"RIFF"
