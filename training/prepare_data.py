@@ -13,7 +13,6 @@ import argparse
 import json
 import time
 from collections import Counter
-from multiprocessing import Pool
 from pathlib import Path
 
 import numpy as np
@@ -29,10 +28,13 @@ from vae.melody import (
     load_melody,
     notes_to_tokens,
 )
+from vae.shards import ShardWriter, read_manifests, read_tunes
+from vae.workpool import CRASH, ERROR, OK, TIMEOUT, imap_timed
 
 COLLECTIONS = ("essenFolksong", "oneills1850", "ryansMammoth")
 NATIVE_BAR_QUARTERS = (2.0, 4.0, 8.0)  # 2/4, 4/4 and 2/2, 4/2: bars that tile a 2-bar 4/4 clip
 HOP = STEPS_PER_BAR  # one-bar hop between training windows
+FILE_TIMEOUT = 300.0  # s per file: the largest music21 opus takes ~? s on 2 shared cores
 
 
 def score_to_tokens(score) -> tuple[np.ndarray | None, str]:
@@ -68,16 +70,16 @@ def score_to_tokens(score) -> tuple[np.ndarray | None, str]:
     return notes_to_tokens(notes, n_steps=n_steps), meter
 
 
-def parse_file(path: str) -> tuple[list[tuple[str, np.ndarray]], Counter, Counter]:
-    """All duple-meter tunes of one corpus file: ([(tune_id, tokens)], meters kept, meters dropped)."""
+def parse_file(path: str) -> tuple[list[tuple[str, np.ndarray]], Counter, Counter, str | None]:
+    """All duple-meter tunes of one corpus file: ([(tune_id, tokens)], meters kept, meters dropped, why none)."""
     from music21 import converter, stream
 
     kept, dropped, tunes = Counter(), Counter(), []
     try:
         parsed = converter.parse(path)
-    except Exception:  # noqa: BLE001 - a damaged file in the corpus costs its tunes, not the run
+    except Exception as e:  # noqa: BLE001 - a damaged file in the corpus costs its tunes, not the run
         dropped["unparseable"] += 1
-        return tunes, kept, dropped
+        return tunes, kept, dropped, f"unparseable: {type(e).__name__}: {e}"[:300]
     scores = parsed.scores if isinstance(parsed, stream.Opus) else [parsed]
     for i, score in enumerate(scores):
         try:
@@ -89,17 +91,19 @@ def parse_file(path: str) -> tuple[list[tuple[str, np.ndarray]], Counter, Counte
         else:
             kept[meter] += 1
             tunes.append((f"{Path(path).parent.name}/{Path(path).name}#{i}", tokens))
-    return tunes, kept, dropped
+    reason = None if tunes else f"no duple-meter tune: {dict(dropped)}"
+    return tunes, kept, dropped, reason
 
 
-def parse_midi(path: str) -> tuple[list[tuple[str, np.ndarray]], Counter, Counter]:
+def parse_midi(path: str, tune_id: str) -> tuple[list[tuple[str, np.ndarray]], Counter, Counter, str | None]:
+    """The melody of one MIDI file, picked as the app picks it (:func:`vae.melody.load_melody`)."""
     try:
         melody = load_melody(path)
-    except ValueError:
-        return [], Counter(), Counter({"unreadable": 1})
+    except ValueError as e:
+        return [], Counter(), Counter({"unreadable": 1}), f"unreadable: {e}"[:300]
     if melody.warnings:
-        return [], Counter(), Counter({melody.meter: 1})
-    return [(f"midi/{Path(path).name}", melody.tokens)], Counter({melody.meter: 1}), Counter()
+        return [], Counter(), Counter({melody.meter: 1}), f"warning: {melody.warnings[0]}"[:300]
+    return [(tune_id, melody.tokens)], Counter({melody.meter: 1}), Counter(), None
 
 
 def build_split(tunes: list[tuple[str, np.ndarray]]) -> tuple[np.ndarray, np.ndarray, int]:
@@ -117,43 +121,70 @@ def build_split(tunes: list[tuple[str, np.ndarray]]) -> tuple[np.ndarray, np.nda
     return clips[first], owner[first], len(clips) - len(first)
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--out", default="data/clips.npz")
-    ap.add_argument("--collections", nargs="*", default=list(COLLECTIONS))
-    ap.add_argument("--midi-dir", default=None, help="also read every .mid/.midi under this folder")
-    ap.add_argument("--limit", type=int, default=None, help="at most this many files per source (for tests)")
-    ap.add_argument("--split", type=float, nargs=2, default=(0.05, 0.05), help="validation and test shares")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--workers", type=int, default=2)
-    args = ap.parse_args()
-
-    jobs: list[tuple[str, str]] = []
-    if args.collections:
+def list_jobs(collections: list[str], midi_dir: str | None, limit: int | None) -> list[tuple[str, str, str]]:
+    """Every file to read as (kind, path, key), in a fixed order; a key names the file on any machine."""
+    jobs = []
+    if collections:
         from music21 import corpus
 
-        for name in args.collections:
+        for name in collections:
             paths = sorted(str(p) for p in corpus.getComposer(name))
             if not paths:
                 raise SystemExit(f"music21 corpus collection {name!r} not found; is music21 installed?")
-            jobs += [("abc", p) for p in paths[: args.limit]]
-    if args.midi_dir:
-        paths = sorted(str(p) for p in Path(args.midi_dir).rglob("*") if p.suffix.lower() in (".mid", ".midi"))
-        jobs += [("midi", p) for p in paths[: args.limit]]
+            jobs += [("abc", p, f"music21/{Path(p).parent.name}/{Path(p).name}") for p in paths[:limit]]
+    if midi_dir:
+        root = Path(midi_dir)
+        if not root.is_dir():
+            raise SystemExit(f"--midi-dir {midi_dir} is not a folder")
+        paths = sorted(p for p in root.rglob("*") if p.suffix.lower() in (".mid", ".midi"))
+        jobs += [("midi", str(p), f"midi/{p.relative_to(root).as_posix()}") for p in paths[:limit]]
     if not jobs:
         raise SystemExit("nothing to read: name --collections and/or --midi-dir")
+    return jobs
 
-    t0 = time.time()
-    tunes, kept, dropped, per_source = [], Counter(), Counter(), Counter()
-    with Pool(args.workers) as pool:
-        results = pool.imap_unordered(_parse_job, jobs)
-        for found, k, d in tqdm(results, total=len(jobs), desc="parsing files", unit="file"):
-            tunes += found
-            kept += k
-            dropped += d
-            for tune_id, _ in found:
-                per_source[tune_id.split("/")[0]] += 1
-    tunes.sort(key=lambda t: t[0])
+
+def parse_job(job: tuple[str, str, str]) -> dict:
+    """One file's manifest fields and tunes: what a worker sends back."""
+    kind, path, key = job
+    t0 = time.perf_counter()
+    tunes, kept, dropped, reason = parse_file(path) if kind == "abc" else parse_midi(path, key)
+    clips = sum(int(clip_is_valid(clip_windows(t, HOP)).sum()) for _, t in tunes)
+    return {"tunes": tunes, "info": {"clips": clips, "kept": kept, "dropped": dropped, "skipped": reason,
+                                     "seconds": round(time.perf_counter() - t0, 3)}}
+
+
+def warm_worker() -> None:
+    """Imports that would otherwise count against a worker's first file's time limit."""
+    import music21.converter  # noqa: F401
+    import pretty_midi  # noqa: F401
+
+
+def parse_all(todo: list[tuple[str, str, str]], writer: ShardWriter, workers: int, timeout: float) -> Counter:
+    """Read ``todo`` in ``workers`` processes, each file under ``timeout`` s, into shards; skips by reason."""
+    skipped = Counter()
+    results = imap_timed(parse_job, todo, workers, timeout, init=warm_worker)
+    for (_, _, key), status, value in tqdm(results, total=len(todo), desc="reading files", unit="file"):
+        if status == OK:
+            tunes, info = value["tunes"], value["info"]
+        else:  # the worker was killed (timeout), died (crash) or its parser raised (error)
+            why = {TIMEOUT: f"over {timeout:g} s, killed", CRASH: "the worker died", ERROR: value}[status]
+            tunes, info = [], {"clips": 0, "kept": {}, "dropped": {}, "skipped": f"{status}: {why}"[:300]}
+        if info["skipped"]:
+            skipped[info["skipped"].split(":")[0]] += 1
+        writer.add(key, tunes, info)
+    writer.flush()
+    return skipped
+
+
+def merge(folder: Path, entries: list[dict], args: argparse.Namespace) -> tuple[dict, dict]:
+    """Today's by-tune split, windows and de-dup of the tunes in ``entries``: the .npz arrays and metadata."""
+    tunes = sorted(read_tunes(folder, entries), key=lambda t: t[0])
+    kept, dropped, per_source = Counter(), Counter(), Counter()
+    for entry in entries:
+        kept.update(entry["kept"])
+        dropped.update(entry["dropped"])
+    for tune_id, _ in tunes:
+        per_source[tune_id.split("/")[0]] += 1
     rng = np.random.default_rng(args.seed)
     order = rng.permutation(len(tunes))
     n_val, n_test = (max(1, round(s * len(tunes))) for s in args.split)
@@ -173,21 +204,64 @@ def main() -> None:
     for split in ("val", "test"):
         shared = sum(c.tobytes() in train_set for c in arrays[f"{split}_clips"])
         meta_splits[split]["clips_also_in_train"] = shared
-
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(out, **arrays)
     meta = {"sources": {"collections": args.collections, "midi_dir": args.midi_dir}, "seed": args.seed,
             "tunes_per_source": dict(per_source), "meters_kept": dict(kept), "meters_dropped": dict(dropped),
-            "splits": meta_splits, "hop_steps": HOP, "seconds": round(time.time() - t0, 1)}
+            "splits": meta_splits, "hop_steps": HOP}
+    return arrays, meta
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", default="data/clips.npz")
+    ap.add_argument("--collections", nargs="*", default=list(COLLECTIONS),
+                    help="music21 corpus collections to read; give the flag alone for none (the folder alone)")
+    ap.add_argument("--midi-dir", default=None, help="also read every .mid/.midi under this folder")
+    ap.add_argument("--limit", type=int, default=None, help="at most this many files per source (for tests)")
+    ap.add_argument("--split", type=float, nargs=2, default=(0.05, 0.05), help="validation and test shares")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--workers", type=int, default=2, help="parsing processes")
+    ap.add_argument("--file-timeout", type=float, default=FILE_TIMEOUT,
+                    help="seconds one file may take; a file past it is killed with its worker and skipped")
+    ap.add_argument("--shard", default="0/1", metavar="I/N",
+                    help="read only slice I of N of the files (one machine of N); the .npz is written by the "
+                         "run that finds every slice done in the parts folder")
+    ap.add_argument("--parts", default=None, help="shards and manifests (default: OUT without .npz + '.parts')")
+    args = ap.parse_args()
+    i, n = (int(x) for x in args.shard.split("/"))
+    if not 0 <= i < n:
+        raise SystemExit(f"--shard {args.shard}: need 0 <= I < N")
+    out = Path(args.out)
+    folder = Path(args.parts) if args.parts else out.with_suffix(".parts")
+
+    t0 = time.time()
+    jobs = list_jobs(args.collections, args.midi_dir, args.limit)
+    mine = jobs[i::n]
+    done = read_manifests(folder)
+    todo = [job for job in mine if job[2] not in done]
+    print(f"{len(jobs)} files; slice {i}/{n}: {len(mine)}, of which {len(mine) - len(todo)} already done "
+          f"(in {folder}), {len(todo)} to read with {args.workers} workers", flush=True)
+    skipped_now = parse_all(todo, ShardWriter(folder, f"{i}of{n}"), args.workers, args.file_timeout)
+    seconds = time.time() - t0
+    done = read_manifests(folder)
+    entries = [done[key] for _, _, key in jobs if key in done]
+    skipped = Counter(e["skipped"].split(":")[0] for e in entries if e["skipped"])
+    summary = {"files": len(jobs), "read_now": len(todo), "read_before": len(mine) - len(todo),
+               "skipped_now": dict(skipped_now), "files_done": len(entries), "skipped": dict(skipped),
+               "clips_before_dedup": sum(e["clips"] for e in entries), "seconds": round(seconds, 1),
+               "files_per_s": round(len(todo) / max(seconds, 1e-9), 2)}
+    print(json.dumps(summary, indent=2), flush=True)
+    if len(entries) < len(jobs):
+        print(f"{len(jobs) - len(entries)} files are left to other slices; when every slice's files are in "
+              f"{folder}, run this command again (any --shard) to write {out}")
+        return
+
+    arrays, meta = merge(folder, entries, args)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(out, **arrays)
+    meta.update(files=summary, seconds=round(time.time() - t0, 1))
     out.with_suffix(".json").write_text(json.dumps(meta, indent=2))
     print(json.dumps(meta["splits"], indent=2))
     print(f"wrote {out} in {meta['seconds']} s")
-
-
-def _parse_job(job: tuple[str, str]):
-    kind, path = job
-    return parse_file(path) if kind == "abc" else parse_midi(path)
 
 
 if __name__ == "__main__":
