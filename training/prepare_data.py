@@ -1,10 +1,17 @@
-"""Build the training data: 2-bar clips from music21's folk-tune corpus (and any MIDI folder).
+"""Build the training data: 2-bar clips from music21's folk-tune corpus and/or a MIDI folder of any size.
 
     python training/prepare_data.py --out data/clips.npz [--midi-dir DIR] [--limit N]
+    python training/prepare_data.py --collections --midi-dir DIR --workers 8 --out data/mine.npz
+    python training/prepare_data.py ... --shard 0/4          # machine 0 of 4 (then merge: see README)
 
-Tunes in duple meters (2/4, 4/4, 2/2, ...) are turned into tokens, cut into 32-step windows with
-a one-bar hop, filtered (at least 2 onsets), split train / validation / test **by tune** (seeded)
-and de-duplicated within each split. Writes a compressed .npz and a metadata JSON beside it.
+Two stages. Reading: a pool of --workers processes reads the files, each under --file-timeout
+seconds (past it the worker is killed and replaced), a MIDI file's melody picked as the app picks it;
+results are written every --files-per-shard files to shards plus a manifest (file -> tunes and
+clips, or why it was skipped) in the parts folder, so memory stays bounded, a stopped run resumes
+where it stopped, and --shard I/N reads one slice of the files. Merging, once every file is in the
+manifests: tunes in duple meters (2/4, 4/4, 2/2, ...) are cut into 32-step windows with a one-bar hop,
+filtered (at least 2 onsets), split train / validation / test **by tune** (seeded) and
+de-duplicated within each split. Writes a compressed .npz and a metadata JSON beside it.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ import argparse
 import json
 import time
 from collections import Counter
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -28,13 +36,13 @@ from vae.melody import (
     load_melody,
     notes_to_tokens,
 )
-from vae.shards import ShardWriter, read_manifests, read_tunes
+from vae.recipes import COLLECTIONS, RECIPES, recipe_defaults
+from vae.shards import FILES_PER_SHARD, ShardWriter, read_manifests, read_tunes
 from vae.workpool import CRASH, ERROR, OK, TIMEOUT, imap_timed
 
-COLLECTIONS = ("essenFolksong", "oneills1850", "ryansMammoth")
 NATIVE_BAR_QUARTERS = (2.0, 4.0, 8.0)  # 2/4, 4/4 and 2/2, 4/2: bars that tile a 2-bar 4/4 clip
 HOP = STEPS_PER_BAR  # one-bar hop between training windows
-FILE_TIMEOUT = 300.0  # s per file: the largest music21 opus takes ~? s on 2 shared cores
+FILE_TIMEOUT = 120.0  # s per file: ~10x the slowest music21 opus (han1.abc, 11 s on 2 shared cores)
 
 
 def score_to_tokens(score) -> tuple[np.ndarray | None, str]:
@@ -153,16 +161,18 @@ def parse_job(job: tuple[str, str, str]) -> dict:
                                      "seconds": round(time.perf_counter() - t0, 3)}}
 
 
-def warm_worker() -> None:
+def warm_worker(kinds: frozenset[str]) -> None:
     """Imports that would otherwise count against a worker's first file's time limit."""
-    import music21.converter  # noqa: F401
+    if "abc" in kinds:
+        import music21.converter  # noqa: F401
     import pretty_midi  # noqa: F401
 
 
 def parse_all(todo: list[tuple[str, str, str]], writer: ShardWriter, workers: int, timeout: float) -> Counter:
     """Read ``todo`` in ``workers`` processes, each file under ``timeout`` s, into shards; skips by reason."""
     skipped = Counter()
-    results = imap_timed(parse_job, todo, workers, timeout, init=warm_worker)
+    warm = partial(warm_worker, frozenset(kind for kind, _, _ in todo))
+    results = imap_timed(parse_job, todo, workers, timeout, init=warm)
     for (_, _, key), status, value in tqdm(results, total=len(todo), desc="reading files", unit="file"):
         if status == OK:
             tunes, info = value["tunes"], value["info"]
@@ -212,6 +222,8 @@ def merge(folder: Path, entries: list[dict], args: argparse.Namespace) -> tuple[
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--recipe", default=None, choices=sorted(RECIPES),
+                    help="a shipped model's data (vae/recipes.py) as defaults; flags given here win over it")
     ap.add_argument("--out", default="data/clips.npz")
     ap.add_argument("--collections", nargs="*", default=list(COLLECTIONS),
                     help="music21 corpus collections to read; give the flag alone for none (the folder alone)")
@@ -226,6 +238,10 @@ def main() -> None:
                     help="read only slice I of N of the files (one machine of N); the .npz is written by the "
                          "run that finds every slice done in the parts folder")
     ap.add_argument("--parts", default=None, help="shards and manifests (default: OUT without .npz + '.parts')")
+    ap.add_argument("--files-per-shard", type=int, default=FILES_PER_SHARD,
+                    help="files whose tunes are held in memory before they are written to a shard")
+    known, _ = ap.parse_known_args()
+    ap.set_defaults(**recipe_defaults(known.recipe, "prepare"))
     args = ap.parse_args()
     i, n = (int(x) for x in args.shard.split("/"))
     if not 0 <= i < n:
@@ -240,7 +256,7 @@ def main() -> None:
     todo = [job for job in mine if job[2] not in done]
     print(f"{len(jobs)} files; slice {i}/{n}: {len(mine)}, of which {len(mine) - len(todo)} already done "
           f"(in {folder}), {len(todo)} to read with {args.workers} workers", flush=True)
-    skipped_now = parse_all(todo, ShardWriter(folder, f"{i}of{n}"), args.workers, args.file_timeout)
+    skipped_now = parse_all(todo, ShardWriter(folder, f"{i}of{n}", args.files_per_shard), args.workers, args.file_timeout)
     seconds = time.time() - t0
     done = read_manifests(folder)
     entries = [done[key] for _, _, key in jobs if key in done]

@@ -38,6 +38,11 @@ class ShardWriter:
         taken = [int(p.stem.rsplit("-", 1)[1]) for p in self.folder.glob(f"shard-{part}-*.npz")]
         self.next_index = max(taken, default=-1) + 1  # orphans of a stopped run are never overwritten
         self.manifest = self.folder / f"manifest-{part}.jsonl"
+        if self.manifest.exists() and self.manifest.stat().st_size:
+            with open(self.manifest, "rb+") as f:  # a line cut short by a stop: end it, so the next stands alone
+                f.seek(-1, 2)
+                if f.read(1) != b"\n":
+                    f.write(b"\n")
         self.entries: list[dict] = []
         self.tunes: list[tuple[str, np.ndarray]] = []
 
