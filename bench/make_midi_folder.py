@@ -1,6 +1,7 @@
 """A folder of MIDI files for timing prepare_data.py: like a scraped collection, with damaged files.
 
     python bench/make_midi_folder.py /tmp/midi2000 [--files 2000] [--seed 0]
+    python bench/make_midi_folder.py /tmp/midi_big --files 300 --bars 64 160 --tracks 8 12   # song-sized
 
 Random 4/4 tunes of 8 to 64 bars at 120 bpm, one to four tracks (a melody over lower parts), one in
 a hundred left broken: cut short, empty, or text named .mid; and one file of a million notes (6 MB),
@@ -25,7 +26,7 @@ def random_song(rng: np.random.Generator, bars: int, tracks: int) -> pretty_midi
         t, end = 0.0, bars * 2.0  # 2 s per bar
         while t < end - 1e-9:
             dur = min(float(rng.choice([0.25, 0.5, 1.0])), end - t)
-            inst.notes.append(pretty_midi.Note(velocity=90, pitch=int(rng.integers(60, 84)) - 12 * k,
+            inst.notes.append(pretty_midi.Note(velocity=90, pitch=int(rng.integers(60, 84)) - 4 * k,
                                                start=t, end=t + dur))
             t += dur
         pm.instruments.append(inst)
@@ -47,6 +48,8 @@ def main() -> None:
     ap.add_argument("out")
     ap.add_argument("--files", type=int, default=2000)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--bars", type=int, nargs=2, default=(8, 64), help="song lengths: from, to (bars)")
+    ap.add_argument("--tracks", type=int, nargs=2, default=(1, 4), help="tracks per song: from, to")
     args = ap.parse_args()
     rng = np.random.default_rng(args.seed)
     for i in range(args.files):
@@ -55,7 +58,8 @@ def main() -> None:
         if i % 100 == 99:
             path.write_bytes([b"", b"not a MIDI file", b"MThd\x00\x00\x00\x06\x00\x01"][i // 100 % 3])
         else:
-            random_song(rng, int(rng.integers(8, 65)), int(rng.integers(1, 5))).write(str(path))
+            random_song(rng, int(rng.integers(args.bars[0], args.bars[1] + 1)),
+                        int(rng.integers(args.tracks[0], args.tracks[1] + 1))).write(str(path))
     million_notes(Path(args.out) / "million_notes.mid")
 
 

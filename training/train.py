@@ -197,7 +197,7 @@ def main() -> None:
     set_seed(args.seed)
 
     data = np.load(args.data)
-    train = torch.from_numpy(data["train_clips"])
+    train = torch.from_numpy(data["train_clips"].astype(np.uint8))  # ids < 130: 8x less memory in each process
     val = data["val_clips"]
     val = val[np.random.default_rng(args.seed).permutation(len(val))[: args.val_clips]]
     if lead:
@@ -253,7 +253,7 @@ def main() -> None:
         bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}", unit="batch", mininterval=5, disable=not lead)
         for b in bar:
             t0 = time.time()
-            x = random_transpose(train[order[b * args.batch : (b + 1) * args.batch]], args.transpose, gen)
+            x = random_transpose(train[order[b * args.batch : (b + 1) * args.batch]].long(), args.transpose, gen)
             x = torch.tensor_split(x, world)[rank].to(device)  # this rank's share of the batch
             if args.steps is None and step - plan_mark[0] == 20:  # re-plan from the measured speed
                 per_step = (elapsed - plan_mark[1]) / 20
