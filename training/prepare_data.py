@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import time
 from collections import Counter
 from functools import partial
@@ -173,16 +174,18 @@ def parse_all(todo: list[tuple[str, str, str]], writer: ShardWriter, workers: in
     skipped = Counter()
     warm = partial(warm_worker, frozenset(kind for kind, _, _ in todo))
     results = imap_timed(parse_job, todo, workers, timeout, init=warm)
-    for (_, _, key), status, value in tqdm(results, total=len(todo), desc="reading files", unit="file"):
-        if status == OK:
-            tunes, info = value["tunes"], value["info"]
-        else:  # the worker was killed (timeout), died (crash) or its parser raised (error)
-            why = {TIMEOUT: f"over {timeout:g} s, killed", CRASH: "the worker died", ERROR: value}[status]
-            tunes, info = [], {"clips": 0, "kept": {}, "dropped": {}, "skipped": f"{status}: {why}"[:300]}
-        if info["skipped"]:
-            skipped[info["skipped"].split(":")[0]] += 1
-        writer.add(key, tunes, info)
-    writer.flush()
+    try:
+        for (_, _, key), status, value in tqdm(results, total=len(todo), desc="reading files", unit="file"):
+            if status == OK:
+                tunes, info = value["tunes"], value["info"]
+            else:  # the worker was killed (timeout), died (crash) or its parser raised (error)
+                why = {TIMEOUT: f"over {timeout:g} s, killed", CRASH: "the worker died", ERROR: value}[status]
+                tunes, info = [], {"clips": 0, "kept": {}, "dropped": {}, "skipped": f"{status}: {why}"[:300]}
+            if info["skipped"]:
+                skipped[info["skipped"].split(":")[0]] += 1
+            writer.add(key, tunes, info)
+    finally:  # on Ctrl-C too: the files already read are kept
+        writer.flush()
     return skipped
 
 
@@ -218,6 +221,11 @@ def merge(folder: Path, entries: list[dict], args: argparse.Namespace) -> tuple[
             "tunes_per_source": dict(per_source), "meters_kept": dict(kept), "meters_dropped": dict(dropped),
             "splits": meta_splits, "hop_steps": HOP}
     return arrays, meta
+
+
+def peak_rss_mb() -> float:
+    """The largest resident memory this process has had so far (MB; the workers are not counted)."""
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
 def main() -> None:
@@ -256,7 +264,12 @@ def main() -> None:
     todo = [job for job in mine if job[2] not in done]
     print(f"{len(jobs)} files; slice {i}/{n}: {len(mine)}, of which {len(mine) - len(todo)} already done "
           f"(in {folder}), {len(todo)} to read with {args.workers} workers", flush=True)
-    skipped_now = parse_all(todo, ShardWriter(folder, f"{i}of{n}", args.files_per_shard), args.workers, args.file_timeout)
+    try:
+        skipped_now = parse_all(todo, ShardWriter(folder, f"{i}of{n}", args.files_per_shard), args.workers,
+                                args.file_timeout)
+    except KeyboardInterrupt:
+        raise SystemExit(f"stopped: {len(read_manifests(folder))} files are recorded in {folder}; "
+                         "the same command goes on from there") from None
     seconds = time.time() - t0
     done = read_manifests(folder)
     entries = [done[key] for _, _, key in jobs if key in done]
@@ -264,7 +277,7 @@ def main() -> None:
     summary = {"files": len(jobs), "read_now": len(todo), "read_before": len(mine) - len(todo),
                "skipped_now": dict(skipped_now), "files_done": len(entries), "skipped": dict(skipped),
                "clips_before_dedup": sum(e["clips"] for e in entries), "seconds": round(seconds, 1),
-               "files_per_s": round(len(todo) / max(seconds, 1e-9), 2)}
+               "files_per_s": round(len(todo) / max(seconds, 1e-9), 2), "peak_rss_mb_reading": peak_rss_mb()}
     print(json.dumps(summary, indent=2), flush=True)
     if len(entries) < len(jobs):
         print(f"{len(jobs) - len(entries)} files are left to other slices; when every slice's files are in "
@@ -274,7 +287,7 @@ def main() -> None:
     arrays, meta = merge(folder, entries, args)
     out.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(out, **arrays)
-    meta.update(files=summary, seconds=round(time.time() - t0, 1))
+    meta.update(files=summary, seconds=round(time.time() - t0, 1), peak_rss_mb=peak_rss_mb())
     out.with_suffix(".json").write_text(json.dumps(meta, indent=2))
     print(json.dumps(meta["splits"], indent=2))
     print(f"wrote {out} in {meta['seconds']} s")

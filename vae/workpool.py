@@ -9,6 +9,7 @@ A hang in C code, an endless loop or a blocking ``open`` all end the same way: t
 from __future__ import annotations
 
 import multiprocessing as mp
+import signal
 import time
 from collections.abc import Callable, Iterable, Iterator
 from multiprocessing.connection import Connection, wait
@@ -20,6 +21,7 @@ _END = object()
 
 def _serve(fn: Callable, init: Callable | None, conn: Connection) -> None:
     """A worker's loop: warm up, say ready, then run jobs until told to stop (``None``)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it stops the workers
     if init is not None:
         init()
     conn.send(_READY)
