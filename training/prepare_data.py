@@ -120,14 +120,19 @@ def build_split(tunes: list[tuple[str, np.ndarray]]) -> tuple[np.ndarray, np.nda
     clips, owner = [], []
     for k, (_, tokens) in enumerate(tunes):
         w = clip_windows(tokens, HOP)
-        w = w[clip_is_valid(w)]
+        w = w[clip_is_valid(w)].astype(np.uint8)  # ids < 130: a byte each until the split is built
         clips.append(w)
         owner.append(np.full(len(w), k))
-    clips = np.concatenate(clips) if clips else np.zeros((0, CLIP_STEPS), np.int64)
+    clips = np.concatenate(clips) if clips else np.zeros((0, CLIP_STEPS), np.uint8)
     owner = np.concatenate(owner) if owner else np.zeros(0, np.int64)
-    _, first = np.unique(clips, axis=0, return_index=True)
+    _, first = np.unique(as_rows(clips), return_index=True)  # the first of each clip, as unique(axis=0) gives
     first.sort()
-    return clips[first], owner[first], len(clips) - len(first)
+    return clips[first].astype(np.int64), owner[first], len(clips) - len(first)
+
+
+def as_rows(clips: np.ndarray) -> np.ndarray:
+    """Clips (N, 32) as N values of 32 bytes: whole clips compared at once, in 1/8 of int64's memory."""
+    return np.ascontiguousarray(clips, dtype=np.uint8).view(np.dtype((np.void, CLIP_STEPS))).ravel()
 
 
 def list_jobs(collections: list[str], midi_dir: str | None, limit: int | None) -> list[tuple[str, str, str]]:
@@ -190,7 +195,7 @@ def parse_all(todo: list[tuple[str, str, str]], writer: ShardWriter, workers: in
 
 
 def merge(folder: Path, entries: list[dict], args: argparse.Namespace) -> tuple[dict, dict]:
-    """Today's by-tune split, windows and de-dup of the tunes in ``entries``: the .npz arrays and metadata."""
+    """The by-tune split, windows and de-dup of the tunes in ``entries`` (as before shards): arrays and metadata."""
     tunes = sorted(read_tunes(folder, entries), key=lambda t: t[0])
     kept, dropped, per_source = Counter(), Counter(), Counter()
     for entry in entries:
@@ -209,13 +214,13 @@ def merge(folder: Path, entries: list[dict], args: argparse.Namespace) -> tuple[
         clips, owner, n_dup = build_split(split_tunes)
         arrays[f"{split}_clips"] = clips
         arrays[f"{split}_tune"] = owner
-        arrays[f"{split}_songs"] = np.concatenate([t for _, t in split_tunes])
+        arrays[f"{split}_songs"] = np.concatenate([t for _, t in split_tunes]).astype(np.int64)
         arrays[f"{split}_song_lengths"] = np.array([len(t) for _, t in split_tunes])
         arrays[f"{split}_tune_ids"] = np.array([tid for tid, _ in split_tunes])
         meta_splits[split] = {"tunes": len(split_tunes), "clips": len(clips), "duplicates_removed": n_dup}
-    train_set = {c.tobytes() for c in arrays["train_clips"]}
+    train_rows = as_rows(arrays["train_clips"])
     for split in ("val", "test"):
-        shared = sum(c.tobytes() in train_set for c in arrays[f"{split}_clips"])
+        shared = int(np.isin(as_rows(arrays[f"{split}_clips"]), train_rows).sum())
         meta_splits[split]["clips_also_in_train"] = shared
     meta = {"sources": {"collections": args.collections, "midi_dir": args.midi_dir}, "seed": args.seed,
             "tunes_per_source": dict(per_source), "meters_kept": dict(kept), "meters_dropped": dict(dropped),
@@ -251,9 +256,12 @@ def main() -> None:
     known, _ = ap.parse_known_args()
     ap.set_defaults(**recipe_defaults(known.recipe, "prepare"))
     args = ap.parse_args()
-    i, n = (int(x) for x in args.shard.split("/"))
+    try:
+        i, n = (int(x) for x in args.shard.split("/"))
+    except ValueError:
+        i, n = -1, 0
     if not 0 <= i < n:
-        raise SystemExit(f"--shard {args.shard}: need 0 <= I < N")
+        raise SystemExit(f"--shard {args.shard}: give I/N with 0 <= I < N, e.g. 0/4")
     out = Path(args.out)
     folder = Path(args.parts) if args.parts else out.with_suffix(".parts")
 

@@ -87,7 +87,7 @@ def read_manifests(folder: Path) -> dict[str, dict]:
 
 
 def read_tunes(folder: Path, entries: Iterable[dict]) -> Iterator[tuple[str, np.ndarray]]:
-    """The tunes (tune_id, tokens int64 (T,)) of manifest ``entries``, one shard in memory at a time."""
+    """The tunes (tune_id, tokens uint8 (T,)) of manifest ``entries``, one shard in memory at a time."""
     wanted: dict[str, set[str]] = {}
     for entry in entries:
         if entry["tunes"]:
@@ -98,4 +98,4 @@ def read_tunes(folder: Path, entries: Iterable[dict]) -> Iterator[tuple[str, np.
         ends = np.cumsum(lengths)
         for tid, end, length in zip(tune_ids.tolist(), ends, lengths):
             if tid in ids:
-                yield tid, tokens[end - length : end].astype(np.int64)
+                yield tid, tokens[end - length : end].copy()  # a copy: the shard's array is let go
