@@ -95,7 +95,8 @@ def imap_timed(fn: Callable, jobs: Iterable, workers: int, timeout: float,
                     msg = conn.recv()
                 except (EOFError, OSError):  # the worker died
                     if conn not in busy:
-                        raise RuntimeError("a worker died outside a job (while starting?); run with one worker to see why") from None
+                        raise RuntimeError("a worker died outside a job (while starting?): "
+                                           "run with one worker to see why") from None
                     job, _ = busy.pop(conn)
                     stop(conn)
                     start()
