@@ -35,16 +35,15 @@ $(VENV)/.installed: requirements.txt requirements-train.txt requirements-dev.txt
 
 # The regularised model from scratch on 2 CPU cores: ~8 min of data preparation, 85 min of training
 # steps, ~15 min of measures. (The shipped model trained 7 + 2 min on a lent GPU, then 85 min on this
-# CPU: its model card.) The paper-recipe model: the same with --reg-gamma 0 --transpose 6.
+# CPU: its model card.) The paper-recipe model: the same with --recipe paper.
 train: setup
-	test -f data/clips.npz || $(BIN)/python training/prepare_data.py --out data/clips.npz
-	$(BIN)/python training/train.py --data data/clips.npz --preset small --reg-attributes pitch,density \
-		--reg-gamma 0.3 --minutes 85 --run runs/regularised
+	test -f data/clips.npz || $(BIN)/python training/prepare_data.py --recipe regularised
+	$(BIN)/python training/train.py --recipe regularised  # vae/recipes.py; under torchrun: README "Train on your own MIDI"
 	$(BIN)/python training/evaluate.py --model runs/regularised/model --data data/clips.npz --out runs/regularised/eval.json
-	$(BIN)/python training/model_card.py --run runs/regularised --out assets/model
+	$(BIN)/python training/model_card.py --run-dir runs/regularised --out assets/model
 	$(BIN)/python training/inspect_latent.py --model assets/model --eval runs/regularised/eval.json \
 		--label regularised --compare paper=assets/model-paper/report.json
-	$(BIN)/python training/model_card.py --run runs/regularised --out assets/model
+	$(BIN)/python training/model_card.py --run-dir runs/regularised --out assets/model
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

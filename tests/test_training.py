@@ -48,17 +48,17 @@ def pipeline(tmp_path_factory):
     data, run_dir, out, figs = tmp / "clips.npz", tmp / "run", tmp / "model", tmp / "figures"
     run("prepare_data.py", "--collections", "--midi-dir", midi, "--out", data, "--workers", "1",
         "--split", 0.2, 0.2)
-    train = ["--data", data, "--run", run_dir, "--preset", "tiny", "--batch", 16, "--threads", 1,
+    train = ["--data", data, "--run-dir", run_dir, "--preset", "tiny", "--batch", 16, "--threads", 1,
              "--val-clips", 50, "--eval-every", 0.01]
     run("train.py", *train, "--minutes", 0.02)
     first = (run_dir / "metrics.jsonl").read_text().splitlines()
-    run("train.py", "--run", run_dir, "--resume", "--minutes", 0.04)
+    run("train.py", "--run-dir", run_dir, "--resume", "--minutes", 0.04)
     run("evaluate.py", "--model", run_dir / "model", "--data", data, "--nottingham", tmp / "absent",
         "--out", tmp / "eval.json")
-    run("model_card.py", "--run", run_dir, "--data", data, "--out", out, "--figures", figs)
+    run("model_card.py", "--run-dir", run_dir, "--data", data, "--out", out, "--figures", figs)
     run("inspect_latent.py", "--model", out, "--data", data, "--eval", tmp / "eval.json", "--out", out,
         "--figures", figs, "--n-clips", 200, "--n-songs", 3, "--nottingham", tmp / "absent")
-    run("model_card.py", "--run", run_dir, "--data", data, "--out", out, "--figures", figs)
+    run("model_card.py", "--run-dir", run_dir, "--data", data, "--out", out, "--figures", figs)
     return {"tmp": tmp, "data": data, "run": run_dir, "out": out, "figs": figs, "first": first}
 
 
@@ -113,7 +113,7 @@ def test_model_card_describes_the_shipped_weights(pipeline):
 
 def test_init_fine_tunes_from_a_model_folder_with_a_new_beta(pipeline):
     ft = pipeline["tmp"] / "fine_tune"
-    out = run("train.py", "--data", pipeline["data"], "--run", ft, "--init", pipeline["out"], "--beta", 0.3,
+    out = run("train.py", "--data", pipeline["data"], "--run-dir", ft, "--init", pipeline["out"], "--beta", 0.3,
               "--batch", 16, "--threads", 1, "--val-clips", 50, "--minutes", 0.01)
     assert "initialised from" in out
     config = json.loads((ft / "config.json").read_text())

@@ -1,6 +1,6 @@
 """Ship a trained run: copy its model into a folder with curves and a model card (README.md).
 
-    python training/model_card.py --run runs/small --data data/clips.npz --out assets/model
+    python training/model_card.py --run-dir runs/small --data data/clips.npz --out assets/model
 
 Reads RUN/metrics.jsonl, RUN/args.json, the data's metadata JSON and, when present,
 OUT/report.json (inspect_latent.py), and writes OUT/config.json, OUT/model.safetensors,
@@ -231,7 +231,7 @@ def card(model, args: dict, metrics: list[dict], meta: dict, report: dict | None
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--run", default="runs/small")
+    ap.add_argument("--run-dir", default="runs/small", help="the run folder train.py wrote")
     ap.add_argument("--data", default="data/clips.npz")
     ap.add_argument("--out", default=str(ROOT / "assets" / "model"))
     ap.add_argument("--figures", default=str(ROOT / "assets" / "figures"))
@@ -241,7 +241,7 @@ def main() -> None:
     ap.add_argument("--faithful-only", action="store_true",
                     help="only write OUT/README.md's faithful-encoding section again, from OUT/report.json (no run needed)")
     args = ap.parse_args()
-    run, out, figs = Path(args.run), Path(args.out), Path(args.figures)
+    run, out, figs = Path(args.run_dir), Path(args.out), Path(args.figures)
     if args.faithful_only:
         readme = out / "README.md"
         readme.write_text(with_faithful_section(readme.read_text(), json.loads((out / "report.json").read_text())))

@@ -15,7 +15,7 @@ pids=()
 for spec in "$@"; do
   name=${spec%%=*} flags=${spec#*=}
   # shellcheck disable=SC2086
-  PYTHONUNBUFFERED=1 python3 training/train.py --data "${DATA:-data/clips.npz}" --run "$out/$name" \
+  PYTHONUNBUFFERED=1 python3 training/train.py --data "${DATA:-data/clips.npz}" --run-dir "$out/$name" \
     --minutes "$minutes" --epochs 100000 --threads 2 $flags >"$out/$name.log" 2>&1 &
   pids+=($!)
 done
