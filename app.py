@@ -44,7 +44,7 @@ CSS = (Path(__file__).resolve().parent / "assets" / "app.css").read_text()  # gr
 FIGURES_DIR = Path(__file__).resolve().parent / "assets" / "figures"
 EXAMPLES, DEFAULT = song.example_songs(), song.DEFAULT_EXAMPLE
 FAITHFUL_HELP = "On: the song's latents are fitted to it, so the knobs at 0 play it as it is. Off: the model's reading."
-OGG = "ogg"  # the API's audio: compressed as the page plays it; "wav" for lossless
+MP3 = "mp3"  # the API's audio: compressed as the page plays it; "wav" for lossless
 NO_GRID = "Make a grid first: choose two clips and press **Interpolate**, then click a cell or play the diagonal."
 logger = logging.getLogger("melody_knobs")
 
@@ -83,8 +83,8 @@ class Handlers:
 
     @user_errors
     def describe_song(self, example=DEFAULT, midi_file=None, track=None, song_code=None, bpm=None, state=None,
-                      model=None, faithful=True, audio_format=OGG):
-        """Load a song (upload > song code > example): its piano roll, its audio (Ogg, or "wav"), facts about it."""
+                      model=None, faithful=True, audio_format=MP3):
+        """Load a song (upload > song code > example): its piano roll, its audio (MP3, or "wav"), facts about it."""
         s = self._song(state, example, midi_file, track, song_code, bpm, model, faithful)
         return *map(str, s.files(as_lossless(audio_format))), s.facts(), s
 
@@ -93,7 +93,7 @@ class Handlers:
     @staticmethod
     def _turn(s: song.Song, b: Bundle, controls, lossless: bool = False):
         """The knobs (as :meth:`Knobs.from_controls` takes them) on a loaded song: the result, and its files as they
-        are ready (:func:`render.result_files_as_ready`: roll and MIDI, then the audio: Ogg, or with ``lossless`` WAV)."""
+        are ready (:func:`render.result_files_as_ready`: roll and MIDI, then the audio: MP3, or with ``lossless`` WAV)."""
         k = Knobs.from_controls(*controls, n_bars=s.n_bars)
         title, stem = k.title(s.label), k.stem(s.name)  # named before the move: the walk goes down once, then to render
         result = knobs.apply(b.model, b.dims, s.tokens, k, latents=s.latents)
@@ -102,8 +102,8 @@ class Handlers:
     @user_errors
     def modulate(self, example=DEFAULT, midi_file=None, track=None, song_code=None, bpm=None, pitch=0.0,
                  rhythm=0.0, residual=0.0, control=False, bar_from=1, bar_to=MAX_BARS, dim_offsets=None, state=None,
-                 model=None, faithful=True, audio_format=OGG):
-        """Turn the knobs on a song: result piano roll (over the original), audio (Ogg, or "wav"), MIDI file."""
+                 model=None, faithful=True, audio_format=MP3):
+        """Turn the knobs on a song: result piano roll (over the original), audio (MP3, or "wav"), MIDI file."""
         s = self._song(state, example, midi_file, track, song_code, bpm, model, faithful)
         controls = (pitch, rhythm, residual, control, bar_from, bar_to, dim_offsets)
         *_, files = self._turn(s, self.pick(model), controls, as_lossless(audio_format))[1]
@@ -335,7 +335,7 @@ def wire_api(h: Handlers, state) -> None:
                      gr.Number(MAX_BARS, precision=0), gr.Textbox()]
         api_out = [gr.Image(format="png"), gr.Audio(), gr.File(), gr.JSON()]
         api_model = gr.Dropdown(list(h.bundles), value=next(iter(h.bundles)))
-        api_faithful, api_audio = gr.Checkbox(True), gr.Radio([OGG, "wav"], value=OGG)
+        api_faithful, api_audio = gr.Checkbox(True), gr.Radio([MP3, "wav"], value=MP3)
         api_modulate, api_load = gr.Button(), gr.Button()
     api_modulate.click(h.modulate, [*api_song, *api_knobs, state, api_model, api_faithful, api_audio],
                        [*api_out[:3], state], api_name="modulate")

@@ -88,8 +88,8 @@ def as_faithful(value) -> bool:
 
 
 def as_lossless(audio_format) -> bool:
-    """The API's ``audio_format``: "ogg" (None, the default: compressed, as the page plays it) or "wav" (lossless)."""
-    text = "ogg" if audio_format is None else str(audio_format).strip().lower().lstrip(".")
-    if text not in ("ogg", "wav"):
-        raise ValueError(f"audio_format must be 'ogg' or 'wav', got {str(audio_format)[:40]!r}")
+    """The API's ``audio_format``: "mp3" (None, the default: compressed, as the page plays it) or "wav" (lossless)."""
+    text = "mp3" if audio_format is None else str(audio_format).strip().lower().lstrip(".")
+    if text not in ("mp3", "wav"):
+        raise ValueError(f"audio_format must be 'mp3' or 'wav', got {str(audio_format)[:40]!r}")
     return text == "wav"

@@ -58,8 +58,8 @@ class Ideas:
     @user_errors
     def analogy(self, a_example=DEFAULT, a_file=None, a_code=None, a_text=None, b_example="test_1", b_file=None,
                 b_code=None, b_text=None, mix=1.0, direction="a_pitch", control=False, model=None, faithful=True,
-                audio_format="ogg"):
-        """The pitch of one song with the rhythm of the other: roll (over the pitch song), audio (Ogg, or "wav"),
+                audio_format="mp3"):
+        """The pitch of one song with the rhythm of the other: roll (over the pitch song), audio (MP3, or "wav"),
         MIDI."""
         direction = DIRECTIONS.get(direction, direction)
         (a, name_a), (b, name_b) = read(a_example, a_file, a_code, a_text), read(b_example, b_file, b_code, b_text)
@@ -74,7 +74,7 @@ class Ideas:
 
     @staticmethod
     def _many(songs, bpm: float, stem: str, captions, audio_format=None):
-        """Gallery, and roll / audio (Ogg, or "wav") / MIDI of all the songs one after another, and the per-user
+        """Gallery, and roll / audio (MP3, or "wav") / MIDI of all the songs one after another, and the per-user
         state."""
         joined = ideas.join_with_rests(songs)
         roll = render.write_output(roll_png(joined, title=f"{stem}: {len(songs)}, a bar of rest between"),
@@ -83,7 +83,7 @@ class Ideas:
                 *map(str, render.sound_files(joined, bpm, stem, as_lossless(audio_format))), {"songs": list(songs), "bpm": bpm, "stem": stem})
 
     @user_errors
-    def sample(self, n=N_SAMPLES, temperature=TEMPERATURE, seed=0, model=None, audio_format="ogg"):
+    def sample(self, n=N_SAMPLES, temperature=TEMPERATURE, seed=0, model=None, audio_format="mp3"):
         """``n`` 2-bar melodies from the prior: gallery, roll, audio and MIDI of them all."""
         clips = ideas.sample(self.h.pick(model).model, int(n), float(temperature), int(seed))
         return self._many(list(clips), 120.0, f"samples_t{float(temperature):g}_seed{int(seed)}",
@@ -91,7 +91,7 @@ class Ideas:
 
     @user_errors
     def variations(self, example=DEFAULT, midi_file=None, song_code=None, text=None, n=N_VARIATIONS, spread=1.0,
-                   seed=0, temperature=0.0, model=None, faithful=True, audio_format="ogg"):
+                   seed=0, temperature=0.0, model=None, faithful=True, audio_format="mp3"):
         """``n`` versions of a song, each clip's z drawn around its latent: gallery, roll, audio and MIDI."""
         melody, name = read(example, midi_file, song_code, text)
         versions = ideas.variations(self.h.pick(model).model, melody.tokens, int(n), float(spread), int(seed),
@@ -316,7 +316,7 @@ def wire(demo: gr.Blocks, h, a: SimpleNamespace, s: SimpleNamespace, t: SimpleNa
     x = Ideas(h)
     many_state = gr.State()
     analogy_in = [*a.a, *a.b, a.mix, a.direction, a.control]
-    fmt = gr.Radio(["ogg", "wav"], value="ogg", visible=False)  # API clients may ask for lossless audio
+    fmt = gr.Radio(["mp3", "wav"], value="mp3", visible=False)  # API clients may ask for lossless audio
     a.go.click(x.analogy, [*analogy_in, model, k.faithful, fmt], [a.roll, a.audio, a.midi], api_name="analogy"
                ).success(x.analogy_link, [base, *analogy_in], a.link, **private("analogy_link"))
     for chosen, upload, code, _text in (a.a, a.b, s.song):  # a song picked here replaces a link's song code

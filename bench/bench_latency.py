@@ -59,7 +59,7 @@ from vae.melody import STEPS_PER_BAR, join_clips, load_melody, split_clips, toke
 TORCH_THREADS = int(os.environ.get("MELODY_KNOBS_TORCH_THREADS", "1"))  # what app.py uses
 SONG_BARS = 64
 KEYS = (0, 2, -3, 5, -1, 3)  # transpositions of the repeats of Twinkle in the 64-bar song
-STAGES = ("read_song", "encode", "decode", "roll", "thumbnail", "png", "audio", "wav", "ogg", "midi", "write")
+STAGES = ("read_song", "encode", "decode", "roll", "thumbnail", "png", "audio", "wav", "ogg", "mp3", "midi", "write")
 START_TIMEOUT = 600  # s; a model folder without dims.json computes them at start
 DOWNLOADS = ThreadPoolExecutor(6)  # a browser fetches up to 6 files from one host at once (HTTP/1.1)
 
@@ -260,7 +260,7 @@ def timed_call(app: App, client: PageClient | Client, http: httpx.Client, api_na
     row["handler_other_ms"] = handler - sum(stages.get(s, 0.0) for s in STAGES)
     row["model_ms"] = row["encode_ms"] + row["decode_ms"]
     row["images_ms"] = row["roll_ms"] + row["thumbnail_ms"] + row["png_ms"]  # drawing + PNG encoding
-    row["sound_ms"] = row["audio_ms"] + row["wav_ms"] + row["ogg_ms"]  # synthesis + WAV or Ogg encoding
+    row["sound_ms"] = row["audio_ms"] + row["wav_ms"] + row["ogg_ms"] + row["mp3_ms"]  # synthesis + encoding
     row["other_ms"] = row["handler_other_ms"] + row["read_song_ms"]  # reading MIDI, knobs, writing files
     row["framework_ms"] = row["server_ms"] - handler  # end to end minus the work inside the handler
     row["gradio_queue_ms"] = trace.get("queue_wait_ms", float("nan"))
@@ -368,7 +368,7 @@ def print_report(report: dict) -> None:
             ("other", "other"),
             ("gradio", "gradio"), ("transport", "transport"), ("download", "download")]
     print("\nms, median (p90). server: request -> answer; client: + downloading the files; handler = encode+dec + "
-          "roll/thumbs (+PNG) + audio (+Ogg or WAV) + midi + files (writes) + other, where stages that run beside each "
+          "roll/thumbs (+PNG) + audio (+MP3, Ogg or WAV) + midi + files (writes) + other, where stages that run beside each "
           "other (the audio on another thread than the roll and the MIDI) are summed; server = handler + gradio "
           "(queue, pre/postprocess) + transport")
     print(f"{'':36}" + "".join(f"{c:>14}" for c, _ in cols) + f"{'kB':>8}")

@@ -9,7 +9,7 @@ times. Each move is placed on one clock (the page's ``performance.timeOrigin + n
 
 - **page → server**: the range input's ``input`` event → the page's ``queue/join`` request (gradio's JavaScript);
 - **queue**: that request → the handler starts (HTTP, gradio's queue and preprocessing);
-- **handler** stages as the app records them: ``decode`` (the model), ``audio`` (synthesis), ``ogg`` / ``wav``
+- **handler** stages as the app records them: ``decode`` (the model), ``audio`` (synthesis), ``mp3`` / ``ogg`` / ``wav``
   (encoding), ``roll`` + ``png`` (drawing), ``midi``, ``write`` (output files), the handler's first answer and
   its end (stages on other threads overlap and are listed as they ran, not summed);
 - **→ roll on screen**, **→ audio linked** (the new audio's link in the page), **→ audio fetched** (its file fully
@@ -56,7 +56,7 @@ WATCH = """() => {
   }).observe(document.body, {subtree: true, childList: true, attributes: true, characterData: true});
   window.__reset = () => { window.__marks = {}; seen = [roll(), audio()]; };
 }"""
-HANDLER_STAGES = ("decode", "audio", "ogg", "wav", "roll", "png", "midi", "write")
+HANDLER_STAGES = ("decode", "audio", "mp3", "ogg", "wav", "roll", "png", "midi", "write")
 
 
 def one_move(page: Page, fraction: float, log: Path, offset: int) -> tuple[dict, int]:

@@ -58,7 +58,7 @@ def test_moving_the_pitch_knob_changes_the_roll_and_the_audio(page):
     page.wait_for_function("(before) => document.querySelector('#result-audio a[download]').getAttribute('href') "
                            "!== before", arg=audio_before, timeout=30_000)
     audio_after = page.locator("#result-audio a[download]").get_attribute("href")
-    assert audio_after != audio_before and audio_after.endswith(".ogg")
+    assert audio_after != audio_before and audio_after.endswith(".mp3")
     page.wait_for_function("() => document.querySelector('textarea, input') && "
                            "[...document.querySelectorAll('textarea')].some(t => t.value.includes('pitch='))",
                            timeout=10_000)

@@ -49,6 +49,8 @@ def test_modulate_writes_midi_audio_and_roll(run, song, tmp_path):
     assert not np.array_equal(load_melody(out).tokens, load_melody(tmp_path / "rest.mid").tokens)
     assert run("modulate", str(song), "-o", str(out), "--audio", str(tmp_path / "out.ogg"))[0] == 0
     assert (tmp_path / "out.ogg").read_bytes()[:4] == b"OggS"
+    assert run("modulate", str(song), "-o", str(out), "--audio", str(tmp_path / "out.mp3"))[0] == 0
+    assert (tmp_path / "out.mp3").read_bytes()[:2] == b"\xff\xf3"  # MPEG-2 layer III
 
 
 def test_grid_writes_the_cells_with_a_bar_of_rest_between(run, song, tmp_path):
@@ -93,7 +95,7 @@ def test_inspect_a_typed_melody(run, tmp_path):
     (["grid", "twinkle", "twinkle", "--size", "9", "-o", "x.mid"], "grid size"),
     (["analogy", "twinkle", "twinkle", "--mix", "2", "-o", "x.mid"], "mix must be between"),
     (["sample", "--n", "0", "-o", "folder"], "number of melodies"),
-    (["modulate", "twinkle", "-o", "x.mid", "--audio", "x.mp3"], "audio is written as"),
+    (["modulate", "twinkle", "-o", "x.mid", "--audio", "x.flac"], "audio is written as"),
 ])
 def test_bad_input_is_one_line_and_exit_code_2(run, argv, message, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)

@@ -193,7 +193,7 @@ def test_midi_bytes_round_trip(rng, bpm):
 def test_output_files_are_written_once_per_content_under_out_dir(song, tmp_path, monkeypatch):
     monkeypatch.setattr(render, "OUT_DIR", tmp_path)
     roll, audio, midi = render.result_files(song, song, 100.0, "a title", "my song: +3")
-    assert [p.name for p in (roll, audio, midi)] == ["my_song_+3.png", "my_song_+3.ogg", "my_song_+3.mid"]
+    assert [p.name for p in (roll, audio, midi)] == ["my_song_+3.png", "my_song_+3.mp3", "my_song_+3.mid"]
     assert render.result_files(song, song, 100.0, "a title", "my song: +3", lossless=True).audio.suffix == ".wav"
     assert all(p.is_relative_to(tmp_path) for p in (roll, audio, midi)) and np.array_equal(midi_to_tokens(midi), song)
     assert render.midi_file(song, 100.0, "my song: +3") == midi, "the same content is the same file"
@@ -212,17 +212,23 @@ def _band_db(audio: np.ndarray, sr: int, frame: int = 2048) -> np.ndarray:
     return 10 * np.log10(bands + 1e-12)
 
 
-def test_page_audio_is_small_and_sounds_like_the_wav():
-    import soundfile  # requirements.txt: the page's encoder (libsndfile)
+@pytest.mark.parametrize("encoder", ["mp3", "ogg"])
+def test_page_audio_is_small_and_sounds_like_the_wav(encoder):
+    import soundfile  # requirements.txt: decodes both (libsndfile >= 1.1 reads MP3)
 
     song = midi_to_tokens(render.Path(__file__).resolve().parents[1] / "assets" / "examples" / "twinkle.mid")
     audio, _ = render.synthesize(song, 100.0)
-    data, suffix = render.page_audio_bytes(audio)
-    assert suffix == "ogg" and data[:4] == b"OggS"
-    assert len(data) < 120_000 < len(render.wav_bytes(audio)) / 10, "Twinkle's 29 s: ~110 kB instead of 1.3 MB"
+    data, suffix = render.page_audio_bytes(audio) if encoder == "mp3" else (render.ogg_bytes(audio), "ogg")
+    assert suffix == encoder and data[:2] == (b"\xff\xf3" if encoder == "mp3" else b"Og")  # MPEG-2 layer III; Ogg
+    assert len(data) < 120_000 < len(render.wav_bytes(audio)) / 10, "Twinkle's 29 s: ~115 kB instead of 1.3 MB"
     decoded, sr = soundfile.read(io.BytesIO(data), dtype="float32")
-    assert sr == render.SAMPLE_RATE and abs(len(decoded) - len(audio)) < sr // 100
-    ref, got = _band_db(audio, sr), _band_db(decoded[:len(audio)], sr)
+    # LAME's decoder plays its encoder delay first (576 + 529 samples); Vorbis has none. The correlation's peak
+    # finds it, give or take a period of the tune's notes.
+    delay = 1105 if encoder == "mp3" else 0
+    peak = int(np.argmax(np.correlate(decoded[:sr + 2048], audio[:sr], "valid")))
+    assert sr == render.SAMPLE_RATE and abs(peak - delay) < 64
+    assert 0 <= len(decoded) - delay - len(audio) < sr // 10, "the whole song, give or take the last frame"
+    ref, got = _band_db(audio, sr), _band_db(decoded[delay:delay + len(audio)], sr)
     loud = ref > ref.max() - 50  # the bands a listener hears; below that is the quiet tail of the spectrum
     assert np.median(np.abs(got - ref)[loud]) < 1.0, "the spectrum of every frame within 1 dB (median)"
 
@@ -261,29 +267,32 @@ def test_recently_used_files_are_kept_and_a_dropped_one_is_written_again(monkeyp
     assert not old.exists() and render.write_output(b"x" * 40_000, "old.bin").is_file()
 
 
-def test_without_soundfile_the_page_gets_the_wav_and_the_banner_says_so(monkeypatch):
-    monkeypatch.setattr(render, "soundfile", None)
+def test_without_lameenc_the_page_gets_ogg_and_without_soundfile_too_the_wav(monkeypatch):
     audio = np.zeros(SR // 10, dtype=np.float32)
+    monkeypatch.setattr(render, "lameenc", None)
+    assert render.page_audio_bytes(audio, SR)[1] == "ogg" and render.page_audio_unavailable_reason() is None
+    monkeypatch.setattr(render, "soundfile", None)
     data, suffix = render.page_audio_bytes(audio, SR)
     assert suffix == "wav" and data == render.wav_bytes(audio, SR)
-    assert "soundfile" in render.page_audio_unavailable_reason()
+    assert "lameenc" in render.page_audio_unavailable_reason() and "soundfile" in render.page_audio_unavailable_reason()
 
 
 def test_long_page_audio_is_encoded_without_crashing_the_process():
-    """libsndfile's Vorbis encoder crashed the whole server (SIGSEGV) on one write of a few minutes."""
+    """libsndfile's Vorbis encoder (the Ogg fallback) crashed the whole server (SIGSEGV) on one write of a few
+    minutes; the MP3 encoder takes them too."""
     import subprocess
     import sys
 
-    code = ("import numpy as np; from vae import render; "
-            "data, kind = render.page_audio_bytes(np.zeros(render.SAMPLE_RATE * 60 * 6, dtype=np.float32)); "
-            "print('encoded:', kind, len(data))")
+    code = ("import numpy as np; from vae import render; six_minutes = np.zeros(render.SAMPLE_RATE * 360, np.float32); "
+            "ogg = render.ogg_bytes(six_minutes); data, kind = render.page_audio_bytes(six_minutes); "
+            "print('encoded:', kind, min(len(data), len(ogg)))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stderr[-500:]
     # Only our own line is read: a library may print its own lines on some machines (CI did).
     lines = [line.split() for line in done.stdout.splitlines() if line.startswith("encoded: ")]
     assert len(lines) == 1, f"stdout: {done.stdout[-500:]!r} stderr: {done.stderr[-500:]!r}"
     _, kind, size = lines[0]
-    assert int(size) > 0 and kind in ("ogg", "wav")
+    assert int(size) > 0 and kind in ("mp3", "ogg", "wav")
 
 
 def test_a_song_played_again_is_not_synthesised_again(song, tmp_path, monkeypatch):
@@ -294,4 +303,4 @@ def test_a_song_played_again_is_not_synthesised_again(song, tmp_path, monkeypatc
     assert render.audio_file(song, 100.0, "again") == first and len(calls) == 1, "the knob came back: same file"
     assert render.audio_file(song, 100.0, "again", lossless=True).suffix == ".wav" and len(calls) == 2
     first.unlink()  # dropped by the bounded cache: written again
-    assert render.audio_file(song, 100.0, "again").read_bytes()[:4] == b"OggS" and len(calls) == 3
+    assert render.audio_file(song, 100.0, "again").read_bytes()[:2] == b"\xff\xf3" and len(calls) == 3

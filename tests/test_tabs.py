@@ -27,7 +27,7 @@ def ideas(tiny_model_dir, tmp_path_factory):
 def test_analogy_both_directions_and_a_typed_song(ideas):
     # μ: fitted to a song, the untrained tiny model may play all holds, and load_melody wants notes
     roll, audio, midi = ideas.analogy("twinkle", None, None, None, "test_1", mix=1.0, faithful=False)
-    assert Path(roll).name.startswith("twinkle_with_rhythm_of_test_1") and Path(audio).suffix == ".ogg"
+    assert Path(roll).name.startswith("twinkle_with_rhythm_of_test_1") and Path(audio).suffix == ".mp3"
     assert len(load_melody(midi).tokens) == 12 * 16  # as long as twinkle, the pitch song
     *_, back = ideas.analogy("twinkle", b_text="C4 D4 E4 F4 | G4*4", direction="A's rhythm with B's pitch",
                              faithful=False)
@@ -42,7 +42,7 @@ def test_sample_is_seeded_and_plays_on_click(ideas):
     assert ideas.sample(3, 0.8, 5)[3] == midi and ideas.sample(3, 0.8, 6)[3] != midi
     assert len(load_melody(midi).tokens) == 3 * 32 + 2 * 16  # with a bar of rest between
     played, played_midi, info = ideas.play(many, gr.SelectData(None, {"index": 1, "value": None}))
-    assert Path(played).suffix == ".ogg" and len(load_melody(played_midi).tokens) == 32 and "2" in info
+    assert Path(played).suffix == ".mp3" and len(load_melody(played_midi).tokens) == 32 and "2" in info
 
 
 def test_variations_of_a_typed_melody(ideas):

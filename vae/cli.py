@@ -39,15 +39,18 @@ from vae.song import clip_of, example_songs
 
 PROG = "melody-knobs"
 BAD_INPUT = 2  # exit code, as argparse's own for a bad command line
-def _ogg_bytes(samples: np.ndarray) -> bytes:
-    data, kind = render.page_audio_bytes(samples)
-    if kind != "ogg":
-        raise ValueError(f"Ogg Vorbis needs soundfile (libsndfile): {render.page_audio_unavailable_reason()}; "
-                         "write a .wav instead")
-    return data
+def _needs(module, name: str) -> Callable[[np.ndarray], bytes]:
+    """An encoder that says which package it needs when that package is missing."""
+    def encode(samples: np.ndarray) -> bytes:
+        if module is None:
+            raise ValueError(f"{name} needs the {'lameenc' if name == 'MP3' else 'soundfile (libsndfile)'} package; "
+                             "write a .wav instead")
+        return (render.mp3_bytes if name == "MP3" else render.ogg_bytes)(samples)
+    return encode
 
 
-AUDIO_WRITERS: dict[str, Callable[[np.ndarray], bytes]] = {".wav": render.wav_bytes, ".ogg": _ogg_bytes}
+AUDIO_WRITERS: dict[str, Callable[[np.ndarray], bytes]] = {
+    ".wav": render.wav_bytes, ".mp3": _needs(render.lameenc, "MP3"), ".ogg": _needs(render.soundfile, "Ogg Vorbis")}
 MIDI_SUFFIXES, TEXT_SUFFIXES = (".mid", ".midi"), (".abc", ".txt")
 
 

@@ -1,7 +1,7 @@
 """What a person hears and downloads of a song, encoded: audio and MIDI bytes, and the output files handed to the UI.
 
 Everything here takes a song as token ids (T,) (see ``vae.melody``). Audio (synthesised by ``vae.synth``, once
-per result) goes to the page and the API as Ogg Vorbis (~30 kbit/s, :func:`page_audio_bytes`); a lossless WAV is
+per result) goes to the page and the API as MP3 (32 kbit/s, :func:`page_audio_bytes`); a lossless WAV is
 written only when it is asked for. Output files are written once per content under ``OUT_DIR``
 (:func:`write_output`), a cache bounded to ``CACHE_BYTES`` (see ``vae.disk_cache``).
 """
@@ -25,6 +25,10 @@ from typing import NamedTuple
 import numpy as np
 
 try:
+    import lameenc
+except ImportError:  # no lameenc: the page gets Ogg Vorbis
+    lameenc = None
+try:
     import soundfile
 except (ImportError, OSError):  # no soundfile, or no libsndfile: the page gets the WAV
     soundfile = None
@@ -38,9 +42,11 @@ from vae.timing import timed
 # ----------------------------------------------------------------------------- constants
 
 OUT_DIR = Path(tempfile.gettempdir()) / "melody-knobs"  # rolls, audio and MIDI files handed to the UI
-# Page audio: Ogg Vorbis through libsndfile, the fastest of its lossy encoders (Opus took 4x as long, MP3 2x);
-# level 0.8 is ~30 kbit/s for a mono piano line: 110 kB for Twinkle's 29 s instead of a 1.3 MB WAV.
-PAGE_AUDIO_LEVEL = 0.8
+# Page and API audio: MP3 through LAME (lameenc) at its fast quality 7, 32 kbit/s mono: 117 kB for Twinkle's
+# 29 s instead of a 1.3 MB WAV, encoded in 31 ms (Ogg Vorbis through libsndfile, the page's audio before, took
+# 65 ms for 111 kB; both within the spectral test of tests/test_render.py). Ogg stays where lameenc is missing.
+PAGE_MP3_KBPS, PAGE_MP3_QUALITY = 32, 7
+PAGE_OGG_LEVEL = 0.8  # libsndfile's Vorbis compression level: ~30 kbit/s for a mono piano line
 ENCODE_BLOCK = 65536  # samples per write to the Vorbis encoder (~3 s)
 CACHE_BYTES = int(float(os.environ.get("MELODY_KNOBS_CACHE_MB", "256")) * 2**20)  # bound of OUT_DIR on disk
 # A file handed out this recently is never dropped: the page may still fetch it (a slow link, a paused tab).
@@ -70,25 +76,49 @@ def wav_bytes(audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> bytes:
     return buffer.getvalue()
 
 
+@timed("mp3")
+def mp3_bytes(audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> bytes:
+    """Mono float audio (n,) in [-1, 1] as MP3 through LAME (``lameenc``): constant PAGE_MP3_KBPS, LAME's quality
+    PAGE_MP3_QUALITY. The decoder plays LAME's 1,105 samples of encoder delay (50 ms at 22.05 kHz) first."""
+    pcm = np.empty(len(audio), dtype="<i2")
+    np.rint(np.clip(np.asarray(audio, dtype=np.float32), -1.0, 1.0) * 32767, out=pcm, casting="unsafe")
+    encoder = lameenc.Encoder()
+    encoder.set_bit_rate(PAGE_MP3_KBPS)
+    encoder.set_in_sample_rate(int(sample_rate))
+    encoder.set_channels(1)
+    encoder.set_quality(PAGE_MP3_QUALITY)
+    return bytes(encoder.encode(pcm.tobytes()) + encoder.flush())
+
+
 @timed("ogg")
-def page_audio_bytes(audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> tuple[bytes, str]:
-    """Mono float audio (n,) encoded for the page: (Ogg Vorbis bytes, "ogg"), or (WAV bytes, "wav")
-    where soundfile (libsndfile) is missing (see :func:`page_audio_unavailable_reason`)."""
-    if soundfile is None:
-        return wav_bytes(audio, sample_rate), "wav"
+def ogg_bytes(audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> bytes:
+    """Mono float audio (n,) in [-1, 1] as Ogg Vorbis through libsndfile (``soundfile``), level PAGE_OGG_LEVEL."""
     audio, buffer = np.clip(np.asarray(audio, dtype=np.float32), -1.0, 1.0), io.BytesIO()
     with soundfile.SoundFile(buffer, "w", int(sample_rate), 1, format="OGG", subtype="VORBIS",
-                             compression_level=PAGE_AUDIO_LEVEL) as out:
+                             compression_level=PAGE_OGG_LEVEL) as out:
         # In blocks: libsndfile's Vorbis encoder crashes the process (SIGSEGV) on one write of a few
         # minutes of audio (seen at 5 min, 22 kHz), whatever the samples.
         for start in range(0, len(audio), ENCODE_BLOCK):
             out.write(audio[start:start + ENCODE_BLOCK])
-    return buffer.getvalue(), "ogg"
+    return buffer.getvalue()
+
+
+def page_audio_bytes(audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> tuple[bytes, str]:
+    """Mono float audio (n,) encoded for the page and the API: (MP3 bytes, "mp3"); where lameenc is missing,
+    (Ogg Vorbis bytes, "ogg"); where soundfile is missing too, (WAV bytes, "wav") (see
+    :func:`page_audio_unavailable_reason`)."""
+    if lameenc is not None:
+        return mp3_bytes(audio, sample_rate), "mp3"
+    if soundfile is not None:
+        return ogg_bytes(audio, sample_rate), "ogg"
+    return wav_bytes(audio, sample_rate), "wav"
 
 
 def page_audio_unavailable_reason() -> str | None:
     """Why the page gets uncompressed WAV audio (a sentence for the user), or None if it does not."""
-    return None if soundfile is not None else "the soundfile package (libsndfile) is not installed"
+    if lameenc is None and soundfile is None:
+        return "neither the lameenc package (MP3) nor soundfile (libsndfile, Ogg Vorbis) is installed"
+    return None
 
 
 # ----------------------------------------------------------------------------- MIDI
@@ -139,7 +169,7 @@ def write_output(data: bytes, filename: str) -> Path:
 
 
 def audio_file(tokens, bpm: float, stem: str, lossless: bool = False) -> Path:
-    """The song synthesised once and written under ``OUT_DIR``: ``<stem>.ogg`` as the page plays it (see
+    """The song synthesised once and written under ``OUT_DIR``: ``<stem>.mp3`` as the page plays it (see
     :func:`page_audio_bytes`), or with ``lossless`` ``<stem>.wav``. A song played again (a knob that returns to
     where it was) is not synthesised again while its file is kept."""
     key = (str(OUT_DIR), as_song(tokens).tobytes(), float(bpm), safe_stem(stem), bool(lossless))
@@ -170,12 +200,12 @@ def midi_file(tokens, bpm: float, stem: str) -> Path:
 
 
 def sound_files(tokens, bpm: float, stem: str, lossless: bool = False) -> tuple[Path, Path]:
-    """The song's audio and MIDI files: (ogg, mid), or with ``lossless`` (wav, mid)."""
+    """The song's audio and MIDI files: (mp3, mid), or with ``lossless`` (wav, mid)."""
     return audio_file(tokens, bpm, stem, lossless), midi_file(tokens, bpm, stem)
 
 
 class ResultFiles(NamedTuple):
-    """The files of a knob result: its piano roll over the original (PNG), its audio (Ogg, or WAV), its MIDI."""
+    """The files of a knob result: its piano roll over the original (PNG), its audio (MP3, or WAV), its MIDI."""
 
     roll: Path
     audio: Path | None  # None while it is being encoded (see result_files_as_ready)
@@ -191,7 +221,7 @@ def result_files_as_ready(tokens, original: np.ndarray, bpm: float, title: str, 
                           bars: tuple[int, int] | None = None, lossless: bool = False) -> Iterator[ResultFiles]:
     """A knob result's files as they are ready: first its piano roll (over the original, the bars outside ``bars``
     shaded) and its MIDI with ``audio=None``, then all three. The audio is synthesised once, meanwhile, on another
-    thread: the page's Ogg, or with ``lossless`` the WAV. The page shows the roll while the audio is encoded."""
+    thread: the page's MP3, or with ``lossless`` the WAV. The page shows the roll while the audio is encoded."""
     audio = _BESIDE.submit(audio_file, tokens, bpm, stem, lossless)
     roll = write_output(roll_png(tokens, original, title=title, bars=bars), f"{safe_stem(stem)}.png")
     midi = midi_file(tokens, bpm, stem)
