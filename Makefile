@@ -33,7 +33,7 @@ $(VENV)/.installed: requirements.txt requirements-train.txt requirements-dev.txt
 	$(BIN)/pip install -q -e .
 	touch $@
 
-# The regularised model from scratch on 2 CPU cores: ~8 min of data preparation, 85 min of training
+# The regularised model from scratch on 2 CPU cores: ~2–3 min of data preparation, 85 min of training
 # steps, ~15 min of measures. (The shipped model trained 7 + 2 min on a lent GPU, then 85 min on this
 # CPU: its model card.) The paper-recipe model: the same with --recipe paper.
 train: setup

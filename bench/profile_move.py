@@ -44,7 +44,7 @@ WATCH = """() => {
   const fetch0 = window.fetch;
   window.fetch = function (url) { if (String(url).includes('queue/join')) mark('join'); return fetch0.apply(this, arguments); };
   new PerformanceObserver((list) => { for (const e of list.getEntries())
-      if (/\\.(ogg|wav)$/.test(decodeURIComponent(e.name))) window.__marks['audio_fetched'] = performance.timeOrigin + e.responseEnd;
+      if (/\\.(mp3|ogg|wav)$/.test(decodeURIComponent(e.name))) window.__marks['audio_fetched'] = performance.timeOrigin + e.responseEnd;
   }).observe({entryTypes: ['resource']});
   const roll = () => document.querySelector('#result-roll img')?.getAttribute('src');
   const audio = () => document.querySelector('#result-audio a[download]')?.getAttribute('href');
