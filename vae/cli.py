@@ -1,6 +1,6 @@
 """melody-knobs: the app's knobs, grid, analogy, sampling and analysis, on files.
 
-    melody-knobs modulate SONG.mid --pitch 5 --rhythm 1 --residual 0 -o out.mid [--audio out.wav]
+    melody-knobs modulate SONG.mid --pitch 5 --rhythm 1 --residual 0 -o out.mid [--audio out.wav|.mp3|.ogg]
     melody-knobs grid A.mid B.mid --size 5 -o grid.mid
     melody-knobs analogy A.mid B.mid [--mix 1] [--reverse] -o out.mid
     melody-knobs sample --n 8 --temperature 0.8 --seed 0 -o folder/
@@ -39,18 +39,20 @@ from vae.song import clip_of, example_songs
 
 PROG = "melody-knobs"
 BAD_INPUT = 2  # exit code, as argparse's own for a bad command line
-def _needs(module, name: str) -> Callable[[np.ndarray], bytes]:
-    """An encoder that says which package it needs when that package is missing."""
-    def encode(samples: np.ndarray) -> bytes:
-        if module is None:
-            raise ValueError(f"{name} needs the {'lameenc' if name == 'MP3' else 'soundfile (libsndfile)'} package; "
-                             "write a .wav instead")
-        return (render.mp3_bytes if name == "MP3" else render.ogg_bytes)(samples)
-    return encode
+def _mp3_bytes(samples: np.ndarray) -> bytes:
+    if render.lameenc is None:
+        raise ValueError("MP3 needs the lameenc package; write a .wav instead")
+    return render.mp3_bytes(samples)
 
 
-AUDIO_WRITERS: dict[str, Callable[[np.ndarray], bytes]] = {
-    ".wav": render.wav_bytes, ".mp3": _needs(render.lameenc, "MP3"), ".ogg": _needs(render.soundfile, "Ogg Vorbis")}
+def _ogg_bytes(samples: np.ndarray) -> bytes:
+    if render.soundfile is None:
+        raise ValueError("Ogg Vorbis needs the soundfile package (libsndfile); write a .wav instead")
+    return render.ogg_bytes(samples)
+
+
+AUDIO_WRITERS: dict[str, Callable[[np.ndarray], bytes]] = {".wav": render.wav_bytes, ".mp3": _mp3_bytes,
+                                                           ".ogg": _ogg_bytes}
 MIDI_SUFFIXES, TEXT_SUFFIXES = (".mid", ".midi"), (".abc", ".txt")
 
 
