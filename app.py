@@ -25,7 +25,7 @@ from vae import hub, knobs, measures, render, share, song
 from vae.bundle import DEFAULT_MODEL, MODELS_HELP, Bundle, load_bundles, pick_bundle
 from vae.dims import song_dims
 from vae.knobs import GRID_RANGE, OFFSET_RANGE, PITCH_RANGE, RESIDUAL_RANGE, RHYTHM_RANGE, Knobs
-from vae.melody import MAX_BARS
+from vae.melody import MAX_BARS, STEPS_PER_BAR
 from vae.pianoroll import LEGEND_HTML
 
 TITLE = "Melody Knobs"
@@ -92,12 +92,12 @@ class Handlers:
 
     @staticmethod
     def _turn(s: song.Song, b: Bundle, controls, lossless: bool = False):
-        """The knobs (as :meth:`Knobs.from_controls` takes them) on a loaded song: the result, and its files as they
+        """The knobs (as :meth:`Knobs.from_controls` takes them) on a loaded song: the knobs, the result, and its files as they
         are ready (:func:`render.result_files_as_ready`: roll and MIDI, then the audio: MP3, or with ``lossless`` WAV)."""
         k = Knobs.from_controls(*controls, n_bars=s.n_bars)
         title, stem = k.title(s.label), k.stem(s.name)  # named before the move: the walk goes down once, then to render
         result = knobs.apply(b.model, b.dims, s.tokens, k, latents=s.latents)
-        return result, render.result_files_as_ready(result, s.tokens, s.bpm, title, stem, k.bars, lossless)
+        return k, result, render.result_files_as_ready(result, s.tokens, s.bpm, title, stem, k.bars, lossless)
 
     @user_errors
     def modulate(self, example=DEFAULT, midi_file=None, track=None, song_code=None, bpm=None, pitch=0.0,
@@ -106,7 +106,7 @@ class Handlers:
         """Turn the knobs on a song: result piano roll (over the original), audio (MP3, or "wav"), MIDI file."""
         s = self._song(state, example, midi_file, track, song_code, bpm, model, faithful)
         controls = (pitch, rhythm, residual, control, bar_from, bar_to, dim_offsets)
-        *_, files = self._turn(s, self.pick(model), controls, as_lossless(audio_format))[1]
+        *_, files = self._turn(s, self.pick(model), controls, as_lossless(audio_format))[2]
         return (*map(str, files), s)
 
     @staticmethod
@@ -140,9 +140,12 @@ class Handlers:
         once encoded, its audio."""
         s = self._song(state, example, midi_file, track, song_code, bpm, model, faithful)
         controls = (*knob_values[:6], knob_values[6:])  # pitch, rhythm, residual, control, bars, offsets
-        result, files = self._turn(s, self.pick(model), controls)
+        k, result, files = self._turn(s, self.pick(model), controls)
         roll, _, midi = next(files)
-        did = f"**What the knobs did** (against the song at rest): {measures.what_it_did(s.rest, result)}"
+        first, last = k.bars  # measured where the knobs moved the song
+        bars = slice((first - 1) * STEPS_PER_BAR, last * STEPS_PER_BAR)
+        where = "" if (first, last) == (1, s.n_bars) else f" in bars {first}–{last}"
+        did = f"**What the knobs did**{where} (against the song at rest): {measures.what_it_did(s.rest[bars], result[bars])}"
         yield str(roll), gr.skip(), str(midi), None, did, s, self.share_link(s, base, *knob_values)
         yield gr.skip(), str(next(files).audio), *[gr.skip()] * 5
 
@@ -150,7 +153,7 @@ class Handlers:
     def result_wav(self, state, model, faithful, example, midi_file, track, song_code, bpm, *knob_values):
         """The result of the knobs as they stand as a lossless WAV, for the page's download button."""
         s = self._song(state, example, midi_file, track, song_code, bpm, model, faithful)
-        *_, files = self._turn(s, self.pick(model), (*knob_values[:6], knob_values[6:]), lossless=True)[1]
+        *_, files = self._turn(s, self.pick(model), (*knob_values[:6], knob_values[6:]), lossless=True)[2]
         return str(files.audio)
 
     @user_errors

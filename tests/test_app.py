@@ -20,7 +20,7 @@ from PIL import Image
 import app
 import vae.melody
 import vae.song
-from vae import pianoroll, render
+from vae import knobs, measures, pianoroll, render
 from vae.bundle import Bundle, load_bundle
 from vae.inference import decode_z, encode_mu, encode_z
 from vae.melody import join_clips, load_melody, split_clips
@@ -421,3 +421,20 @@ def test_the_model_parameter_picks_a_bundle_and_the_song_is_encoded_by_it(tiny_b
     assert paper_state is not default_state  # encoded again, by the model asked for
     with pytest.raises(gr.Error, match="no model called 'bigger'; choose one of regularised, paper"):
         h.modulate(example="twinkle", model="bigger")
+
+
+def test_what_the_knobs_did_is_measured_on_the_bars_that_moved(tiny_app, twinkle):
+    offsets = [0.0] * n_offsets(tiny_app)
+    (*_, did, _, _), _ = tiny_app.modulate_sliders(twinkle, None, False, "", "twinkle", None, None, "", None,
+                                                    7.5, 0, 0, False, 3, 8, *offsets)
+    turned = knobs.Knobs.from_controls(7.5, 0, 0, False, 3, 8, offsets, twinkle.n_bars)
+    result = knobs.apply(tiny_app.bundle.model, tiny_app.bundle.dims, twinkle.tokens, turned, latents=twinkle.latents)
+    moved = slice(2 * 16, 8 * 16)  # bars 3 to 8, 16 steps a bar
+    assert did.endswith(f"in bars 3–8 (against the song at rest): "
+                        f"{measures.what_it_did(twinkle.rest[moved], result[moved])}")
+    (*_, whole, _, _), _ = tiny_app.modulate_sliders(twinkle, None, False, "", "twinkle", None, None, "", None,
+                                                      7.5, 0, 0, False, 1, 12, *offsets)
+    everywhere = knobs.apply(tiny_app.bundle.model, tiny_app.bundle.dims, twinkle.tokens,
+                             knobs.Knobs.from_controls(7.5, 0, 0, False, 1, 12, offsets, twinkle.n_bars),
+                             latents=twinkle.latents)
+    assert whole == f"**What the knobs did** (against the song at rest): {measures.what_it_did(twinkle.rest, everywhere)}"
