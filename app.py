@@ -95,7 +95,7 @@ class Handlers:
         """The knobs (as :meth:`Knobs.from_controls` takes them) on a loaded song: the knobs, the result, and its files as they
         are ready (:func:`render.result_files_as_ready`: roll and MIDI, then the audio: MP3, or with ``lossless`` WAV)."""
         k = Knobs.from_controls(*controls, n_bars=s.n_bars)
-        title, stem = k.title(s.label), k.stem(s.name)  # named before the move: the walk goes down once, then to render
+        title, stem = k.title(s.label, b.dims.offset_names), k.stem(s.name)  # named before the walk goes down
         result = knobs.apply(b.model, b.dims, s.tokens, k, latents=s.latents)
         return k, result, render.result_files_as_ready(result, s.tokens, s.bpm, title, stem, k.bars, lossless)
 

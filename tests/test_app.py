@@ -438,3 +438,14 @@ def test_what_the_knobs_did_is_measured_on_the_bars_that_moved(tiny_app, twinkle
                              knobs.Knobs.from_controls(7.5, 0, 0, False, 1, 12, offsets, twinkle.n_bars),
                              latents=twinkle.latents)
     assert whole == f"**What the knobs did** (against the song at rest): {measures.what_it_did(twinkle.rest, everywhere)}"
+
+
+def test_the_roll_title_names_the_advanced_offsets(tiny_app, twinkle, monkeypatch):
+    titles, roll_png = [], render.roll_png
+    monkeypatch.setattr(render, "roll_png", lambda *a, **kw: titles.append(kw["title"]) or roll_png(*a, **kw))
+    offsets = [0.0] * n_offsets(tiny_app)
+    offsets[-1] = 2.5
+    list(tiny_app.modulate_sliders(twinkle, None, False, "", "twinkle", None, None, "", None, 3, 0, 0, False, 1, 12,
+                                   *offsets))
+    last_dim = tiny_app.bundle.dims.offset_names[-1]
+    assert titles == [f"{twinkle.label}: pitch +3, rhythm +0, residual +0, {last_dim} +2.5"], "the moved sliders are named"

@@ -103,9 +103,11 @@ class Knobs:
         last = min(int(bar_to or n_bars), n_bars)
         return cls(pitch, rhythm, residual, bool(control), (int(bar_from or 1), last), tuple(offsets))
 
-    def title(self, name: str) -> str:
-        """A result's caption, e.g. 'twinkle: pitch +3, rhythm +0, residual +0'."""
-        return (f"{name}: pitch {self.pitch:+g}, rhythm {self.rhythm:+g}, residual {self.residual:+g}"
+    def title(self, name: str, offset_names: list[str] | tuple[str, ...] = ()) -> str:
+        """A result's caption, e.g. 'twinkle: pitch +3, rhythm +0, residual +0', with each per-dimension offset that
+        is not 0 when ``offset_names`` names them (e.g. ', pitch dim 4 +2.5')."""
+        moved = "".join(f", {n} {float(v):+g}" for n, v in zip(offset_names, self.offsets, strict=False) if v)
+        return (f"{name}: pitch {self.pitch:+g}, rhythm {self.rhythm:+g}, residual {self.residual:+g}{moved}"
                 + " (random control)" * self.control)
 
     def stem(self, name: str) -> str:
