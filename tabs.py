@@ -328,12 +328,16 @@ def wire(demo: gr.Blocks, h, a: SimpleNamespace, s: SimpleNamespace, t: SimpleNa
         [a.roll, a.audio, a.midi], **private("shared_analogy"))
     many_out = [s.gallery, s.roll, s.all_audio, s.all_midi, many_state]
     sample_in = [s.n, s.temperature, s.seed]
+    # A new set takes the place of the old one: its selected melody's player, file and caption go, and so does the
+    # link, which a sample set then gets anew (variations have none).
+    forget = {"fn": lambda: (None, None, "", ""), "inputs": None, "outputs": [s.audio, s.midi, s.info, s.link],
+              **private("forget_selected")}
     s.go.click(x.sample, [*sample_in, model, fmt], many_out, api_name="sample"
-               ).success(x.sample_link, [base, *sample_in], s.link, **private("sample_link"))
+               ).success(**forget).success(x.sample_link, [base, *sample_in], s.link, **private("sample_link"))
     s.vary.click(x.variations, [*s.song, s.n_var, s.spread, s.seed, s.temperature, model, k.faithful, fmt], many_out,
-                 api_name="variations")
+                 api_name="variations").success(**forget)
     s.vary_loaded.click(x.vary_loaded, [state, s.n_var, s.spread, s.seed, s.temperature, model, k.faithful], many_out,
-                        **private("vary_loaded"))
+                        **private("vary_loaded")).success(**forget)
     s.gallery.select(x.play, many_state, [s.audio, s.midi, s.info], **private("play_sample"))
     shared = gr.State(False)
     demo.load(x.restore_sample, None, [*sample_in, shared], **private("restore_sample")).success(

@@ -43,6 +43,9 @@ def test_sampling_tab_shows_thumbnails_that_play_on_click(page):
     page.get_by_text("Variations of a song", exact=True).click()
     page.locator("#vary-loaded").click()  # the Knobs tab's song (twinkle): 4 variations
     page.wait_for_function("() => document.querySelectorAll('#samples img').length === 4", timeout=30_000)
+    # The new set takes the old one's place: no player, file or link of the samples is left.
+    page.wait_for_function("() => !document.querySelector('#sample-audio a[download]')", timeout=10_000)
+    assert not page.locator("textarea, input").evaluate_all("ts => ts.some(t => t.value.includes('sample_seed'))")
     _shot(page, "browser_sampling.png")
 
 
