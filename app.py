@@ -51,7 +51,7 @@ def build_demo(bundles: dict[str, Bundle] | Bundle) -> gr.Blocks:
     with gr.Blocks(title=TITLE, delete_cache=(3600, 86400)) as demo:
         state, base = gr.State(), gr.State("")
         gr.Markdown(_banner(h.bundle), elem_id="banner")
-        with gr.Tabs() as tabs:
+        with gr.Tabs(overflow_behavior="wrap") as tabs:  # a phone shows every tab, on two lines
             k, g = knobs_tab.layout(h), interpolate_tab.layout()
             a, s, t = analogy_tab.layout(), sampling_tab.layout(), typed_tab.layout()
             i, model = inspect_tab.layout(h), model_tab.layout(h.bundles)

@@ -37,7 +37,7 @@ def song_picker(label: str, clip: int | None = None, ids: tuple = (None, None)) 
     """An example menu (titles shown, names given; it may name an upload), a MIDI upload, a clip number."""
     with gr.Column():
         example = gr.Dropdown(CHOICES, value=DEFAULT, label=f"{label}example", allow_custom_value=True,
-                              elem_id=ids[0])
+                              elem_id=ids[0], info="or give your own MIDI file in the upload box")
         upload = gr.File(label=f"{label}or your MIDI file (.mid)", file_types=[".mid", ".midi"], height=150,
                          elem_id=ids[1])
         number = gr.Number(clip, label=f"{label}clip (2 bars each, from 1)", precision=0, minimum=1) if clip else None
