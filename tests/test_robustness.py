@@ -33,6 +33,7 @@ from vae.melody import (
     MAX_BARS,
     Melody,
     MeterWarning,
+    TempoWarning,
     check_tokens,
     encode_song,
     load_melody,
@@ -128,6 +129,7 @@ def test_triple_and_compound_meters_warn_but_work(tmp_path, meter):
         tokens = midi_to_tokens(path)
     melody = load_melody(path)
     assert melody.meter == f"{meter[0]}/{meter[1]}" and len(melody.warnings) == 1
+    assert isinstance(melody.warnings[0], MeterWarning) and not melody.duple
     assert len(tokens) % 16 == 0 and split_clips(tokens).shape[1] == CLIP_STEPS
     assert [p for _, _, p in tokens_to_notes(tokens)] == [60, 62, 64, 65, 67, 69, 71, 72, 72, 71, 69, 67, 65, 64,
                                                           62, 60]
@@ -144,7 +146,8 @@ def test_tempo_changes_keep_the_beat_grid_and_the_first_tempo(tmp_path):
 def test_a_tempo_outside_the_range_is_played_at_the_nearest_end_and_said(tmp_path, bpm, played):
     melody = load_melody(melody_midi(tmp_path / "slow.mid", bpm=bpm))
     assert melody.bpm == pytest.approx(played)
-    assert (f"played at {played:g} bpm" in " ".join(melody.warnings)) == (bpm != played)
+    assert (f"played at {played:g} bpm" in " ".join(melody.messages)) == (bpm != played)
+    assert [type(w) for w in melody.warnings] == [TempoWarning] * (bpm != played) and melody.duple
 
 
 def _whole_notes(path: Path, n: int, first_step: int = 0) -> Path:
@@ -298,7 +301,7 @@ def test_awkward_but_valid_songs_work_through_the_server(client, tmp_path, make)
     expected = load_melody(path)
     _roll, _audio, facts = client.predict(midi_file=handle_file(str(path)), api_name="/load_song")
     assert (facts["bars"], facts["meter"], facts["bpm"]) == (len(expected.tokens) // 16, expected.meter, expected.bpm)
-    assert facts["warnings"] == expected.warnings
+    assert facts["warnings"] == expected.messages
     assert all(f"{expected.meter}, not a duple meter" in w for w in facts["warnings"])
     _roll, audio, midi = client.predict(midi_file=handle_file(str(path)), pitch=3, rhythm=1, faithful=False,
                                         api_name="/modulate")  # μ: see _good_request_succeeds

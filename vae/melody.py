@@ -37,8 +37,21 @@ MAX_CODE_CHARS = 16_000  # longest song code accepted (share links): a long song
 _NATIVE_BAR_STEPS = (8, 16, 32)
 
 
-class MeterWarning(UserWarning):  # the song's meter does not tile 2-bar 4/4 clips; it is still cut every 32 steps
-    pass
+class SongWarning(UserWarning):
+    """Something a reader noticed about a song and changed or could not honour; the song is still read.
+    ``str(warning)`` is the sentence for the user. Readers decide by its type, never by its text."""
+
+
+class MeterWarning(SongWarning):
+    """The song's meter (or some of its bars') does not tile 2-bar 4/4 clips; it is still cut every 32 steps."""
+
+
+class TempoWarning(SongWarning):
+    """The song's tempo lies outside ``BPM_RANGE``; it is played at the nearest end of the range."""
+
+
+class GridWarning(SongWarning):
+    """Notes shorter than the sixteenth-note grid were lengthened to one step (typed melodies)."""
 
 
 @dataclass
@@ -51,7 +64,8 @@ class Melody:
         meter: time signature of most of the song, e.g. "4/4".
         instrument: index into ``instruments`` of the track that was read.
         instruments: a description of every track of the file (name, program, notes, drum).
-        warnings: messages to show the user (for example a non-duple meter).
+        warnings: what the reader noticed, each a :class:`SongWarning` whose ``str`` is a sentence for the
+            user (a non-duple meter, a tempo moved into ``BPM_RANGE``).
     """
 
     tokens: np.ndarray
@@ -59,7 +73,17 @@ class Melody:
     meter: str = "4/4"
     instrument: int = 0
     instruments: list[dict] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[SongWarning] = field(default_factory=list)
+
+    @property
+    def duple(self) -> bool:
+        """Whether every bar is in a duple meter (no :class:`MeterWarning`): its bars line up with the clips."""
+        return not any(isinstance(w, MeterWarning) for w in self.warnings)
+
+    @property
+    def messages(self) -> list[str]:
+        """The warnings as sentences for the user."""
+        return [str(w) for w in self.warnings]
 
 
 # ----------------------------------------------------------------------------- validation
@@ -229,17 +253,18 @@ def load_melody(source, instrument: int | None = None) -> Melody:
 
     messages = []
     if bar_steps not in _NATIVE_BAR_STEPS:
-        messages.append(f"This song is in {main[3]}, not a duple meter: it is still cut into 2-bar 4/4 clips "
-                        "of 32 sixteenths, so clips will not line up with its bars.")
+        messages.append(MeterWarning(f"This song is in {main[3]}, not a duple meter: it is still cut into 2-bar 4/4 "
+                                     "clips of 32 sixteenths, so clips will not line up with its bars."))
     elif odd := sorted({s[3] for s in spans if s[2] not in _NATIVE_BAR_STEPS and s[1] > s[0]}):
-        messages.append(f"Some bars of this song are in {', '.join(odd)}, not a duple meter: it is still cut into "
-                        "2-bar 4/4 clips of 32 sixteenths, so those bars will not line up with the clips.")
+        messages.append(MeterWarning(f"Some bars of this song are in {', '.join(odd)}, not a duple meter: it is still "
+                                     "cut into 2-bar 4/4 clips of 32 sixteenths, so those bars will not line up with "
+                                     "the clips."))
     tempi = pm.get_tempo_changes()[1]
     bpm = round(float(tempi[0]), 2) if len(tempi) else DEFAULT_BPM
     if not BPM_RANGE[0] <= bpm <= BPM_RANGE[1]:
         played = min(max(bpm, BPM_RANGE[0]), BPM_RANGE[1])
-        messages.append(f"This song's tempo is {bpm:g} bpm; it is played at {played:g} bpm "
-                        f"(tempi from {BPM_RANGE[0]:g} to {BPM_RANGE[1]:g} bpm are played as written).")
+        messages.append(TempoWarning(f"This song's tempo is {bpm:g} bpm; it is played at {played:g} bpm "
+                                     f"(tempi from {BPM_RANGE[0]:g} to {BPM_RANGE[1]:g} bpm are played as written)."))
         bpm = played
     return Melody(tokens=tokens, bpm=bpm, meter=main[3], instrument=instrument, instruments=tracks, warnings=messages)
 
@@ -247,12 +272,12 @@ def load_melody(source, instrument: int | None = None) -> Melody:
 def midi_to_tokens(source, instrument: int | None = None) -> np.ndarray:
     """Tokens (T,) of a MIDI file's melody; see :func:`load_melody`.
 
-    What the reader noticed (a non-duple meter, a tempo outside ``BPM_RANGE``) is reported with a
-    :class:`MeterWarning`.
+    What the reader noticed is reported as its :class:`SongWarning`: a :class:`MeterWarning` for a non-duple
+    meter, a :class:`TempoWarning` for a tempo outside ``BPM_RANGE``.
     """
     melody = load_melody(source, instrument)
-    for message in melody.warnings:
-        warnings.warn(message, MeterWarning, stacklevel=2)
+    for warning in melody.warnings:
+        warnings.warn(warning, stacklevel=2)
     return melody.tokens
 
 

@@ -151,7 +151,7 @@ def folder_songs(folder: Path, n: int, min_bars: int = 8, seed: int = 0) -> list
             melody = load_melody(path)
         except ValueError:
             continue
-        if not melody.warnings and len(melody.tokens) >= min_bars * STEPS_PER_BAR:
+        if melody.duple and len(melody.tokens) >= min_bars * STEPS_PER_BAR:
             songs.append(melody.tokens)
     pick = np.random.default_rng(seed).choice(len(songs), size=min(n, len(songs)), replace=False)
     return [songs[i] for i in sorted(pick)]
@@ -228,7 +228,7 @@ def prepare_song(model, melody: Melody, name: str, key: str, example: str | None
               "many notes as the busiest." if chosen and len(tracks) > 1 else "")
     roll, page_audio = original_files(melody.tokens, melody.bpm, name, title)
     return Song(key=key, name=name, tokens=melody.tokens, bpm=melody.bpm, latents=latents, example=example,
-                meter=melody.meter, warnings=list(melody.warnings), tracks=tracks, track=melody.instrument,
+                meter=melody.meter, warnings=melody.messages, tracks=tracks, track=melody.instrument,
                 accuracy=accuracy, model_accuracy=model_accuracy, faithful=bool(faithful),
                 rest=join_clips(rest)[: len(melody.tokens)], model_name=model_name,
                 roll_path=roll, page_audio_path=page_audio, choice=choice, title=title)
