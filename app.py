@@ -95,8 +95,8 @@ class Handlers:
         """The knobs (as :meth:`Knobs.from_controls` takes them) on a loaded song: the knobs, the result, and its files as they
         are ready (:func:`render.result_files_as_ready`: roll and MIDI, then the audio: MP3, or with ``lossless`` WAV)."""
         k = Knobs.from_controls(*controls, n_bars=s.n_bars)
-        title, stem = k.title(s.label, b.dims.offset_names), k.stem(s.name)  # named before the walk goes down
-        result = knobs.apply(b.model, b.dims, s.tokens, k, latents=s.latents)
+        title, stem = k.title(s.label, b.space.offset_names), k.stem(s.name)  # named before the walk goes down
+        result = knobs.apply(b.model, b.space, s.tokens, k, latents=s.latents)
         return k, result, render.result_files_as_ready(result, s.tokens, s.bpm, title, stem, k.bars, lossless)
 
     @user_errors
@@ -167,7 +167,7 @@ class Handlers:
     def restore(self, request: gr.Request):
         """On page load: the example or song and the knobs of a share link, and the page's own URL."""
         shared, problems = share.restore(dict(request.query_params) if request else {}, EXAMPLES,
-                                         self.bundle.dims.n_offsets)
+                                         self.bundle.space.n_offsets)
         if problems:  # one notice, however many things were wrong
             gr.Warning(" ".join(problems))
         k, bars = shared.knobs, shared.knobs.bars or (1, MAX_BARS)
@@ -181,7 +181,7 @@ class Handlers:
         source, bpm = song.read_clip(source_example, source_file, source_clip, EXAMPLES)
         target, _ = song.read_clip(target_example, target_file, target_clip, EXAMPLES)
         b = self.pick(model)
-        cells = knobs.grid(b.model, b.dims, source, target, grid_size, as_faithful(faithful))
+        cells = knobs.grid(b.model, b.space, source, target, grid_size, as_faithful(faithful))
         return [(str(path), caption) for path, caption in knobs.grid_gallery(cells)], {"grid": cells, "bpm": bpm}
 
     @user_errors
@@ -247,7 +247,7 @@ def knobs_tab(b: Bundle) -> SimpleNamespace:
                 ui.control = gr.Checkbox(label="Random control: same move on random non-significant dims")
             with gr.Accordion("Advanced: one slider per pitch and rhythm dim (raw latent units)", open=False), gr.Row():
                 ui.offsets = [gr.Slider(*OFFSET_RANGE, value=0, step=0.1, label=f"{n} (default model)", min_width=140)
-                              for n in b.dims.offset_names]
+                              for n in b.space.offset_names]
             with gr.Row():
                 ui.midi_out = gr.File(label="Result as MIDI", interactive=False, height=80)
                 with gr.Column(min_width=160):
@@ -270,11 +270,11 @@ def inspect_tab(b: Bundle) -> SimpleNamespace:
             gr.Gallery([(str(p), p.stem.replace("_", " ")) for p in figures], label="Figures", object_fit="contain",
                        columns=min(2, len(figures)), height="auto", elem_id="figures")
         with gr.Row():
-            gr.Dataframe(measures.dims_rows(b.dims), label="Dims of this model", **TABLE)
+            gr.Dataframe(measures.dims_rows(b.space), label="Dims of this model", **TABLE)
             if b.report:
                 gr.Dataframe(measures.report_rows(b.report), label="report.json", elem_id="report", **TABLE)
-        if "pitch_scores" in b.dims.meta:
-            gr.Plot(measures.dim_scores_figure(b.dims, "this model"), label="Σ |Δz| per latent dim")
+        if "pitch_scores" in b.space.meta:
+            gr.Plot(measures.dim_scores_figure(b.space, "this model"), label="Σ |Δz| per latent dim")
         ui.analyse = gr.Button("Re-run the analysis on the current song's clips")
         with gr.Row():
             ui.song_dims = gr.Dataframe(label="Dims found on this song (the knobs keep the model's own dims)", **TABLE)

@@ -64,7 +64,7 @@ class Ideas:
         direction = DIRECTIONS.get(direction, direction)
         (a, name_a), (b, name_b) = read(a_example, a_file, a_code, a_text), read(b_example, b_file, b_code, b_text)
         bundle = self.h.pick(model)
-        result = ideas.analogy(bundle.model, bundle.dims, a.tokens, b.tokens, mix, direction, bool(control),
+        result = ideas.analogy(bundle.model, bundle.space, a.tokens, b.tokens, mix, direction, bool(control),
                                as_faithful(faithful))
         (pitch, p_name), r_name = ((a, name_a), name_b) if direction == "a_pitch" else ((b, name_b), name_a)
         title = f"pitch of {p_name}, rhythm of {r_name} (mix {float(mix):g})" + " (random control)" * bool(control)

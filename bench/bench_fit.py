@@ -49,11 +49,11 @@ def main() -> None:
             inference.encode_z(b.model, split_clips(song), faithful)
         seconds = time.perf_counter() - start
         rest = rest_agreement(b.model, picked, faithful)
-        pitch = knob_fidelity(b.model, picked, b.dims, "pitch", faithful=faithful)
-        rhythm = knob_fidelity(b.model, picked, b.dims, "rhythm", faithful=faithful)
-        control = [knob_effects(b.model, s, b.dims, 5.0, "pitch", control=True, faithful=faithful)["pitch_shift"]
+        pitch = knob_fidelity(b.model, picked, b.space, "pitch", faithful=faithful)
+        rhythm = knob_fidelity(b.model, picked, b.space, "rhythm", faithful=faithful)
+        control = [knob_effects(b.model, s, b.space, 5.0, "pitch", control=True, faithful=faithful)["pitch_shift"]
                    for s in picked]
-        residual = [knob_effects(b.model, s, b.dims, 2.0, "residual", faithful=faithful)["steps_changed"] for s in picked]
+        residual = [knob_effects(b.model, s, b.space, 2.0, "residual", faithful=faithful)["steps_changed"] for s in picked]
         print(json.dumps({
             "lr": lr, "songs": len(picked), "fit_seconds": round(seconds, 2), "rest_median": round(rest["median"], 4),
             "rest_min": round(rest["min"], 4), "pitch_r2": round(pitch["r2"], 4), "pitch_gain": round(pitch["gain"], 3),

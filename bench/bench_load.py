@@ -102,7 +102,7 @@ class Expected:
             key = ("midi", source, tuple(sorted(moves.items())))
             if key not in self.cache:
                 melody, latents = self._song(source)
-                result = knobs.apply(self.bundle.model, self.bundle.dims, melody.tokens, knobs.Knobs(**moves),
+                result = knobs.apply(self.bundle.model, self.bundle.space, melody.tokens, knobs.Knobs(**moves),
                                      latents=latents)
                 self.cache[key] = render.midi_bytes(result, melody.bpm)
             return self.cache[key]
@@ -118,7 +118,7 @@ class Expected:
             if key not in self.cache:
                 tokens = self._song(source)[0].tokens
                 a, b = (song.clip_of(tokens, GRID[k]) for k in ("source_clip", "target_clip"))
-                images = thumbnails(knobs.grid(self.bundle.model, self.bundle.dims, a, b, GRID["grid_size"]))
+                images = thumbnails(knobs.grid(self.bundle.model, self.bundle.space, a, b, GRID["grid_size"]))
                 self.cache[key] = (png_bytes(images[0]), png_bytes(images[-1]))
             return self.cache[key]
 

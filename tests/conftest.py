@@ -71,7 +71,7 @@ def song():
 
 
 @pytest.fixture(scope="module")
-def fake_dims():
+def fake_space():
     """FakeVAE's dims, found by augmentation on regular clips."""
     from fake_vae import FakeVAE, regular_clip
 

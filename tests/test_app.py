@@ -52,7 +52,7 @@ def midi_of(path) -> bytes:
 
 
 def n_offsets(h: app.Handlers) -> int:
-    return h.bundle.dims.n_offsets
+    return h.bundle.space.n_offsets
 
 
 # ----------------------------------------------------------------------------- loading songs
@@ -389,7 +389,7 @@ def test_missing_dims_json_is_computed_from_the_examples_and_said(tiny_app, tmp_
 
     folder = make_tiny_model_folder(tmp_path / "no_dims", with_dims=False)
     b = load_bundle(str(folder))
-    assert "was not found" in b.dims_note and len(b.dims.pitch_dims) == 2
+    assert "was not found" in b.dims_note and len(b.space.pitch_dims) == 2
     assert "was not found" in app._banner(b)
 
 
@@ -428,13 +428,13 @@ def test_what_the_knobs_did_is_measured_on_the_bars_that_moved(tiny_app, twinkle
     (*_, did, _, _), _ = tiny_app.modulate_sliders(twinkle, None, False, "", "twinkle", None, None, "", None,
                                                     7.5, 0, 0, False, 3, 8, *offsets)
     turned = knobs.Knobs.from_controls(7.5, 0, 0, False, 3, 8, offsets, twinkle.n_bars)
-    result = knobs.apply(tiny_app.bundle.model, tiny_app.bundle.dims, twinkle.tokens, turned, latents=twinkle.latents)
+    result = knobs.apply(tiny_app.bundle.model, tiny_app.bundle.space, twinkle.tokens, turned, latents=twinkle.latents)
     moved = slice(2 * 16, 8 * 16)  # bars 3 to 8, 16 steps a bar
     assert did.endswith(f"in bars 3–8 (against the song at rest): "
                         f"{measures.what_it_did(twinkle.rest[moved], result[moved])}")
     (*_, whole, _, _), _ = tiny_app.modulate_sliders(twinkle, None, False, "", "twinkle", None, None, "", None,
                                                       7.5, 0, 0, False, 1, 12, *offsets)
-    everywhere = knobs.apply(tiny_app.bundle.model, tiny_app.bundle.dims, twinkle.tokens,
+    everywhere = knobs.apply(tiny_app.bundle.model, tiny_app.bundle.space, twinkle.tokens,
                              knobs.Knobs.from_controls(7.5, 0, 0, False, 1, 12, offsets, twinkle.n_bars),
                              latents=twinkle.latents)
     assert whole == f"**What the knobs did** (against the song at rest): {measures.what_it_did(twinkle.rest, everywhere)}"
@@ -447,5 +447,5 @@ def test_the_roll_title_names_the_advanced_offsets(tiny_app, twinkle, monkeypatc
     offsets[-1] = 2.5
     list(tiny_app.modulate_sliders(twinkle, None, False, "", "twinkle", None, None, "", None, 3, 0, 0, False, 1, 12,
                                    *offsets))
-    last_dim = tiny_app.bundle.dims.offset_names[-1]
+    last_dim = tiny_app.bundle.space.offset_names[-1]
     assert titles == [f"{twinkle.label}: pitch +3, rhythm +0, residual +0, {last_dim} +2.5"], "the moved sliders are named"

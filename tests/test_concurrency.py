@@ -40,7 +40,7 @@ class User:
         s = song.Song(key="direct", name=name, tokens=melody.tokens, bpm=melody.bpm, example=example,
                       latents=encode_z(b.model, split_clips(melody.tokens)))  # fitted, as the app's default
         k = knobs.Knobs(**moves)
-        result = knobs.apply(b.model, b.dims, s.tokens, k, latents=s.latents)
+        result = knobs.apply(b.model, b.space, s.tokens, k, latents=s.latents)
         return f"{render.safe_stem(k.stem(s.name))}.mid", render.midi_bytes(result, s.bpm)
 
 

@@ -119,7 +119,7 @@ def expected_midi(model_dir: Path) -> dict[float, bytes]:
     latents = encode_mu(b.model, split_clips(melody.tokens))
     out = {}
     for pitch in PITCHES:
-        result = knobs.apply(b.model, b.dims, melody.tokens, knobs.Knobs(pitch=pitch), latents=latents)
+        result = knobs.apply(b.model, b.space, melody.tokens, knobs.Knobs(pitch=pitch), latents=latents)
         out[pitch] = render.midi_bytes(result, melody.bpm)
     return out
 

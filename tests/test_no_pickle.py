@@ -65,7 +65,7 @@ def test_loading_a_folder_and_the_app_bundle_never_unpickles(no_unpickling, tiny
     model = load_model(str(tiny_model_dir))
     assert model.source_info.source == "local"
     bundle = load_bundle(str(tiny_model_dir))
-    assert bundle.dims.latent_dim == model.config.latent_dim
+    assert bundle.space.latent_dim == model.config.latent_dim
 
 
 def test_loading_from_the_hub_never_unpickles(fake_hub, no_unpickling, tiny_model_dir):  # noqa: F811

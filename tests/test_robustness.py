@@ -197,7 +197,7 @@ def test_knobs_on_a_song_at_the_edge_of_the_midi_range_give_valid_tokens(tiny_bu
     monkeypatch.setattr(render, "OUT_DIR", tmp_path)
     tokens = notes_to_tokens([(4 * i, 4 * i + 4, pitch) for i in range(16)], n_steps=64)
     s = song.prepare_song(tiny_bundle.model, Melody(tokens=tokens, bpm=120.0), f"at{pitch}", "k")
-    result = knobs.apply(tiny_bundle.model, tiny_bundle.dims, s.tokens, turned, latents=s.latents)
+    result = knobs.apply(tiny_bundle.model, tiny_bundle.space, s.tokens, turned, latents=s.latents)
     assert check_tokens(result).shape == tokens.shape
     assert pianoroll.piano_roll(result, compare=tokens).shape == (pianoroll.ROLL_HEIGHT, pianoroll.ROLL_WIDTH, 3)
     assert render.audio_file(result, s.bpm, "edge", lossless=True).read_bytes().startswith(b"RIFF")

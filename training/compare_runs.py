@@ -47,14 +47,14 @@ def main() -> None:
     out = {}
     for folder in args.models:
         model = load_folder(folder)
-        dims = discover_dims(model, clips)
+        space = discover_dims(model, clips)
         row = {"token_accuracy": reconstruction_accuracy(model, clips)["token_accuracy"],
-               **{k: dims.meta[k] for k in ("c_pitch", "pitch_stability", "c_rhythm", "overlap")},
-               "pitch_dims": dims.pitch_dims.tolist(), "rhythm_dims": dims.rhythm_dims.tolist()}
-        variants = {"transport": dims}
+               **{k: space.meta[k] for k in ("c_pitch", "pitch_stability", "c_rhythm", "overlap")},
+               "pitch_dims": space.pitch_dims.tolist(), "rhythm_dims": space.rhythm_dims.tolist()}
+        variants = {"transport": space}
         fitted = curves.fit_curves(model, clips, songs)
         if fitted:
-            variants["curve"] = dims.with_curves(fitted)
+            variants["curve"] = space.with_curves(fitted)
         for name, d in variants.items():
             pitch = [knob_effects(model, s, d, 5.0, "pitch")["pitch_shift"] for s in songs]
             dens = [knob_effects(model, s, d, 1.0, "rhythm")["density_ratio"] for s in songs]

@@ -107,14 +107,14 @@ def cmd_modulate(b: Bundle, args) -> None:
     """The knobs on a song (vae.knobs.apply, as the Knobs tab)."""
     melody, name = read_song(args.song, args.track)
     k = Knobs(args.pitch, args.rhythm, args.residual, args.control, _bars(args.bars))
-    result = knobs.apply(b.model, b.dims, melody.tokens, k, faithful=args.faithful)
+    result = knobs.apply(b.model, b.space, melody.tokens, k, faithful=args.faithful)
     write_song(result, melody.bpm, args.output, args.audio, args.roll, k.stem(name), melody.tokens)
 
 
 def cmd_grid(b: Bundle, args) -> None:
     """The pitch x rhythm grid between two clips (vae.knobs.grid), cells row by row with a bar of rest."""
     (a, name_a), (c, name_b) = read_song(args.source), read_song(args.target)
-    cells = knobs.grid(b.model, b.dims, clip_of(a.tokens, args.clip_a, name_a), clip_of(c.tokens, args.clip_b, name_b),
+    cells = knobs.grid(b.model, b.space, clip_of(a.tokens, args.clip_a, name_a), clip_of(c.tokens, args.clip_b, name_b),
                        args.size, args.faithful)
     song = ideas.join_with_rests(cells.reshape(-1, cells.shape[-1]))
     write_song(song, a.bpm, args.output, args.audio, args.roll, f"grid {name_a} -> {name_b}, rows then columns")
@@ -124,7 +124,7 @@ def cmd_analogy(b: Bundle, args) -> None:
     """The pitch of one song with the rhythm of the other (vae.ideas.analogy, as the Analogy tab)."""
     (a, name_a), (c, name_b) = read_song(args.song_a), read_song(args.song_b)
     direction = "a_rhythm" if args.reverse else "a_pitch"
-    result = ideas.analogy(b.model, b.dims, a.tokens, c.tokens, args.mix, direction, args.control, args.faithful)
+    result = ideas.analogy(b.model, b.space, a.tokens, c.tokens, args.mix, direction, args.control, args.faithful)
     (pitch, p_name), r_name = ((a, name_a), name_b) if direction == "a_pitch" else ((c, name_b), name_a)
     write_song(result, pitch.bpm, args.output, args.audio, args.roll, f"pitch of {p_name}, rhythm of {r_name}",
                pitch.tokens)
@@ -164,11 +164,11 @@ def cmd_inspect(b: Bundle, args) -> None:
              "reconstruction_accuracy": round(float((rest == clips).mean()), 4),
              "model_reading_accuracy": round(float((own == clips).mean()), 4),
              "warnings": melody.warnings, "model": b.source_info.describe()}
-    dims = b.dims
+    space = b.space
     if args.analyse:
         with tqdm(total=100, desc="analysing", unit="%", disable=None) as bar:
-            dims = song_dims(b.model, melody.tokens, name, progress=lambda f, msg: bar.update(100 * f - bar.n))
-    facts["dims"] = {str(k): v for k, v in dims_rows(dims)}
+            space = song_dims(b.model, melody.tokens, name, progress=lambda f, msg: bar.update(100 * f - bar.n))
+    facts["dims"] = {str(k): v for k, v in dims_rows(space)}
     print(json.dumps(facts, indent=2, default=str))
 
 

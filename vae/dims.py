@@ -1,10 +1,10 @@
-"""Dims: where a model's knobs live in its latent space, found by augmentation, and their JSON form.
+"""KnobSpace: where a model's knobs live in its latent space, found by augmentation, and their JSON form.
 
 Disentanglement by augmentation (the paper's analysis by synthesis): for a transform F of clips,
 Δz = mean(μ(F x) − μ(x)) over many clips; the few latent dims with large |Δz| are the transform's.
 Transposition by p = 1..12 semitones finds the pitch dims, splitting two whole notes into n = 2..16
-finds the rhythm dims; everything else is residual. :class:`Dims` holds the dims, the move of +1 on
-each knob and how they were found; ``dims.json`` is its :meth:`Dims.to_json`.
+finds the rhythm dims; everything else is residual. :class:`KnobSpace` holds the dims, the move of +1 on
+each knob and how they were found; ``dims.json`` is its :meth:`KnobSpace.to_json`.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ _TENSOR_KEYS = ("latent_dim", "pitch_dims", "rhythm_dims", "residual_dims", "pit
 
 
 @dataclass(frozen=True, eq=False)
-class Dims:
+class KnobSpace:
     """The knobs of one model: which latent dims they own and the move of +1 on each.
 
     ``dims.json`` is :meth:`to_json`; :meth:`from_json` reads it back (and any dims.json written
@@ -78,7 +78,7 @@ class Dims:
             raise ValueError(f"knob must be one of {KNOBS}, got {knob!r}")
         return {"pitch": self.pitch_knob, "rhythm": self.rhythm_knob}.get(knob, "linear")
 
-    def with_curves(self, curves: dict[str, dict]) -> Dims:
+    def with_curves(self, curves: dict[str, dict]) -> KnobSpace:
         """These dims with a curve knob (:func:`vae.curves.fit_curves`) for each knob that has a curve.
 
         The knob then owns its tied dim: if discovery did not pick it, it takes the place of the
@@ -112,7 +112,7 @@ class Dims:
                 **({"curves": curves_to_json(self.curves)} if self.curves else {}), **self.meta}
 
     @classmethod
-    def from_json(cls, d: dict) -> Dims:
+    def from_json(cls, d: dict) -> KnobSpace:
         """Read :meth:`to_json`'s dict (dims.json). Raises ValueError when it is incomplete or inconsistent."""
         missing = [k for k in ("pitch_dims", "rhythm_dims", "pitch_direction", "rhythm_direction") if k not in d]
         if missing:
@@ -319,7 +319,7 @@ def discover_dims(model, clips: np.ndarray, n_pitch: int = 2, n_rhythm: int = 5,
                   shifts: Iterable[int] = PITCH_SHIFTS, splits: Iterable[int] = RHYTHM_SPLITS,
                   n_rhythm_clips: int = N_RHYTHM_CLIPS, pitch_range: tuple[int, int] | None = None,
                   seed: int = 0, pitch_knob: str = "transport", rhythm_unit: str = "songs",
-                  batch_size: int = BATCH_SIZE, progress: Progress | None = None) -> Dims:
+                  batch_size: int = BATCH_SIZE, progress: Progress | None = None) -> KnobSpace:
     """Disentanglement by augmentation: find the pitch and rhythm dims and the three knobs.
 
     Pitch dims = top ``n_pitch`` by Σ_p |Δ_p|, rhythm dims = top ``n_rhythm`` by Σ_n |Δ_n|. The
@@ -340,7 +340,7 @@ def discover_dims(model, clips: np.ndarray, n_pitch: int = 2, n_rhythm: int = 5,
         pitch_knob, rhythm_unit: see above.
 
     Returns:
-        Dims; its ``meta`` holds the units, scores, deltas and concentrations (DESIGN "Measures").
+        KnobSpace; its ``meta`` holds the units, scores, deltas and concentrations (DESIGN "Measures").
     """
     shifts, splits = [int(p) for p in shifts], [int(n) for n in splits]
     consecutive = _check_options(shifts, pitch_knob, rhythm_unit)
@@ -376,11 +376,11 @@ def discover_dims(model, clips: np.ndarray, n_pitch: int = 2, n_rhythm: int = 5,
             "shifts": shifts, "splits": splits, "n_pitch_clips": len(kept), "n_rhythm_clips": len(runs.base),
             "rhythm_pitch_range": [int(pitch_range[0]), int(pitch_range[1])], "seed": seed}
     directions = {"pitch": p_dir.float(), "rhythm": r_dir.float(), "residual": res_dir.float()}
-    return Dims(pitch_dims=p_dims, rhythm_dims=r_dims, directions=directions, pitch_knob=pitch_knob,
+    return KnobSpace(pitch_dims=p_dims, rhythm_dims=r_dims, directions=directions, pitch_knob=pitch_knob,
                 transport=transport, meta=meta)
 
 
-def song_dims(model, tokens: np.ndarray, name: str = "this song", progress: Progress | None = None) -> Dims:
+def song_dims(model, tokens: np.ndarray, name: str = "this song", progress: Progress | None = None) -> KnobSpace:
     """:func:`discover_dims` on one song's clips (T,) with two or more notes (the app's Inspect tab)."""
     clips = split_clips(tokens)
     clips = clips[clip_is_valid(clips)]

@@ -19,7 +19,7 @@ import torch
 from torch import Tensor
 
 from vae import latent
-from vae.dims import Dims
+from vae.dims import KnobSpace
 from vae.inference import decode_z, device_of, encode_z, inference
 from vae.knobs import control_dims
 from vae.melody import (
@@ -74,22 +74,22 @@ def paired(z_a: Tensor, z_b: Tensor) -> Tensor:
     return z_b[torch.arange(len(z_a)) % len(z_b)]
 
 
-def analogy_latents(z_a: Tensor, z_b: Tensor, dims: Dims, mix: float = 1.0, control: bool = False) -> Tensor:
+def analogy_latents(z_a: Tensor, z_b: Tensor, space: KnobSpace, mix: float = 1.0, control: bool = False) -> Tensor:
     """z_a (N, D) with its rhythm dims slerped towards z_b's (clips paired, :func:`paired`) by ``mix``.
 
     With ``control`` the swap happens on the rhythm dims' random stand-ins instead.
     """
-    rhythm = control_dims(dims)[1] if control else dims.rhythm_dims
+    rhythm = control_dims(space)[1] if control else space.rhythm_dims
     return swap_dims(z_a, paired(z_a, z_b), rhythm, mix)
 
 
-def analogy(model, dims: Dims, song_a: np.ndarray, song_b: np.ndarray, mix: float = 1.0,
+def analogy(model, space: KnobSpace, song_a: np.ndarray, song_b: np.ndarray, mix: float = 1.0,
             direction: str = "a_pitch", control: bool = False, faithful: bool = True) -> np.ndarray:
     """The pitch of one song with the rhythm of the other, clip by clip: int64 tokens.
 
     Args:
         model: the VAE.
-        dims: the model's pitch and rhythm dims.
+        space: the model's pitch and rhythm dims.
         song_a, song_b: int arrays (T_A,), (T_B,) of token ids.
         mix: 0 decodes the pitch song as it is, 1 takes the rhythm song's rhythm dims whole.
         direction: "a_pitch" (A's pitch, B's rhythm; as long as A) or "a_rhythm" (B's pitch,
@@ -106,7 +106,7 @@ def analogy(model, dims: Dims, song_a: np.ndarray, song_b: np.ndarray, mix: floa
     pitch_song = check_tokens(np.asarray(pitch_song))
     z_p = encode_z(model, split_clips(pitch_song), faithful)
     z_r = encode_z(model, split_clips(check_tokens(np.asarray(rhythm_song))), faithful)
-    out = decode_z(model, analogy_latents(z_p, z_r, dims, mix, control))
+    out = decode_z(model, analogy_latents(z_p, z_r, space, mix, control))
     return join_clips(out)[: len(pitch_song)]
 
 

@@ -2,8 +2,8 @@
 
 One path for every caller (the app, the measures, the report's figures): :func:`apply` checks the
 :class:`Knobs`, moves the latents of the clips in the bar range with :func:`move` and decodes them.
-Each knob's move comes from :func:`knob_move`, which asks the model's :class:`~vae.dims.Dims` how
-that knob moves (:meth:`~vae.dims.Dims.kind`: along a direction, or along fitted transport maps);
+Each knob's move comes from :func:`knob_move`, which asks the model's :class:`~vae.dims.KnobSpace` how
+that knob moves (:meth:`~vae.dims.KnobSpace.kind`: along a direction, or along fitted transport maps);
 a new kind of knob is one more entry in ``MOVES``.
 """
 
@@ -18,7 +18,7 @@ import torch
 from torch import Tensor
 
 from vae import curves, latent, render
-from vae.dims import KNOBS, Dims
+from vae.dims import KNOBS, KnobSpace
 from vae.inference import decode_z, encode_z
 from vae.melody import CLIP_STEPS, STEPS_PER_BAR, check_tokens, join_clips, split_clips
 from vae.pianoroll import thumbnails
@@ -128,37 +128,37 @@ def parse_offsets(text: str | None) -> tuple[float, ...]:
 # ----------------------------------------------------------------------------- moves
 
 
-def control_dims(dims: Dims, seed: int = CONTROL_SEED) -> tuple[Tensor, Tensor]:
+def control_dims(space: KnobSpace, seed: int = CONTROL_SEED) -> tuple[Tensor, Tensor]:
     """The random control's stand-ins for the pitch dims and the rhythm dims (paper figs 6b/7b).
 
     Returns:
         (pitch_ctrl, rhythm_ctrl): LongTensors of the lengths of the pitch and rhythm dims, all
         distinct and outside pitch ∪ rhythm; the same seed gives the same dims.
     """
-    p, r = dims.pitch_dims, dims.rhythm_dims
-    ctrl = latent.random_control_dims(dims.latent_dim, torch.cat([p, r]).unique(), len(p) + len(r), seed)
+    p, r = space.pitch_dims, space.rhythm_dims
+    ctrl = latent.random_control_dims(space.latent_dim, torch.cat([p, r]).unique(), len(p) + len(r), seed)
     return ctrl[:len(p)], ctrl[len(p):]
 
 
-def _linear_move(z: Tensor, dims: Dims, knob: str, amount: float) -> Tensor:
-    return (amount * dims.directions[knob]).to(z.dtype).expand_as(z)
+def _linear_move(z: Tensor, space: KnobSpace, knob: str, amount: float) -> Tensor:
+    return (amount * space.directions[knob]).to(z.dtype).expand_as(z)
 
 
-def _transport_move(z: Tensor, dims: Dims, knob: str, amount: float) -> Tensor:
-    return latent.transport_move(z, dims.transport["forward"], dims.transport["backward"], amount, dims.pitch_dims)
+def _transport_move(z: Tensor, space: KnobSpace, knob: str, amount: float) -> Tensor:
+    return latent.transport_move(z, space.transport["forward"], space.transport["backward"], amount, space.pitch_dims)
 
 
-def _curve_move(z: Tensor, dims: Dims, knob: str, amount: float) -> Tensor:
-    return curves.move_along(z, dims.curves[knob], amount)
+def _curve_move(z: Tensor, space: KnobSpace, knob: str, amount: float) -> Tensor:
+    return curves.move_along(z, space.curves[knob], amount)
 
 
-# How each kind of knob (Dims.kind) moves z: (z (N, D), dims, knob, amount) -> move (N, D).
-MOVES: dict[str, Callable[[Tensor, Dims, str, float], Tensor]] = {"linear": _linear_move,
+# How each kind of knob (KnobSpace.kind) moves z: (z (N, D), space, knob, amount) -> move (N, D).
+MOVES: dict[str, Callable[[Tensor, KnobSpace, str, float], Tensor]] = {"linear": _linear_move,
                                                                    "transport": _transport_move,
                                                                    "curve": _curve_move}
 
 
-def knob_move(z: Tensor, dims: Dims, knob: str, amount: float, control: bool = False,
+def knob_move(z: Tensor, space: KnobSpace, knob: str, amount: float, control: bool = False,
               seed: int = CONTROL_SEED) -> Tensor:
     """The move (N, D) that ``amount`` of one knob adds to each latent of z (N, D).
 
@@ -166,37 +166,37 @@ def knob_move(z: Tensor, dims: Dims, knob: str, amount: float, control: bool = F
     its own amount. With ``control`` the pitch and rhythm moves are carried over, component for
     component, onto the random control dims (:func:`control_dims`).
     """
-    move = MOVES[dims.kind(knob)](z, dims, knob, float(amount))
+    move = MOVES[space.kind(knob)](z, space, knob, float(amount))
     if control and knob != "residual":
-        own = dims.pitch_dims if knob == "pitch" else dims.rhythm_dims
-        move = latent.carry_over(move, own, control_dims(dims, seed)[KNOBS.index(knob)])
+        own = space.pitch_dims if knob == "pitch" else space.rhythm_dims
+        move = latent.carry_over(move, own, control_dims(space, seed)[KNOBS.index(knob)])
     return move
 
 
-def offset_vector(dims: Dims, offsets: tuple[float, ...]) -> Tensor:
+def offset_vector(space: KnobSpace, offsets: tuple[float, ...]) -> Tensor:
     """FloatTensor (D,) with ``offsets`` on the pitch dims, then the rhythm dims, zeros elsewhere."""
-    out = torch.zeros(dims.latent_dim)
-    for d, value in zip(torch.cat([dims.pitch_dims, dims.rhythm_dims]).tolist(), offsets, strict=True):
+    out = torch.zeros(space.latent_dim)
+    for d, value in zip(torch.cat([space.pitch_dims, space.rhythm_dims]).tolist(), offsets, strict=True):
         out[d] += float(value)
     return out
 
 
-def move(z: Tensor, dims: Dims, knobs: Knobs, seed: int = CONTROL_SEED) -> Tensor:
+def move(z: Tensor, space: KnobSpace, knobs: Knobs, seed: int = CONTROL_SEED) -> Tensor:
     """Latents z (N, D) with every knob of ``knobs`` turned (the bar range aside): FloatTensor (N, D).
 
     The per-dimension offsets are added after the knobs' moves; with ``control`` their pitch-dim
     and rhythm-dim components go onto the control dims like the knobs.
     """
-    if dims.latent_dim != z.shape[-1]:
-        raise ValueError(f"the dims are for a {dims.latent_dim}-dim latent, the latents are {z.shape[-1]}-dim")
-    moves = (knob_move(z, dims, knob, amount, knobs.control, seed) for knob, amount in knobs.amounts().items()
+    if space.latent_dim != z.shape[-1]:
+        raise ValueError(f"the dims are for a {space.latent_dim}-dim latent, the latents are {z.shape[-1]}-dim")
+    moves = (knob_move(z, space, knob, amount, knobs.control, seed) for knob, amount in knobs.amounts().items()
              if amount)
     z = z + sum(moves, torch.zeros_like(z))
     if any(knobs.offsets):
-        offset = offset_vector(dims, knobs.offsets)
+        offset = offset_vector(space, knobs.offsets)
         if knobs.control:
-            p_ctrl, r_ctrl = control_dims(dims, seed)
-            offset = latent.carry_over(latent.carry_over(offset, dims.pitch_dims, p_ctrl), dims.rhythm_dims, r_ctrl)
+            p_ctrl, r_ctrl = control_dims(space, seed)
+            offset = latent.carry_over(latent.carry_over(offset, space.pitch_dims, p_ctrl), space.rhythm_dims, r_ctrl)
         z = z + offset
     return z
 
@@ -208,7 +208,7 @@ def clip_rows(n_clips: int, bars: tuple[int, int] | None) -> slice:
     return slice((bars[0] - 1) // 2, min(n_clips, (bars[1] - 1) // 2 + 1))
 
 
-def apply(model, dims: Dims, tokens: np.ndarray, knobs: Knobs, latents: Tensor | None = None,
+def apply(model, space: KnobSpace, tokens: np.ndarray, knobs: Knobs, latents: Tensor | None = None,
           seed: int = CONTROL_SEED, faithful: bool = True) -> np.ndarray:
     """The song with the knobs turned: int64 tokens (T,).
 
@@ -217,7 +217,7 @@ def apply(model, dims: Dims, tokens: np.ndarray, knobs: Knobs, latents: Tensor |
 
     Args:
         model: the VAE.
-        dims: the model's knobs.
+        space: the model's knobs.
         tokens: the song, int array (T,).
         knobs: where the knobs stand; checked against the song's length (ValueError when not valid).
         latents: the song's latents (N, D), when cached (``Song.latents``), so that a knob move only decodes.
@@ -225,18 +225,18 @@ def apply(model, dims: Dims, tokens: np.ndarray, knobs: Knobs, latents: Tensor |
         faithful: without ``latents``, fit them to the song (else μ; see :func:`vae.inference.encode_z`).
     """
     tokens = check_tokens(np.asarray(tokens))
-    knobs = knobs.checked(-(-len(tokens) // STEPS_PER_BAR), dims.n_offsets)
+    knobs = knobs.checked(-(-len(tokens) // STEPS_PER_BAR), space.n_offsets)
     clips = split_clips(tokens)
     z = encode_z(model, clips, faithful) if latents is None else latents
     rows = clip_rows(len(clips), knobs.bars)
-    clips[rows] = decode_z(model, move(z[rows], dims, knobs, seed))
+    clips[rows] = decode_z(model, move(z[rows], space, knobs, seed))
     return join_clips(clips)[: len(tokens)]
 
 
 # ----------------------------------------------------------------------------- the 2-way grid
 
 
-def grid(model, dims: Dims, source: np.ndarray, target: np.ndarray, n: int, faithful: bool = True) -> np.ndarray:
+def grid(model, space: KnobSpace, source: np.ndarray, target: np.ndarray, n: int, faithful: bool = True) -> np.ndarray:
     """The paper's 2-way grid between two clips (32,), decoded in one batch: int64 (n, n, 32).
 
     Rows move the pitch dims from source to target, columns the rhythm dims; cell (0, 0)
@@ -247,7 +247,7 @@ def grid(model, dims: Dims, source: np.ndarray, target: np.ndarray, n: int, fait
         raise ValueError(f"the grid size must be a whole number from {GRID_RANGE[0]} to {GRID_RANGE[1]}, got {n}")
     n = int(n)
     z = encode_z(model, np.stack([source, target]), faithful)
-    cells = latent.interpolation_grid(z[0], z[1], dims.pitch_dims, dims.rhythm_dims, n)  # (n, n, D)
+    cells = latent.interpolation_grid(z[0], z[1], space.pitch_dims, space.rhythm_dims, n)  # (n, n, D)
     return decode_z(model, cells.reshape(n * n, -1), batch_size=n * n).reshape(n, n, CLIP_STEPS)
 
 
