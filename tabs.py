@@ -2,7 +2,7 @@
 
 The logic lives in ``vae.ideas`` (analogy, prior samples, variations) and ``vae.notation`` (typed
 melodies); this module lays out the tabs, and its handlers read the songs and hand the results to
-``vae.render`` like the Knobs tab. A typed melody travels as a song code (``vae.melody.encode_song``),
+``vae.render`` like the Knobs tab. A typed melody travels as a song code (``vae.melody.tokens_to_link_code``),
 so it works wherever a song code does: the Knobs tab, its share links and the API.
 """
 
@@ -17,7 +17,7 @@ import numpy as np
 from guards import as_faithful, as_lossless, private, user_errors
 from vae import ideas, render, song
 from vae.knobs import GRID_RANGE
-from vae.melody import Melody, encode_song
+from vae.melody import Melody, tokens_to_link_code
 from vae.notation import parse_melody, tokens_to_text
 from vae.pianoroll import piano_roll_thumbnail, roll_png
 
@@ -126,7 +126,7 @@ class Ideas:
         for side, (example, midi_file, code, text) in (("a", (a_example, a_file, a_code, a_text)),
                                                        ("b", (b_example, b_file, b_code, b_text))):
             if midi_file or (text or "").strip() or code:
-                params[f"an_{side}_song"] = encode_song(read(example, midi_file, code, text)[0].tokens)
+                params[f"an_{side}_song"] = tokens_to_link_code(read(example, midi_file, code, text)[0].tokens)
             else:
                 params[f"an_{side}"] = example or DEFAULT
         params.update(an_mix=f"{float(mix):g}", an_direction=DIRECTIONS.get(direction, direction),
@@ -181,7 +181,7 @@ class Ideas:
         melody = parse_melody(text)
         roll = render.write_output(roll_png(melody.tokens, title="typed melody"), "typed.png")
         warn = "".join(f" ⚠️ {w}." for w in melody.warnings)
-        return (str(roll), encode_song(melody.tokens), melody.bpm,
+        return (str(roll), tokens_to_link_code(melody.tokens), melody.bpm,
                 f"{len(melody.tokens) // 16} bars at {melody.bpm:g} bpm: `{tokens_to_text(melody.tokens)[:300]}`{warn}")
 
 

@@ -43,7 +43,7 @@ from gradio_client import Client, handle_file
 from vae import knobs, render, song
 from vae.bundle import load_bundle
 from vae.inference import encode_z
-from vae.melody import encode_song, split_clips, tokens_to_midi
+from vae.melody import split_clips, tokens_to_link_code, tokens_to_midi
 from vae.pianoroll import png_bytes, thumbnails
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -109,7 +109,7 @@ class Expected:
 
     def code(self, source) -> str:
         with self.lock:
-            return encode_song(self._song(source)[0].tokens)
+            return tokens_to_link_code(self._song(source)[0].tokens)
 
     def corners(self, source) -> tuple[bytes, bytes]:
         """PNG bytes of the grid's first and last thumbnails, for GRID between clips of ``source``."""

@@ -320,7 +320,7 @@ def test_share_link_names_an_example_and_a_bad_link_falls_back(tiny_app, twinkle
 
 def test_a_damaged_shared_song_falls_back_to_the_default_song_with_one_notice(tiny_app, twinkle):
     url = tiny_app.share_link(twinkle, "http://host/", 0, 0, 0, False, 1, 12, *[0.0] * n_offsets(tiny_app))
-    good = _restore(tiny_app, url.replace("example=twinkle", f"song={vae.melody.encode_song(twinkle.tokens)}&bpm=90"))
+    good = _restore(tiny_app, url.replace("example=twinkle", f"song={vae.melody.tokens_to_link_code(twinkle.tokens)}&bpm=90"))
     assert good[1] and good[2] == 90
     with pytest.warns(UserWarning) as notices:
         example, code, bpm, *_ = _restore(tiny_app, f"http://host/?song={good[1][:-12]}xyz&bpm=90&pitch=99")

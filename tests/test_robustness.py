@@ -35,11 +35,11 @@ from vae.melody import (
     MeterWarning,
     TempoWarning,
     check_tokens,
-    encode_song,
     load_melody,
     midi_to_tokens,
     notes_to_tokens,
     split_clips,
+    tokens_to_link_code,
     tokens_to_notes,
 )
 
@@ -219,7 +219,7 @@ def test_a_song_that_plays_too_long_is_refused_before_any_work(tiny_bundle, monk
 @pytest.mark.parametrize("bpm", [0.001, 5, 401, float("inf"), float("nan")])
 def test_a_song_code_with_a_tempo_outside_the_range_is_refused(bpm):
     with pytest.raises(ValueError, match="tempo must be 10 to 400 bpm"):
-        song.read_song(code=encode_song(np.full(32, 60)), bpm=bpm)
+        song.read_song(code=tokens_to_link_code(np.full(32, 60)), bpm=bpm)
 
 
 def test_concurrent_writers_of_one_output_never_expose_half_a_file(tmp_path, monkeypatch):
@@ -274,7 +274,7 @@ def test_bad_uploads_through_the_server_get_the_friendly_message(client, tmp_pat
     ({"track": 3}, "track 3 does not exist"),
     ({"dim_offsets": "1,2"}, "per-dimension offsets"),
     ({"song_code": "not a song!", "bpm": 120}, "the shared song in this link is damaged"),
-    ({"song_code": encode_song(np.full(32, 60)), "bpm": 0.5}, "the shared song's tempo must be 10 to 400 bpm, got 0.5"),
+    ({"song_code": tokens_to_link_code(np.full(32, 60)), "bpm": 0.5}, "the shared song's tempo must be 10 to 400 bpm, got 0.5"),
 ], ids=["pitch-over-range", "bar-past-the-end", "no-such-track", "offsets", "bad-song-code", "song-code-tempo"])
 def test_bad_knobs_through_the_server_get_the_friendly_message(client, kwargs, message):
     with pytest.raises(AppError) as info:

@@ -3,7 +3,7 @@ import pytest
 
 from vae import render, song
 from vae.bundle import load_bundle
-from vae.melody import HOLD, encode_song
+from vae.melody import HOLD, tokens_to_link_code
 
 
 @pytest.fixture(scope="module")
@@ -27,14 +27,14 @@ def test_prepare_song_caches_latents_and_writes_the_original_once(twinkle, bundl
     assert twinkle.matches(song.song_key("twinkle"), None) and not twinkle.matches(song.song_key("twinkle"), 3)
     assert "**twinkle**: 12 bars of 4/4 (written in 2/4), 6 two-bar clips, 100 bpm" in twinkle.summary()
     facts = twinkle.facts()
-    assert (facts["bars"], facts["clips"], facts["song_code"]) == (12, 6, encode_song(twinkle.tokens))
+    assert (facts["bars"], facts["clips"], facts["song_code"]) == (12, 6, tokens_to_link_code(twinkle.tokens))
 
 
 def test_load_takes_the_cached_song_when_it_is_the_same(twinkle, bundle):
     assert song.load(bundle.model, "twinkle", cached=twinkle) is twinkle
     other = song.load(bundle.model, "test_2", cached=twinkle)
     assert other.name == "test_2" and other.example == "test_2"
-    shared = song.load(bundle.model, code=encode_song(twinkle.tokens), bpm=90)
+    shared = song.load(bundle.model, code=tokens_to_link_code(twinkle.tokens), bpm=90)
     assert shared.name == "shared song" and shared.example is None and np.array_equal(shared.tokens, twinkle.tokens)
 
 
@@ -42,7 +42,7 @@ def test_read_song_refuses_what_it_cannot_read(tmp_path):
     with pytest.raises(ValueError, match="no example called 'nope'"):
         song.read_song("nope")
     with pytest.raises(ValueError, match="tempo must be 10 to 400 bpm"):
-        song.read_song(code=encode_song(np.full(32, 60)), bpm=5)
+        song.read_song(code=tokens_to_link_code(np.full(32, 60)), bpm=5)
 
 
 def test_upload_limits(tmp_path):

@@ -12,7 +12,7 @@ import app
 import tabs
 from vae import render
 from vae.bundle import load_bundle
-from vae.melody import decode_song, load_melody
+from vae.melody import link_code_to_tokens, load_melody
 from vae.notation import parse_melody
 
 
@@ -53,7 +53,7 @@ def test_variations_of_a_typed_melody(ideas):
 def test_typed_melody_preview_and_code(ideas):
     roll, code, bpm, info = ideas.preview(tabs.TYPED_EXAMPLE)
     assert Path(roll).read_bytes()[1:4] == b"PNG" and bpm == 120 and info.startswith("4 bars")
-    assert (decode_song(code) == parse_melody(tabs.TYPED_EXAMPLE).tokens).all()
+    assert (link_code_to_tokens(code) == parse_melody(tabs.TYPED_EXAMPLE).tokens).all()
     assert ideas.preview("")[1] == ""
     with pytest.raises(gr.Error, match="cannot read"):
         ideas.preview("C4 X9")
@@ -75,7 +75,7 @@ def test_analogy_link_round_trip(ideas):
     request = type("R", (), {"query_params": dict(parse_qsl(urlsplit(link).query))})()
     a_example, a_code, b_example, b_code, mix, direction, control, go = tabs.Ideas.restore_analogy(request)
     assert (a_example, a_code, mix, direction, control, go) == ("twinkle", "", 0.5, "a_rhythm", True, True)
-    assert (decode_song(b_code) == parse_melody("C4 D4 | E4*2").tokens).all()
+    assert (link_code_to_tokens(b_code) == parse_melody("C4 D4 | E4*2").tokens).all()
     assert ideas.analogy(a_example, None, a_code, None, b_example, None, b_code, None, mix, direction, control)
     assert tabs.Ideas.restore_analogy(type("R", (), {"query_params": {"an_mix": "x"}})())[-1] is False
 

@@ -351,8 +351,8 @@ def clip_is_valid(clips: np.ndarray) -> np.ndarray:
 # ----------------------------------------------------------------------------- tokens <-> song code
 
 
-def encode_song(tokens: np.ndarray) -> str:
-    """Token ids (T,) as a compact URL-safe string; the inverse of :func:`decode_song`.
+def tokens_to_link_code(tokens: np.ndarray) -> str:
+    """Token ids (T,) as a compact URL-safe string; the inverse of :func:`link_code_to_tokens`.
 
     The ids as bytes (all < 130), zlib-compressed, URL-safe base64 without padding: a 24-bar
     melody takes ~100 characters.
@@ -362,8 +362,8 @@ def encode_song(tokens: np.ndarray) -> str:
     return base64.urlsafe_b64encode(packed).decode("ascii").rstrip("=")
 
 
-def decode_song(code: str) -> np.ndarray:
-    """Token ids int64 (T,) from :func:`encode_song`'s string.
+def link_code_to_tokens(code: str) -> np.ndarray:
+    """Token ids int64 (T,) from :func:`tokens_to_link_code`'s string.
 
     Raises:
         ValueError: the code is damaged (cut short, edited), too long, or not a song.

@@ -1,7 +1,7 @@
 """Share links: a song and its knob settings as URL query parameters, and back.
 
 A song that is one of the examples is named (``example=twinkle``); any other song travels in the
-URL itself (``song=<code>&bpm=100``, the code of :func:`vae.melody.encode_song`). A song read the model's
+URL itself (``song=<code>&bpm=100``, the code of :func:`vae.melody.tokens_to_link_code`). A song read the model's
 own way (μ, not fitted to the song) says so (``faithful=0``); faithful is the default and goes unsaid.
 """
 
@@ -14,7 +14,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 import numpy as np
 
 from vae.knobs import Knobs
-from vae.melody import BPM_RANGE, decode_song, encode_song
+from vae.melody import BPM_RANGE, link_code_to_tokens, tokens_to_link_code
 from vae.song import Song
 
 
@@ -38,7 +38,7 @@ def share_query(song: Song, knobs: Knobs) -> str:
         if song.track != min((index for _, index in song.tracks), default=song.track):
             params["track"] = str(song.track)
     else:
-        params["song"] = encode_song(song.tokens)
+        params["song"] = tokens_to_link_code(song.tokens)
         params["bpm"] = f"{song.bpm:g}"
     for name in ("pitch", "rhythm", "residual"):
         value = getattr(knobs, name)
@@ -110,7 +110,7 @@ def restore(params: Mapping[str, str], examples: Mapping[str, object], n_offsets
     try:
         shared = parse_share_query(params)
         if shared.code:
-            decode_song(shared.code)  # a damaged song: the whole link falls back, not an empty page
+            link_code_to_tokens(shared.code)  # a damaged song: the whole link falls back, not an empty page
     except ValueError as err:
         problems.append(f"This link could not be read ({err}); showing the default song.")
         shared = SharedState()

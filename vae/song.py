@@ -25,11 +25,11 @@ from vae.melody import (
     MELODY_MIN_SHARE,
     STEPS_PER_BAR,
     Melody,
-    decode_song,
-    encode_song,
     join_clips,
+    link_code_to_tokens,
     load_melody,
     split_clips,
+    tokens_to_link_code,
 )
 from vae.pianoroll import piano_roll, png_bytes
 from vae.timing import timed
@@ -120,7 +120,7 @@ class Song:
                 "track": self.track, "tracks": [{"index": i, "label": label} for label, i in self.tracks],
                 "reconstruction_accuracy": self.accuracy, "model_reading_accuracy": self.model_accuracy,
                 "faithful": self.faithful, "warnings": self.warnings,
-                "song_code": encode_song(self.tokens)}
+                "song_code": tokens_to_link_code(self.tokens)}
 
 
 def example_songs(folder: Path = EXAMPLES_DIR) -> dict[str, Path]:
@@ -194,7 +194,7 @@ def read_song(example: str | None = None, upload: str | Path | None = None, code
         bpm = float(bpm or 120.0)
         if not BPM_RANGE[0] <= bpm <= BPM_RANGE[1]:
             raise ValueError(f"the shared song's tempo must be {BPM_RANGE[0]:g} to {BPM_RANGE[1]:g} bpm, got {bpm:g}")
-        return Melody(tokens=decode_song(code), bpm=bpm), "shared song", None
+        return Melody(tokens=link_code_to_tokens(code), bpm=bpm), "shared song", None
     examples = example_songs() if examples is None else examples
     name = example or DEFAULT_EXAMPLE
     if name not in examples:
