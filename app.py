@@ -145,7 +145,7 @@ class Handlers:
         first, last = k.bars  # measured where the knobs moved the song
         bars = slice((first - 1) * STEPS_PER_BAR, last * STEPS_PER_BAR)
         where = "" if (first, last) == (1, s.n_bars) else f" in bars {first}–{last}"
-        did = f"**What the knobs did**{where} (against the song at rest): {measures.what_it_did(s.rest[bars], result[bars])}"
+        did = f"**What the knobs did**{where} (against the song at rest): {measures.what_it_did(s.unmoved[bars], result[bars])}"
         yield str(roll), gr.skip(), str(midi), None, did, s, self.share_link(s, base, *knob_values)
         yield gr.skip(), str(next(files).audio), *[gr.skip()] * 5
 

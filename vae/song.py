@@ -60,7 +60,7 @@ class Song:
     accuracy: float = 0.0  # share of steps played back with the knobs at 0 (from the latents)
     model_accuracy: float = 0.0  # the same from μ: the model's own reading of the song
     faithful: bool = True  # whether the latents were fitted to the song (else μ)
-    rest: np.ndarray | None = None  # int64 (T,): the song decoded with the knobs at 0 (what the knobs move from)
+    unmoved: np.ndarray | None = None  # int64 (T,): the song decoded with the knobs at 0 (what the knobs move from)
     model_name: str = ""  # the model the latents are of
     roll_path: Path | None = None  # the original's piano roll (PNG)
     page_audio_path: Path | None = None  # the original's audio (Ogg, see render.page_audio_bytes); a WAV on request
@@ -217,8 +217,8 @@ def prepare_song(model, melody: Melody, name: str, key: str, example: str | None
         raise ValueError(f"this song plays for {seconds / 60:.0f} minutes at {melody.bpm:g} bpm; the limit is "
                          f"{MAX_SONG_SECONDS // 60} minutes. Cut it shorter and try again")
     clips = split_clips(melody.tokens)
-    latents, rest, own = readings(model, clips, faithful, progress)
-    accuracy, model_accuracy = float((rest == clips).mean()), float((own == clips).mean())
+    latents, played, own = readings(model, clips, faithful, progress)
+    accuracy, model_accuracy = float((played == clips).mean()), float((own == clips).mean())
     tracks = [(f"{t['index'] + 1}. {t['name']} ({t['notes']} notes)", t["index"]) for t in melody.instruments
               if t["notes"] and not t["is_drum"]]
     chosen = melody.instruments[melody.instrument] if melody.instruments else None
@@ -230,7 +230,7 @@ def prepare_song(model, melody: Melody, name: str, key: str, example: str | None
     return Song(key=key, name=name, tokens=melody.tokens, bpm=melody.bpm, latents=latents, example=example,
                 meter=melody.meter, warnings=melody.messages, tracks=tracks, track=melody.instrument,
                 accuracy=accuracy, model_accuracy=model_accuracy, faithful=bool(faithful),
-                rest=join_clips(rest)[: len(melody.tokens)], model_name=model_name,
+                unmoved=join_clips(played)[: len(melody.tokens)], model_name=model_name,
                 roll_path=roll, page_audio_path=page_audio, choice=choice, title=title)
 
 
