@@ -61,9 +61,10 @@ class Handlers:
     def _song(self, state, example, midi_file, track, song_code, bpm, model=None, faithful=True) -> song.Song:
         default = model in (None, "", next(iter(self.bundles)))  # songs of the default model carry no model name
         bar = gr.Progress()  # a bar on the page while a new song's latents are fitted; nothing outside an event
-        return song.load(self.pick(model).model, example, midi_file, song_code, bpm, track, EXAMPLES, cached=state,
-                         model_name="" if default else model, faithful=as_faithful(faithful),
-                         progress=lambda f, msg: bar(f, desc=msg))
+        source = song.SongSource(example=example, upload=midi_file, code=song_code, bpm=bpm, track=track)
+        return song.load(self.pick(model).model, source, EXAMPLES, cached=state,
+                         reading=song.Reading(model_name="" if default else model, faithful=as_faithful(faithful),
+                                              progress=lambda f, msg: bar(f, desc=msg)))
 
     @user_errors
     def load_song(self, example=DEFAULT, midi_file=None, track=None, song_code=None, bpm=None, state=None,

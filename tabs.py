@@ -35,10 +35,7 @@ TYPED_EXAMPLE = "X:1\nT:Twinkle\nM:4/4\nL:1/4\nK:C\nCCGG|AA G2|FFEE|DD C2|"
 
 def read(example=DEFAULT, midi_file=None, song_code=None, text=None, bpm=None) -> tuple[Melody, str]:
     """A song from an upload, else a typed melody, else a song code, else an example: (melody, name)."""
-    if not midi_file and (text or "").strip():
-        return parse_melody(text, bpm), "typed melody"
-    melody, name, _ = song.read_song(example, midi_file, song_code, bpm, None, EXAMPLES)
-    return melody, name
+    return song.SongSource(example=example, upload=midi_file, code=song_code, bpm=bpm, text=text).read(EXAMPLES)
 
 
 def thumbnail_gallery(songs, stem: str, captions) -> list[tuple[str, str]]:

@@ -196,7 +196,7 @@ def test_knobs_on_a_song_at_the_edge_of_the_midi_range_give_valid_tokens(tiny_bu
     """The knobs move z, never the tokens: whatever the decoder says is a token, and it renders and plays."""
     monkeypatch.setattr(render, "OUT_DIR", tmp_path)
     tokens = notes_to_tokens([(4 * i, 4 * i + 4, pitch) for i in range(16)], n_steps=64)
-    s = song.prepare_song(tiny_bundle.model, Melody(tokens=tokens, bpm=120.0), f"at{pitch}", "k")
+    s = song.prepare_song(tiny_bundle.model, Melody(tokens=tokens, bpm=120.0), f"at{pitch}")
     result = knobs.apply(tiny_bundle.model, tiny_bundle.space, s.tokens, turned, latents=s.latents)
     assert check_tokens(result).shape == tokens.shape
     assert pianoroll.piano_roll(result, compare=tokens).shape == (pianoroll.ROLL_HEIGHT, pianoroll.ROLL_WIDTH, 3)
@@ -213,13 +213,13 @@ def test_a_song_that_plays_too_long_is_refused_before_any_work(tiny_bundle, monk
     slow = Melody(tokens=np.full(MAX_BARS * 16, 60), bpm=BPM_RANGE[0])
     with pytest.raises(ValueError, match=f"plays for 205 minutes at 10 bpm; the limit is "
                                          f"{song.MAX_SONG_SECONDS // 60} minutes"):
-        song.prepare_song(tiny_bundle.model, slow, "slow", "k")
+        song.prepare_song(tiny_bundle.model, slow, "slow")
 
 
 @pytest.mark.parametrize("bpm", [0.001, 5, 401, float("inf"), float("nan")])
 def test_a_song_code_with_a_tempo_outside_the_range_is_refused(bpm):
     with pytest.raises(ValueError, match="tempo must be 10 to 400 bpm"):
-        song.read_song(code=tokens_to_link_code(np.full(32, 60)), bpm=bpm)
+        song.SongSource(code=tokens_to_link_code(np.full(32, 60)), bpm=bpm).read()
 
 
 def test_concurrent_writers_of_one_output_never_expose_half_a_file(tmp_path, monkeypatch):

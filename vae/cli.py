@@ -32,10 +32,10 @@ from vae.dims import song_dims
 from vae.inference import readings
 from vae.knobs import Knobs
 from vae.measures import dims_rows
-from vae.melody import STEPS_PER_BAR, Melody, load_melody, split_clips
+from vae.melody import STEPS_PER_BAR, Melody, split_clips
 from vae.notation import parse_melody
 from vae.pianoroll import roll_png
-from vae.song import clip_of, example_songs
+from vae.song import SongSource, clip_of, example_songs
 
 PROG = "melody-knobs"
 BAD_INPUT = 2  # exit code, as argparse's own for a bad command line
@@ -64,11 +64,11 @@ def read_song(source: str, track: int | None = None) -> tuple[Melody, str]:
             raise ValueError(f"there is no file {source}")
         if path.suffix.lower() in TEXT_SUFFIXES:
             return parse_melody(path.read_text(encoding="utf-8", errors="replace")), path.stem
-        return load_melody(path, track), path.stem
+        return SongSource(upload=path, track=track).read()
     examples = example_songs()
     if source not in examples:
         raise ValueError(f"{source} is neither a file nor an example ({', '.join(examples)})")
-    return load_melody(examples[source], track), source
+    return SongSource(example=source, track=track).read(examples)
 
 
 def write_song(tokens: np.ndarray, bpm: float, out: Path, audio: Path | None = None, roll: Path | None = None,

@@ -10,7 +10,7 @@ show as it is.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +21,7 @@ from vae import render
 from vae.inference import Progress, readings
 from vae.melody import (
     BPM_RANGE,
+    DEFAULT_BPM,
     MAX_BARS,
     MELODY_MIN_SHARE,
     STEPS_PER_BAR,
@@ -31,6 +32,7 @@ from vae.melody import (
     split_clips,
     tokens_to_link_code,
 )
+from vae.notation import parse_melody
 from vae.pianoroll import piano_roll, png_bytes
 from vae.timing import timed
 
@@ -47,7 +49,7 @@ LIMITS = (f"Limits: MIDI files up to {MAX_UPLOAD_BYTES // 2**20} MB, {MAX_BARS} 
 class Song:
     """One user's song, ready for knob moves. Holds no big arrays but its latents."""
 
-    key: str  # identifies the source (example, upload bytes or share code, and track), see song_key
+    key: str  # identifies the source (example, upload bytes, code or text, the track aside), see SongSource.key
     name: str  # for file names (and captions, unless it has a title)
     tokens: np.ndarray  # int64 (T,)
     bpm: float  # tempo of the source, quarter notes per minute
@@ -73,11 +75,12 @@ class Song:
         """What captions and the song box call it: the title, else the name."""
         return self.title or self.name
 
-    def matches(self, key: str, track: int | None, model_name: str = "", faithful: bool = True) -> bool:
-        """Whether this song is what ``key`` (see :func:`song_key`) and ``track`` ask for, encoded by that model
-        the same way (fitted or μ)."""
-        return (self.key == key and (track is None or int(track) == self.track) and self.model_name == model_name
-                and self.faithful == bool(faithful))
+    def matches(self, key: str, track: int | None, reading: Reading | None = None) -> bool:
+        """Whether this song is what ``key`` (see :meth:`SongSource.key`) and ``track`` ask for, encoded by the
+        model that ``reading`` names the same way (fitted or μ)."""
+        reading = reading or Reading()
+        return (self.key == key and (track is None or int(track) == self.track)
+                and self.model_name == reading.model_name and self.faithful == bool(reading.faithful))
 
     @property
     def n_bars(self) -> int:
@@ -169,55 +172,92 @@ def upload_bytes(path: str | Path) -> bytes:
     return path.read_bytes()
 
 
-def song_key(example: str | None = None, upload: str | Path | None = None, code: str | None = None,
-             bpm: float | None = None) -> str:
-    """The cache key of a song source (the track aside); precedence: upload, then share code, then example."""
-    if upload:
-        return f"upload:{render.digest(upload_bytes(upload))}"
-    if code:
-        return f"code:{render.digest(code.encode())}:{bpm}"
-    return f"example:{example or DEFAULT_EXAMPLE}"
+@dataclass(frozen=True)
+class SongSource:
+    """Where a song comes from, as the page, a share link, the API and the CLI name it.
 
-
-@timed("read_song")
-def read_song(example: str | None = None, upload: str | Path | None = None, code: str | None = None,
-              bpm: float | None = None, track: int | None = None,
-              examples: dict[str, Path] | None = None) -> tuple[Melody, str, str | None]:
-    """Read a song from an upload, a share code or an example: (melody, display name, example name).
-
-    Raises:
-        ValueError: unknown example, unreadable or unsuitable MIDI, bad share code, too long.
+    The first of ``upload``, ``text`` (not blank) and ``code`` that is given is read, else the example (default:
+    :data:`DEFAULT_EXAMPLE`). ``track`` picks a MIDI file's melody track; ``bpm`` is a code's or a typed melody's
+    tempo.
     """
-    if upload:
-        return load_melody(upload_bytes(upload), track), Path(upload).stem, None
-    if code:
-        bpm = float(bpm or 120.0)
-        if not BPM_RANGE[0] <= bpm <= BPM_RANGE[1]:
-            raise ValueError(f"the shared song's tempo must be {BPM_RANGE[0]:g} to {BPM_RANGE[1]:g} bpm, got {bpm:g}")
-        return Melody(tokens=link_code_to_tokens(code), bpm=bpm), "shared song", None
-    examples = example_songs() if examples is None else examples
-    name = example or DEFAULT_EXAMPLE
-    if name not in examples:
-        raise ValueError(f"there is no example called {name!r}; choose one of {sorted(examples)}")
-    return load_melody(examples[name], track), name, name
+
+    example: str | None = None  # an example's name (a file stem of example_songs)
+    upload: str | Path | None = None  # a MIDI file: an upload's path
+    code: str | None = None  # a link code (vae.melody.tokens_to_link_code)
+    bpm: float | None = None  # tempo of a code or a typed melody, quarter notes per minute (default 120)
+    track: int | None = None  # index of a MIDI file's melody track; None: see vae.melody.load_melody
+    text: str | None = None  # a typed melody: note text or ABC (vae.notation)
+
+    @property
+    def typed(self) -> bool:
+        """Whether the song is a typed melody (``text`` not blank, no upload)."""
+        return not self.upload and bool((self.text or "").strip())
+
+    @property
+    def example_name(self) -> str | None:
+        """The example this source reads, or None when an upload, a typed melody or a code comes first."""
+        return None if self.upload or self.typed or self.code else self.example or DEFAULT_EXAMPLE
+
+    def key(self) -> str:
+        """The cache key of the source (the track aside): the upload's bytes, the code or text and tempo, or the
+        example."""
+        if self.upload:
+            return f"upload:{render.digest(upload_bytes(self.upload))}"
+        if self.typed:
+            return f"text:{render.digest(self.text.encode())}:{self.bpm}"
+        if self.code:
+            return f"code:{render.digest(self.code.encode())}:{self.bpm}"
+        return f"example:{self.example_name}"
+
+    @timed("read_song")
+    def read(self, examples: dict[str, Path] | None = None) -> tuple[Melody, str]:
+        """The song: (melody, display name): an upload's file stem, "typed melody", "shared song" or the example's
+        name (one of ``examples``, default :func:`example_songs`).
+
+        Raises:
+            ValueError: unknown example, unreadable or unsuitable MIDI or text, bad link code, too long.
+        """
+        if self.upload:
+            return load_melody(upload_bytes(self.upload), self.track), Path(self.upload).stem
+        if self.typed:
+            return parse_melody(self.text, self.bpm), "typed melody"
+        if self.code:
+            bpm = float(self.bpm or DEFAULT_BPM)
+            if not BPM_RANGE[0] <= bpm <= BPM_RANGE[1]:
+                raise ValueError(f"the shared song's tempo must be {BPM_RANGE[0]:g} to {BPM_RANGE[1]:g} bpm, got {bpm:g}")
+            return Melody(tokens=link_code_to_tokens(self.code), bpm=bpm), "shared song"
+        examples = example_songs() if examples is None else examples
+        name = self.example_name
+        if name not in examples:
+            raise ValueError(f"there is no example called {name!r}; choose one of {sorted(examples)}")
+        return load_melody(examples[name], self.track), name
 
 
-def prepare_song(model, melody: Melody, name: str, key: str, example: str | None = None,
-                 model_name: str = "", title: str = "", faithful: bool = True, progress: Progress | None = None
-                 ) -> Song:
+@dataclass(frozen=True)
+class Reading:
+    """How a song's latents are found: by which model, fitted to the song or μ, and who follows the fit."""
+
+    model_name: str = ""  # the model's name in the app ("" for the default model)
+    faithful: bool = True  # fit the latents to the song (vae.inference.encode_z), else μ
+    progress: Progress | None = None  # progress(fraction, message) while the latents are fitted
+
+
+def prepare_song(model, melody: Melody, name: str, source: SongSource | None = None, title: str = "",
+                 reading: Reading | None = None) -> Song:
     """Encode a melody's clips once and render its original roll and audio to files (``title``: what the
-    page calls it, default ``name``). With ``faithful`` the latents are fitted to the clips
-    (:func:`vae.inference.encode_z`; ``progress(fraction, message)`` follows it), else they are μ.
+    page calls it, default ``name``; ``source``: where it was read, None for tokens made here). The latents are
+    found as ``reading`` says (default: fitted to the clips, :func:`vae.inference.encode_z`), else μ.
 
     Raises:
         ValueError: the song plays longer than ``MAX_SONG_SECONDS`` at its tempo.
     """
+    reading = reading or Reading()
     seconds = render.song_seconds(len(melody.tokens), melody.bpm)
     if seconds > MAX_SONG_SECONDS:
         raise ValueError(f"this song plays for {seconds / 60:.0f} minutes at {melody.bpm:g} bpm; the limit is "
                          f"{MAX_SONG_SECONDS // 60} minutes. Cut it shorter and try again")
     clips = split_clips(melody.tokens)
-    latents, played, own = readings(model, clips, faithful, progress)
+    latents, played, own = readings(model, clips, reading.faithful, reading.progress)
     accuracy, model_accuracy = float((played == clips).mean()), float((own == clips).mean())
     tracks = [(f"{t['index'] + 1}. {t['name']} ({t['notes']} notes)", t["index"]) for t in melody.instruments
               if t["notes"] and not t["is_drum"]]
@@ -227,11 +267,13 @@ def prepare_song(model, melody: Melody, name: str, key: str, example: str | None
               f"highest voice, as in a chorale's soprano, of the tracks that play at least {MELODY_MIN_SHARE:.0%} as "
               "many notes as the busiest." if chosen and len(tracks) > 1 else "")
     roll, page_audio = original_files(melody.tokens, melody.bpm, name, title)
-    return Song(key=key, name=name, tokens=melody.tokens, bpm=melody.bpm, latents=latents, example=example,
-                meter=melody.meter, warnings=melody.messages, tracks=tracks, track=melody.instrument,
-                accuracy=accuracy, model_accuracy=model_accuracy, faithful=bool(faithful),
-                unmoved=join_clips(played)[: len(melody.tokens)], model_name=model_name,
-                roll_path=roll, page_audio_path=page_audio, choice=choice, title=title)
+    key = source.key() if source else f"tokens:{render.digest(melody.tokens.tobytes())}:{melody.bpm}"
+    return Song(key=key, name=name, tokens=melody.tokens, bpm=melody.bpm, latents=latents,
+                example=source.example_name if source else None, meter=melody.meter, warnings=melody.messages,
+                tracks=tracks, track=melody.instrument, accuracy=accuracy, model_accuracy=model_accuracy,
+                faithful=bool(reading.faithful), unmoved=join_clips(played)[: len(melody.tokens)],
+                model_name=reading.model_name, roll_path=roll, page_audio_path=page_audio,
+                upload=str(source.upload) if source and source.upload else None, choice=choice, title=title)
 
 
 def original_files(tokens: np.ndarray, bpm: float, name: str, label: str | None = None) -> tuple[Path, Path]:
@@ -255,23 +297,18 @@ def track_number(track) -> int | None:
     return int(number)
 
 
-def load(model, example: str | None = None, upload: str | Path | None = None, code: str | None = None,
-         bpm: float | None = None, track: int | str | None = None, examples: dict[str, Path] | None = None,
-         cached: Song | None = None, model_name: str = "", faithful: bool = True,
-         progress: Progress | None = None) -> Song:
-    """The song that example / upload / code (and track) name: ``cached`` when it is that song, encoded by
-    the model called ``model_name`` the same way (``faithful``: see :func:`prepare_song`), else read and
-    prepared."""
-    track = track_number(track)
-    key = song_key(example, upload, code, bpm)
-    if isinstance(cached, Song) and cached.matches(key, track, model_name, faithful):
+def load(model, source: SongSource, examples: dict[str, Path] | None = None, cached: Song | None = None,
+         reading: Reading | None = None) -> Song:
+    """The song that ``source`` names: ``cached`` when it is that song, encoded by the same model the same way
+    (``reading``, see :func:`prepare_song`), else read and prepared."""
+    reading = reading or Reading()
+    source = replace(source, track=track_number(source.track))
+    if isinstance(cached, Song) and cached.matches(source.key(), source.track, reading):
         return cached
     examples = example_songs() if examples is None else examples
-    melody, name, example = read_song(example, upload, code, bpm, track, examples)
-    title = example_title(examples[example]) if example else ""
-    s = prepare_song(model, melody, name, key, example, model_name, title, faithful, progress)
-    s.upload = str(upload) if upload else None
-    return s
+    melody, name = source.read(examples)
+    example = source.example_name
+    return prepare_song(model, melody, name, source, example_title(examples[example]) if example else "", reading)
 
 
 def clip_of(tokens: np.ndarray, number: int, name: str = "this song") -> np.ndarray:
@@ -293,5 +330,5 @@ def clip_of(tokens: np.ndarray, number: int, name: str = "this song") -> np.ndar
 def read_clip(example: str | None, upload: str | Path | None, number: int,
               examples: dict[str, Path] | None = None) -> tuple[np.ndarray, float]:
     """Clip ``number`` (from 1) of the song an example or an upload names, and the song's tempo: (int64 (32,), bpm)."""
-    melody, name, _ = read_song(example, upload, examples=examples)
+    melody, name = SongSource(example=example, upload=upload).read(examples)
     return clip_of(melody.tokens, number, name), melody.bpm
