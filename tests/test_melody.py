@@ -168,9 +168,9 @@ def test_the_melody_of_a_chorale_is_its_highest_voice(tmp_path):
     from midi_files import chorale_midi
 
     melody = load_melody(chorale_midi(tmp_path / "chorale.mid"))
-    tenor = max(melody.instruments, key=lambda t: t["notes"])
-    assert tenor["name"] == "Tenor", "the tenor has the most notes (the old default)"
-    assert melody.instrument == 0 and melody.instruments[0]["name"] == "Soprano"
+    tenor = max(melody.instruments, key=lambda t: t.notes)
+    assert tenor.name == "Tenor", "the tenor has the most notes (the old default)"
+    assert melody.instrument == 0 and melody.instruments[0].name == "Soprano"
     assert load_melody(chorale_midi(tmp_path / "again.mid"), instrument=2).instrument == 2, "a chosen track is kept"
 
 

@@ -99,7 +99,7 @@ ZOO = {
     "smpte-30fps": (lambda: _melody(track(notes(SCALE, 40)), fmt=0, division=0xE250), "SMPTE frames"),
     "division-0": (lambda: _melody(track(notes(SCALE, 40)), fmt=0, division=0), "time division is 0 ticks"),
     "sixteen-tracks": (_sixteen_tracks,
-                       lambda m: len(m.instruments) == 16 and m.instrument == 15 and m.instruments[9]["is_drum"]),
+                       lambda m: len(m.instruments) == 16 and m.instrument == 15 and m.instruments[9].is_drum),
     "running-status-velocity-0-off": (_running_status, lambda m: tokens_to_notes(m.tokens) == SCALE_NOTES),
     "zero-length-and-1-tick-notes": (_short_notes,
                                      lambda m: tokens_to_notes(m.tokens) == [(0, 1, 62), (1, 5, 64), (5, 6, 67)]),

@@ -259,11 +259,10 @@ def prepare_song(model, melody: Melody, name: str, source: SongSource | None = N
     clips = split_clips(melody.tokens)
     latents, played, own = readings(model, clips, reading.faithful, reading.progress)
     accuracy, model_accuracy = float((played == clips).mean()), float((own == clips).mean())
-    tracks = [(f"{t['index'] + 1}. {t['name']} ({t['notes']} notes)", t["index"]) for t in melody.instruments
-              if t["notes"] and not t["is_drum"]]
+    tracks = [(f"{t.index + 1}. {t.name} ({t.notes} notes)", t.index) for t in melody.instruments if t.melodic]
     chosen = melody.instruments[melody.instrument] if melody.instruments else None
-    choice = (f"**Melody: track {chosen['index'] + 1}, {chosen['name']}** (median pitch "
-              f"{note_number_to_name(round(chosen['pitch']))}). Unless you pick another track, the melody is the "
+    choice = (f"**Melody: track {chosen.index + 1}, {chosen.name}** (median pitch "
+              f"{note_number_to_name(round(chosen.pitch))}). Unless you pick another track, the melody is the "
               f"highest voice, as in a chorale's soprano, of the tracks that play at least {MELODY_MIN_SHARE:.0%} as "
               "many notes as the busiest." if chosen and len(tracks) > 1 else "")
     roll, page_audio = original_files(melody.tokens, melody.bpm, name, title)
