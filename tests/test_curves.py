@@ -51,7 +51,7 @@ def tied():
 def test_fit_curves_ties_each_knob_to_its_dim_and_calibrates_it(tied):
     model, space, songs = tied
     assert space.kind("pitch") == "curve" and space.kind("rhythm") == "curve"
-    assert space.curves["pitch"]["dim"] == 0 and space.curves["rhythm"]["dim"] == 1
+    assert space.curves["pitch"].dim == 0 and space.curves["rhythm"].dim == 1
     assert 0 in space.pitch_dims.tolist() and 1 in space.rhythm_dims.tolist()  # the knobs own their tied dims
     song = songs[2]
     z = encode_mu(model, split_clips(song))
@@ -75,7 +75,7 @@ def test_knob_fidelity_of_a_calibrated_curve_knob_is_linear_with_gain_one(tied):
 def test_curves_travel_in_dims_json(tied):
     _, space, _ = tied
     back = KnobSpace.from_json(json.loads(json.dumps(space.to_json())))
-    assert back.kind("pitch") == "curve" and back.curves["pitch"]["knob"] == space.curves["pitch"]["knob"]
+    assert back.kind("pitch") == "curve" and back.curves["pitch"].knob == space.curves["pitch"].knob
     z = torch.zeros(2, 16)
     assert torch.equal(knobs.knob_move(z, back, "pitch", 3.0), knobs.knob_move(z, space, "pitch", 3.0))
     raw = space.to_json()

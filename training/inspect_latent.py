@@ -368,7 +368,7 @@ def main() -> None:
                             "tied_dims": tied, "notes": saved.get("curve_notes", []),
                             "found_on_validation": {"pitch": saved.get("found_pitch_dims", saved["pitch_dims"]),
                                                     "rhythm": saved.get("found_rhythm_dims", saved["rhythm_dims"])}},
-              "curves": {k: {"rho": c["rho"], "dim": c["dim"], "attribute": c["attribute"]} for k, c in fitted.items()},
+              "curves": {k: {"rho": c.rho, "dim": c.dim, "attribute": c.attribute} for k, c in fitted.items()},
               "pca": {k: pca[k] for k in ("components_for_99_percent", "n_clips")}}
     report["latent"]["finds_tied_dims"] = {knob: dim in found[f"{knob}_dims"] for knob, dim in tied.items()}
     nottingham = Path(args.nottingham)

@@ -18,7 +18,7 @@ from torch import Tensor
 
 from vae import latent
 from vae.augment import split_notes, transposable, transpose, two_whole_notes
-from vae.curves import curves_from_json, curves_to_json
+from vae.curves import Curve, curves_from_json, curves_to_json
 from vae.inference import BATCH_SIZE, Progress, Tracker, encode_batches, inference, n_batches
 from vae.melody import N_PITCHES, check_clips, clip_is_valid, split_clips
 
@@ -50,7 +50,7 @@ class KnobSpace:
     pitch_knob: str = "linear"  # "linear": along directions["pitch"]; "transport": the per-shift maps below
     transport: dict | None = None  # "forward" / "backward": FloatTensors (P, kp + 1, kp), plus the fits' R²
     rhythm_knob: str = "linear"  # "linear": along directions["rhythm"]; "curve": curves["rhythm"]
-    curves: dict | None = None  # knob -> attribute curve of a tied dim (vae.curves), for the "curve" knobs
+    curves: dict[str, Curve] | None = None  # knob -> attribute curve of a tied dim, for the "curve" knobs
     meta: dict = field(default_factory=dict)  # how they were found, JSON types (see discover_dims)
 
     @property
@@ -78,7 +78,7 @@ class KnobSpace:
             raise ValueError(f"knob must be one of {KNOBS}, got {knob!r}")
         return {"pitch": self.pitch_knob, "rhythm": self.rhythm_knob}.get(knob, "linear")
 
-    def with_curves(self, curves: dict[str, dict]) -> KnobSpace:
+    def with_curves(self, curves: dict[str, Curve]) -> KnobSpace:
         """These dims with a curve knob (:func:`vae.curves.fit_curves`) for each knob that has a curve.
 
         The knob then owns its tied dim: if discovery did not pick it, it takes the place of the
@@ -89,7 +89,7 @@ class KnobSpace:
         found = {"pitch": self.pitch_dims.clone(), "rhythm": self.rhythm_dims.clone()}
         notes = []
         for knob, dims in found.items():
-            tied = curves.get(knob, {}).get("dim")
+            tied = curves[knob].dim if knob in curves else None
             if tied is not None and tied not in dims.tolist():
                 notes.append(f"the {knob} curve's tied dim {tied} was not among the {knob} dims found "
                              f"({dims.tolist()}); it replaces dim {int(dims[-1])}")
@@ -139,8 +139,8 @@ class KnobSpace:
         for knob, kind in (("pitch", pitch_knob), ("rhythm", rhythm_knob)):
             if kind == "curve" and knob not in curves:
                 raise ValueError(f"the {knob} knob is a curve knob but dims.json has no curve for it")
-            if knob in curves and not 0 <= curves[knob]["dim"] < latent_dim:
-                raise ValueError(f"the {knob} curve's dim {curves[knob]['dim']} is outside the latent")
+            if knob in curves and not 0 <= curves[knob].dim < latent_dim:
+                raise ValueError(f"the {knob} curve's dim {curves[knob].dim} is outside the latent")
         return cls(pitch_dims=pitch_dims, rhythm_dims=rhythm_dims, directions=directions, pitch_knob=pitch_knob,
                    transport=transport, rhythm_knob=rhythm_knob, curves=curves or None,
                    meta={k: v for k, v in d.items() if k not in _TENSOR_KEYS})
