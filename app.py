@@ -98,7 +98,7 @@ class Handlers:
         k = Knobs.from_controls(*controls, n_bars=s.n_bars)
         title, stem = k.title(s.label, b.space.offset_names), k.stem(s.name)  # named before the walk goes down
         result = knobs.apply(b.model, b.space, s.tokens, k, latents=s.latents)
-        return k, result, render.result_files_as_ready(result, s.tokens, s.bpm, title, stem, k.bars, lossless)
+        return k, result, render.result_files_as_ready(result, s.tokens, s.bpm, render.Label(title, stem), k.bars, lossless)
 
     @user_errors
     def modulate(self, example=DEFAULT, midi_file=None, track=None, song_code=None, bpm=None, pitch=0.0,
@@ -183,24 +183,23 @@ class Handlers:
         target, _ = song.read_clip(target_example, target_file, target_clip, EXAMPLES)
         b = self.pick(model)
         cells = knobs.grid(b.model, b.space, source, target, grid_size, as_faithful(faithful))
-        return [(str(path), caption) for path, caption in knobs.grid_gallery(cells)], {"grid": cells, "bpm": bpm}
+        return [(str(path), caption) for path, caption in knobs.grid_gallery(cells)], knobs.GridState(cells, bpm)
 
     @user_errors
     def play_cell(self, grid_state, evt: gr.SelectData):
         """Audio (it plays at once) and MIDI of the grid cell the user selected."""
         if not grid_state:  # a sentence, not an error: nothing is broken
             return None, None, NO_GRID
-        cells = grid_state["grid"]
-        i, j = divmod(int(evt.index), len(cells))
-        audio, midi = render.sound_files(cells[i, j], grid_state["bpm"], f"cell_{i}_{j}")
-        return str(audio), str(midi), f"Cell: {knobs.grid_caption(i, j, len(cells))}"
+        i, j = grid_state.position(evt.index)
+        audio, midi = render.sound_files(grid_state.cells[i, j], grid_state.bpm, f"cell_{i}_{j}")
+        return str(audio), str(midi), f"Cell: {knobs.grid_caption(i, j, grid_state.n)}"
 
     @user_errors
     def play_diagonal(self, grid_state):
         """The cells (i, i) from source to target joined into one melody: audio and MIDI."""
         if not grid_state:
             return None, None, NO_GRID
-        audio, midi = render.sound_files(knobs.diagonal(grid_state["grid"]), grid_state["bpm"], "diagonal")
+        audio, midi = render.sound_files(knobs.diagonal(grid_state.cells), grid_state.bpm, "diagonal")
         return str(audio), str(midi), "The diagonal, source to target"
 
     @user_errors
@@ -360,7 +359,7 @@ def build_demo(bundles: dict[str, Bundle] | Bundle) -> gr.Blocks:
         tabs.wire(demo, h, a, s, t, model, base, k, g, state, wire_knobs(demo, h, k, state, base, model))
         g.make_grid.click(h.interpolate, [*g.src, *g.tgt, g.grid_size, model, k.faithful], [g.gallery, grid_state],
                           api_name="interpolate"
-                          ).success(lambda grid: gr.Gallery(columns=len(grid["grid"])), grid_state, g.gallery,
+                          ).success(lambda grid: gr.Gallery(columns=grid.n), grid_state, g.gallery,
                                     **private("grid_columns"))  # one gallery row per grid row
         g.gallery.select(h.play_cell, grid_state, [g.cell_audio, g.cell_midi, g.cell_info], **private("play_cell"))
         g.diagonal.click(h.play_diagonal, grid_state, [g.cell_audio, g.cell_midi, g.cell_info],

@@ -61,12 +61,13 @@ class Ideas:
         direction = DIRECTIONS.get(direction, direction)
         (a, name_a), (b, name_b) = read(a_example, a_file, a_code, a_text), read(b_example, b_file, b_code, b_text)
         bundle = self.h.pick(model)
-        result = ideas.analogy(bundle.model, bundle.space, a.tokens, b.tokens, mix, direction, bool(control),
+        result = ideas.analogy(bundle.model, bundle.space, a.tokens, b.tokens, ideas.Analogy(mix, direction, bool(control)),
                                as_faithful(faithful))
         (pitch, p_name), r_name = ((a, name_a), name_b) if direction == "a_pitch" else ((b, name_b), name_a)
         title = f"pitch of {p_name}, rhythm of {r_name} (mix {float(mix):g})" + " (random control)" * bool(control)
         stem = f"{p_name}_with_rhythm_of_{r_name}_mix{float(mix):g}" + "_control" * bool(control)
-        files = render.result_files(result, pitch.tokens, pitch.bpm, title, stem, lossless=as_lossless(audio_format))
+        files = render.result_files(result, pitch.tokens, pitch.bpm, render.Label(title, stem),
+                                    lossless=as_lossless(audio_format))
         return tuple(map(str, files))
 
     @staticmethod
@@ -77,7 +78,7 @@ class Ideas:
         roll = render.write_output(roll_png(joined, title=f"{stem}: {len(songs)}, a bar of rest between"),
                                    f"{stem}.png")
         return (thumbnail_gallery(songs, stem, captions), str(roll),
-                *map(str, render.sound_files(joined, bpm, stem, as_lossless(audio_format))), {"songs": list(songs), "bpm": bpm, "stem": stem})
+                *map(str, render.sound_files(joined, bpm, stem, as_lossless(audio_format))), ideas.SongSet(list(songs), bpm, stem))
 
     @user_errors
     def sample(self, n=N_SAMPLES, temperature=TEMPERATURE, seed=0, model=None, audio_format="mp3"):
@@ -91,8 +92,8 @@ class Ideas:
                    seed=0, temperature=0.0, model=None, faithful=True, audio_format="mp3"):
         """``n`` versions of a song, each clip's z drawn around its latent: gallery, roll, audio and MIDI."""
         melody, name = read(example, midi_file, song_code, text)
-        versions = ideas.variations(self.h.pick(model).model, melody.tokens, int(n), float(spread), int(seed),
-                                    float(temperature), as_faithful(faithful))
+        versions = ideas.variations(self.h.pick(model).model, melody.tokens,
+                                    ideas.Variations(int(n), float(spread), int(seed), float(temperature)), as_faithful(faithful))
         return self._many(list(versions), melody.bpm, f"{render.safe_stem(name)}_spread{float(spread):g}_seed{int(seed)}",
                           [f"variation {i + 1}" for i in range(len(versions))], audio_format)
 
@@ -101,8 +102,8 @@ class Ideas:
         """:meth:`variations` of the song loaded in the Knobs tab (its upload, example, code or typed melody)."""
         if not isinstance(state, song.Song):
             raise ValueError("load a song in the Knobs tab first")  # noqa: TRY004 (a message for the user)
-        versions = ideas.variations(self.h.pick(model).model, state.tokens, int(n), float(spread), int(seed),
-                                    float(temperature), as_faithful(faithful))
+        versions = ideas.variations(self.h.pick(model).model, state.tokens,
+                                    ideas.Variations(int(n), float(spread), int(seed), float(temperature)), as_faithful(faithful))
         return self._many(list(versions), state.bpm, f"{render.safe_stem(state.name)}_spread{float(spread):g}_seed"
                           f"{int(seed)}", [f"variation {i + 1}" for i in range(len(versions))])
 
@@ -112,8 +113,8 @@ class Ideas:
         if not many:
             raise ValueError("make some melodies first")
         i = int(evt.index)
-        return *map(str, render.sound_files(many["songs"][i], many["bpm"], f"{many['stem']}_{i + 1}")), \
-            f"Playing {many['stem']} {i + 1}"
+        return *map(str, render.sound_files(many.songs[i], many.bpm, f"{many.stem}_{i + 1}")), \
+            f"Playing {many.stem} {i + 1}"
 
     @user_errors
     def analogy_link(self, base, a_example, a_file, a_code, a_text, b_example, b_file, b_code, b_text, mix,

@@ -336,14 +336,14 @@ def test_a_damaged_shared_song_falls_back_to_the_default_song_with_one_notice(ti
 
 def test_grid_corners_decode_the_source_and_target_clips(tiny_app):
     items, grid_state = tiny_app.interpolate("twinkle", None, 1, "twinkle", None, 3, 5)
-    grid = grid_state["grid"]
+    grid = grid_state.cells
     assert grid.shape == (5, 5, 32) and len(items) == 25
     model = tiny_app.bundle.model
     clips = split_clips(load_melody(app.EXAMPLES["twinkle"]).tokens)[[0, 2]]
     corners = decode_z(model, encode_z(model, clips))  # fitted to the clips (faithful, the default)
     assert np.array_equal(grid[0, 0], corners[0]) and np.array_equal(grid[4, 4], corners[1])
     _, own = tiny_app.interpolate("twinkle", None, 1, "twinkle", None, 3, 5, faithful=False)
-    assert np.array_equal(own["grid"][0, 0], decode_z(model, encode_mu(model, clips))[0])
+    assert np.array_equal(own.cells[0, 0], decode_z(model, encode_mu(model, clips))[0])
     assert items[1][1] == "pitch t=0.00 · rhythm t=0.25" and items[5][1] == "pitch t=0.25 · rhythm t=0.00"
     assert imread(items[0][0]).shape[:2] == pianoroll.THUMB_SIZE[::-1] and Path(items[7][0]).name == "cell_1_2.png"
 

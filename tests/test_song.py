@@ -26,7 +26,7 @@ def test_prepare_song_caches_latents_and_writes_the_original_once(twinkle, bundl
     assert twinkle.latents.shape == (6, bundle.model.config.latent_dim) and twinkle.n_bars == 12
     assert twinkle.roll_path.read_bytes()[:4] == b"\x89PNG" and twinkle.page_audio_path.read_bytes()[:2] == b"\xff\xf3"
     assert twinkle.files() == (twinkle.roll_path, twinkle.page_audio_path)
-    assert twinkle.files(lossless=True)[1].read_bytes()[:4] == b"RIFF", "a WAV is written when asked for"
+    assert twinkle.files(lossless=True).audio.read_bytes()[:4] == b"RIFF", "a WAV is written when asked for"
     assert twinkle.roll_path.name == "twinkle-original.png"
     key = song.SongSource(example="twinkle").key()
     assert twinkle.matches(key, None) and not twinkle.matches(key, 3)

@@ -47,7 +47,7 @@ def test_sample_is_seeded_and_plays_on_click(ideas):
 
 def test_variations_of_a_typed_melody(ideas):
     gallery, *_, many = ideas.variations(text="C4 D4 E4 F4 G4 A4 B4 C5", n=3, spread=2.0, seed=1)
-    assert len(gallery) == 3 and all(len(s) == 32 for s in many["songs"])
+    assert len(gallery) == 3 and all(len(s) == 32 for s in many.songs)
 
 
 def test_typed_melody_preview_and_code(ideas):
@@ -85,7 +85,7 @@ def test_a_typed_melody_as_a_midi_file_for_the_interpolate_tab(ideas, tiny_model
     assert (load_melody(path).tokens[:48] == parse_melody("C4 D4 E4 F4 | G4*4 | A4 B4 C5*2").tokens[:48]).all()
     h = app.Handlers(load_bundle(str(tiny_model_dir)))
     gallery, grid = h.interpolate(source_file=path, source_clip=2, target_clip=1, grid_size=3)
-    assert len(gallery) == 9 and grid["grid"].shape == (3, 3, 32)
+    assert len(gallery) == 9 and grid.cells.shape == (3, 3, 32)
 
 
 def test_variations_of_the_knobs_tabs_song(ideas):
@@ -93,4 +93,4 @@ def test_variations_of_the_knobs_tabs_song(ideas):
         ideas.vary_loaded(None)
     loaded = ideas.h.load_song("twinkle")[-1]
     gallery, *_, many = ideas.vary_loaded(loaded, n=2, spread=1.0, seed=3)
-    assert len(gallery) == 2 and many["bpm"] == loaded.bpm and all(len(v) == len(loaded.tokens) for v in many["songs"])
+    assert len(gallery) == 2 and many.bpm == loaded.bpm and all(len(v) == len(loaded.tokens) for v in many.songs)

@@ -124,7 +124,8 @@ def cmd_analogy(b: Bundle, args) -> None:
     """The pitch of one song with the rhythm of the other (vae.ideas.analogy, as the Analogy tab)."""
     (a, name_a), (c, name_b) = read_song(args.song_a), read_song(args.song_b)
     direction = "a_rhythm" if args.reverse else "a_pitch"
-    result = ideas.analogy(b.model, b.space, a.tokens, c.tokens, args.mix, direction, args.control, args.faithful)
+    result = ideas.analogy(b.model, b.space, a.tokens, c.tokens, ideas.Analogy(args.mix, direction, args.control),
+                           args.faithful)
     (pitch, p_name), r_name = ((a, name_a), name_b) if direction == "a_pitch" else ((c, name_b), name_a)
     write_song(result, pitch.bpm, args.output, args.audio, args.roll, f"pitch of {p_name}, rhythm of {r_name}",
                pitch.tokens)
@@ -150,7 +151,8 @@ def cmd_sample(b: Bundle, args) -> None:
 def cmd_vary(b: Bundle, args) -> None:
     """Variations of a song (vae.ideas.variations)."""
     melody, name = read_song(args.song, args.track)
-    songs = ideas.variations(b.model, melody.tokens, args.n, args.spread, args.seed, args.temperature, args.faithful)
+    songs = ideas.variations(b.model, melody.tokens, ideas.Variations(args.n, args.spread, args.seed, args.temperature),
+                             args.faithful)
     _write_many(songs, melody.bpm, args.output, f"{name}_variation", args.audio, args.roll)
 
 

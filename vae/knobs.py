@@ -251,6 +251,23 @@ def grid(model, space: KnobSpace, source: np.ndarray, target: np.ndarray, n: int
     return decode_z(model, cells.reshape(n * n, -1), batch_size=n * n).reshape(n, n, CLIP_STEPS)
 
 
+@dataclass(frozen=True, eq=False)
+class GridState:
+    """An interpolation grid as the page keeps it between clicks: its cells and the tempo they play at."""
+
+    cells: np.ndarray  # int64 (n, n, 32), from grid()
+    bpm: float  # the source song's tempo, quarter notes per minute
+
+    @property
+    def n(self) -> int:
+        """Cells per side."""
+        return len(self.cells)
+
+    def position(self, index: int) -> tuple[int, int]:
+        """(row, column) of the ``index``-th cell counted row by row (a gallery's order, as grid_gallery's)."""
+        return divmod(int(index), self.n)
+
+
 def grid_gallery(cells: np.ndarray) -> list[tuple[Path, str]]:
     """The grid's cells (N, N, 32) as (thumbnail PNG file, caption), row by row."""
     n = len(cells)

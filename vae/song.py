@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -43,6 +44,13 @@ MAX_UPLOAD_BYTES = 2 * 1024 * 1024  # a MIDI melody is a few kB
 MAX_SONG_SECONDS = 30 * 60  # longest audio rendered (MAX_BARS at >= 69 bpm); its peak memory grows with length
 LIMITS = (f"Limits: MIDI files up to {MAX_UPLOAD_BYTES // 2**20} MB, {MAX_BARS} bars and {MAX_SONG_SECONDS // 60} "
           f"minutes, played at {BPM_RANGE[0]:g} to {BPM_RANGE[1]:g} bpm.")
+
+
+class OriginalFiles(NamedTuple):
+    """A song's own files as the page shows them: its piano roll (PNG) and its audio (the page's MP3, or a WAV)."""
+
+    roll: Path
+    audio: Path
 
 
 @dataclass
@@ -90,14 +98,15 @@ class Song:
     def n_clips(self) -> int:
         return len(self.latents)
 
-    def files(self, lossless: bool = False) -> tuple[Path, Path]:
+    def files(self, lossless: bool = False) -> OriginalFiles:
         """The original's (roll PNG, audio): the page's Ogg, written again where the bounded output cache dropped
         them, or with ``lossless`` a WAV (written when asked for)."""
         if not all(p is not None and p.is_file() for p in (self.roll_path, self.page_audio_path)):
             self.roll_path, self.page_audio_path = original_files(self.tokens, self.bpm, self.name, self.label)
         if lossless:
-            return self.roll_path, render.audio_file(self.tokens, self.bpm, f"{self.name}-original", lossless=True)
-        return self.roll_path, self.page_audio_path
+            return OriginalFiles(self.roll_path, render.audio_file(self.tokens, self.bpm, f"{self.name}-original",
+                                                                   lossless=True))
+        return OriginalFiles(self.roll_path, self.page_audio_path)
 
     def bar_range(self, keep: tuple[int, int] | None = None) -> tuple[int, int]:
         """(first, last) bar, counted from 1: ``keep`` moved into this song (a share link's range), else all."""
@@ -275,12 +284,12 @@ def prepare_song(model, melody: Melody, name: str, source: SongSource | None = N
                 upload=str(source.upload) if source and source.upload else None, choice=choice, title=title)
 
 
-def original_files(tokens: np.ndarray, bpm: float, name: str, label: str | None = None) -> tuple[Path, Path]:
+def original_files(tokens: np.ndarray, bpm: float, name: str, label: str | None = None) -> OriginalFiles:
     """A song's own piano roll (PNG, captioned ``label``, default ``name``) and page audio (Ogg), written under
     ``render.OUT_DIR`` with ``name`` in their file names."""
     roll = piano_roll(tokens, title=f"{label or name}: original, {len(tokens) // STEPS_PER_BAR} bars")
     stem = f"{render.safe_stem(name)}-original"
-    return render.write_output(png_bytes(roll), f"{stem}.png"), render.audio_file(tokens, bpm, stem)
+    return OriginalFiles(render.write_output(png_bytes(roll), f"{stem}.png"), render.audio_file(tokens, bpm, stem))
 
 
 def track_number(track) -> int | None:
