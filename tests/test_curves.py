@@ -8,7 +8,7 @@ import torch
 from fake_vae import TiedVAE, regular_clip
 
 from vae import curves, knobs, measures
-from vae.dims import KnobSpace, discover_dims
+from vae.dims import Discovery, KnobSpace, discover_dims
 from vae.inference import decode_z, encode_mu
 from vae.knobs import Knobs
 from vae.melody import join_clips, split_clips
@@ -45,7 +45,7 @@ def tied():
     clips = np.stack([regular_clip(p, n) for p in range(50, 80) for n in (1, 2, 4, 8)])
     songs = [join_clips(np.stack([regular_clip(p + d, n) for d in (0, 2, 4, 5)])) for p in (56, 62, 68) for n in (2, 4)]
     fitted = curves.fit_curves(model, clips, songs)
-    return model, discover_dims(model, clips, n_rhythm_clips=50).with_curves(fitted), songs
+    return model, discover_dims(model, clips, Discovery(n_rhythm_clips=50)).with_curves(fitted), songs
 
 
 def test_fit_curves_ties_each_knob_to_its_dim_and_calibrates_it(tied):

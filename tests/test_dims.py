@@ -6,7 +6,7 @@ import pytest
 import torch
 from fake_vae import PITCH_DIMS, RHYTHM_DIMS, RHYTHM_WEIGHTS, CircleVAE, FakeVAE, random_clips, regular_clip
 
-from vae.dims import KnobSpace, discover_dims, pitch_deltas, rhythm_deltas, song_dims
+from vae.dims import Discovery, KnobSpace, discover_dims, pitch_deltas, rhythm_deltas, song_dims
 from vae.hub import BUNDLED_DIR
 from vae.melody import REST, join_clips
 from vae.model import PRESETS, MusicVAE, set_seed
@@ -15,7 +15,7 @@ from vae.model import PRESETS, MusicVAE, set_seed
 @pytest.fixture
 def fake_space():
     clips = np.stack([regular_clip(p, n) for p in range(55, 80) for n in (1, 2, 4, 8)])
-    return discover_dims(FakeVAE(), clips, n_rhythm_clips=50, seed=0)
+    return discover_dims(FakeVAE(), clips, Discovery(n_rhythm_clips=50, seed=0))
 
 
 @pytest.fixture
@@ -53,12 +53,12 @@ def test_pitch_deltas_keep_only_transposable_clips():
 
 
 def test_rhythm_deltas_are_log2_of_the_split():
-    deltas = rhythm_deltas(FakeVAE(), n_clips=20, pitch_range=(60, 72), seed=1)
+    deltas = rhythm_deltas(FakeVAE(), Discovery(n_rhythm_clips=20, pitch_range=(60, 72), seed=1))
     assert deltas.shape == (4, 16)
     assert torch.allclose(deltas[:, 1], torch.tensor([1.0, 2.0, 3.0, 4.0]))
     assert torch.allclose(deltas[:, 3], torch.zeros(4), atol=1e-5)  # splitting keeps the pitch
     with pytest.raises(ValueError, match="pitch_range"):
-        rhythm_deltas(FakeVAE(), n_clips=5, pitch_range=(70, 60))
+        rhythm_deltas(FakeVAE(), Discovery(n_rhythm_clips=5, pitch_range=(70, 60)))
 
 
 def test_tiny_model_shapes_progress_and_mode():
@@ -67,7 +67,8 @@ def test_tiny_model_shapes_progress_and_mode():
     model.train()
     clips = random_clips(40)
     calls = []
-    space = discover_dims(model, clips, n_rhythm_clips=30, batch_size=16, progress=lambda f, m: calls.append(f))
+    space = discover_dims(model, clips, Discovery(n_rhythm_clips=30), batch_size=16,
+                          progress=lambda f, m: calls.append(f))
     assert model.training  # mode restored
     assert len(space.pitch_dims) == 2 and len(space.rhythm_dims) == 5
     assert len(space.meta["pitch_scores"]) == 16 and space.directions["residual"].shape == (16,)
@@ -112,7 +113,7 @@ def test_the_shipped_dims_json_reads_and_writes_back_the_same():
 
 
 def test_transport_json_is_checked(circle_clips):
-    raw = json.loads(json.dumps(discover_dims(CircleVAE(), circle_clips, n_rhythm_clips=50).to_json()))
+    raw = json.loads(json.dumps(discover_dims(CircleVAE(), circle_clips, Discovery(n_rhythm_clips=50)).to_json()))
     back = KnobSpace.from_json(raw)
     assert back.transport["forward"].shape == (12, 3, 2) and back.transport["backward"].shape == (12, 3, 2)
     assert KnobSpace.from_json({k: v for k, v in raw.items() if k != "pitch_knob"}).pitch_knob == "linear"
@@ -131,34 +132,34 @@ def test_transport_json_is_checked(circle_clips):
 
 
 def test_transport_is_the_default_and_checked(circle_clips):
-    transport = discover_dims(CircleVAE(), circle_clips, n_rhythm_clips=50)
-    linear = discover_dims(CircleVAE(), circle_clips, n_rhythm_clips=50, pitch_knob="linear")
+    transport = discover_dims(CircleVAE(), circle_clips, Discovery(n_rhythm_clips=50))
+    linear = discover_dims(CircleVAE(), circle_clips, Discovery(n_rhythm_clips=50, pitch_knob="linear"))
     assert transport.kind("pitch") == "transport" and linear.kind("pitch") == "linear"
     assert set(transport.pitch_dims.tolist()) == set(PITCH_DIMS)
     assert min(transport.transport["r2_forward"]) == pytest.approx(1.0, abs=1e-4)
     with pytest.raises(ValueError, match="pitch_knob must be"):
-        discover_dims(CircleVAE(), circle_clips, n_rhythm_clips=50, pitch_knob="spiral")
+        discover_dims(CircleVAE(), circle_clips, Discovery(n_rhythm_clips=50, pitch_knob="spiral"))
     with pytest.raises(ValueError, match="shifts 1..P"):
-        discover_dims(CircleVAE(), circle_clips, n_rhythm_clips=50, shifts=[2, 4])
+        discover_dims(CircleVAE(), circle_clips, Discovery(n_rhythm_clips=50, shifts=[2, 4]))
 
 
 def test_too_few_clips_fall_back_to_the_linear_pitch_knob(circle_clips):
-    few = discover_dims(CircleVAE(), circle_clips[:12], n_rhythm_clips=50)
+    few = discover_dims(CircleVAE(), circle_clips[:12], Discovery(n_rhythm_clips=50))
     assert few.pitch_knob == "linear" and "too few" in few.meta["pitch_knob_note"] and few.transport is None
-    assert discover_dims(CircleVAE(), circle_clips, n_rhythm_clips=50).meta["pitch_knob_note"] is None
+    assert discover_dims(CircleVAE(), circle_clips, Discovery(n_rhythm_clips=50)).meta["pitch_knob_note"] is None
 
 
 def test_rhythm_unit_from_songs_or_whole_notes(circle_clips):
-    meta = discover_dims(FakeVAE(), circle_clips, n_rhythm_clips=50).meta
+    meta = discover_dims(FakeVAE(), circle_clips, Discovery(n_rhythm_clips=50)).meta
     assert meta["rhythm_unit"]["calibrated_on"] == "songs" and set(meta["rhythm_directions"]) == {"songs", "whole_notes"}
     # FakeVAE's rhythm dims hold log2(onsets): one split adds exactly the weights, whatever the clips
     for direction in meta["rhythm_directions"].values():
         assert np.allclose([direction[d] for d in RHYTHM_DIMS], RHYTHM_WEIGHTS, atol=1e-5)
     assert meta["n_rhythm_song_clips"] == len(circle_clips)  # every clip has notes of even length
-    whole = discover_dims(FakeVAE(), circle_clips, n_rhythm_clips=50, rhythm_unit="whole_notes").meta
+    whole = discover_dims(FakeVAE(), circle_clips, Discovery(n_rhythm_clips=50, rhythm_unit="whole_notes")).meta
     assert whole["rhythm_unit"]["calibrated_on"] == "whole_notes" and whole["rhythm_unit_note"] is None
     sixteenths = np.stack([regular_clip(p, 32) for p in range(55, 80)])  # notes of one step never split
-    fallback = discover_dims(FakeVAE(), sixteenths, n_rhythm_clips=50).meta
+    fallback = discover_dims(FakeVAE(), sixteenths, Discovery(n_rhythm_clips=50)).meta
     assert fallback["rhythm_unit"]["calibrated_on"] == "whole_notes" and "split" in fallback["rhythm_unit_note"]
     with pytest.raises(ValueError, match="rhythm_unit must be"):
-        discover_dims(FakeVAE(), circle_clips, n_rhythm_clips=50, rhythm_unit="bars")
+        discover_dims(FakeVAE(), circle_clips, Discovery(n_rhythm_clips=50, rhythm_unit="bars"))

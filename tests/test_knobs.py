@@ -6,7 +6,7 @@ import torch
 from fake_vae import PITCH_DIMS, RHYTHM_DIMS, CircleVAE, FakeVAE, random_clips, regular_clip
 
 from vae import knobs
-from vae.dims import KnobSpace, discover_dims
+from vae.dims import Discovery, KnobSpace, discover_dims
 from vae.hub import load_model
 from vae.inference import decode_z, encode_mu, encode_z
 from vae.knobs import Knobs
@@ -111,7 +111,7 @@ def test_random_control_moves_the_same_amounts_onto_other_dims(fake_space):
 
 def test_transport_pitch_knob_follows_each_clip_and_its_control_keeps_the_size():
     clips = np.stack([regular_clip(p, n) for p in range(60, 67) for n in (1, 2, 4, 8)])
-    space = discover_dims(CircleVAE(), clips, n_rhythm_clips=50)
+    space = discover_dims(CircleVAE(), clips, Discovery(n_rhythm_clips=50))
     song = join_clips(np.stack([regular_clip(p, 4) for p in (63, 64, 65, 66)]))
     assert np.array_equal(knobs.apply(CircleVAE(), space, song, Knobs(pitch=5)), up(song, 5))
     z = encode_mu(CircleVAE(), split_clips(song))

@@ -5,7 +5,7 @@ import pytest
 from fake_vae import PITCH_DIMS, RHYTHM_DIMS, CircleVAE, FakeVAE, random_clips, regular_clip
 from matplotlib.figure import Figure
 
-from vae.dims import KnobSpace, discover_dims
+from vae.dims import Discovery, KnobSpace, discover_dims
 from vae.measures import dim_scores_figure, dims_rows, knob_effects, reconstruction_accuracy, report_rows
 from vae.melody import HOLD, REST, join_clips
 
@@ -70,8 +70,8 @@ def test_knob_effects_compare_with_the_decoded_song_not_the_input(fake_space):
 def test_the_transport_pitch_knob_follows_the_circle_where_the_linear_one_cannot():
     clips = np.stack([regular_clip(p, n) for p in range(60, 67) for n in (1, 2, 4, 8)])
     song = join_clips(np.stack([regular_clip(p, 4) for p in (63, 64, 65, 66)]))  # +5 and -3 stay in 60..71
-    transport = discover_dims(CircleVAE(), clips, n_rhythm_clips=50)
-    linear = discover_dims(CircleVAE(), clips, n_rhythm_clips=50, pitch_knob="linear")
+    transport = discover_dims(CircleVAE(), clips, Discovery(n_rhythm_clips=50))
+    linear = discover_dims(CircleVAE(), clips, Discovery(n_rhythm_clips=50, pitch_knob="linear"))
     for amount in (5, -3):
         out = knob_effects(CircleVAE(), song, transport, amount=amount, knob="pitch")
         assert out["pitch_shift"] == pytest.approx(amount, abs=1e-4) and out["rhythm_change"] == 0.0

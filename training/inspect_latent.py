@@ -35,7 +35,7 @@ from tqdm import tqdm
 
 from vae import curves, knobs, pianoroll
 from vae.augment import transposable, transpose
-from vae.dims import KNOBS, PITCH_KNOBS, RHYTHM_KNOBS, KnobSpace, discover_dims
+from vae.dims import KNOBS, PITCH_KNOBS, RHYTHM_KNOBS, Discovery, KnobSpace, discover_dims
 from vae.hub import load_model
 from vae.inference import FIT_LR, FIT_STEPS, encode_mu
 from vae.knobs import Knobs
@@ -193,8 +193,8 @@ def knob_space(model, data, args) -> tuple[KnobSpace, dict]:
     val = data["val_clips"]
     val = val[np.random.default_rng(args.seed).permutation(len(val))[: args.n_clips]]
     bar = tqdm(total=100, desc="disentanglement by augmentation (validation clips)", unit="%")
-    space = discover_dims(model, val, seed=args.seed, pitch_knob="transport", rhythm_unit="songs",
-                         progress=lambda f, msg: bar.update(round(100 * f) - bar.n))
+    space = discover_dims(model, val, Discovery(seed=args.seed, pitch_knob="transport", rhythm_unit="songs"),
+                          progress=lambda f, msg: bar.update(round(100 * f) - bar.n))
     bar.close()
     fitted = curves.fit_curves(model, val, split_songs(data, "val", args.n_songs, seed=args.seed), seed=args.seed)
     space = space.with_curves(fitted)
@@ -324,7 +324,8 @@ def main() -> None:
     test = data["test_clips"]
     test = test[np.random.default_rng(args.seed).permutation(len(test))[: args.n_clips]]
     bar = tqdm(total=100, desc="disentanglement by augmentation (test clips)", unit="%")
-    analysis = discover_dims(model, test, seed=args.seed, progress=lambda f, msg: bar.update(round(100 * f) - bar.n))
+    analysis = discover_dims(model, test, Discovery(seed=args.seed),
+                             progress=lambda f, msg: bar.update(round(100 * f) - bar.n))
     bar.close()
     found = analysis.to_json()
     tied = {knob: c["dim"] for knob, c in fitted.items()}

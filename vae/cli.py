@@ -71,10 +71,16 @@ def read_song(source: str, track: int | None = None) -> tuple[Melody, str]:
     return SongSource(example=source, track=track).read(examples)
 
 
-def write_song(tokens: np.ndarray, bpm: float, out: Path, audio: Path | None = None, roll: Path | None = None,
-               title: str | None = None, compare: np.ndarray | None = None) -> None:
-    """The tokens as MIDI at ``out``, and as audio and a piano roll (over ``compare``) when asked; says what it
-    wrote."""
+def _files(args) -> render.ResultFiles:
+    """The files a subcommand writes: ``-o``'s MIDI, and ``--audio``'s and ``--roll``'s when they are given."""
+    return render.ResultFiles(roll=args.roll, audio=args.audio, midi=args.output)
+
+
+def write_song(tokens: np.ndarray, bpm: float, files: render.ResultFiles, title: str | None = None,
+               compare: np.ndarray | None = None) -> None:
+    """The tokens as MIDI at ``files.midi``, and as audio and a piano roll (over ``compare``) where ``files`` names
+    them; says what it wrote."""
+    out, audio, roll = files.midi, files.audio, files.roll
     if audio is not None and audio.suffix.lower() not in AUDIO_WRITERS:
         raise ValueError(f"audio is written as {', '.join(AUDIO_WRITERS)}, not {audio.suffix or 'no suffix'}")
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -108,7 +114,7 @@ def cmd_modulate(b: Bundle, args) -> None:
     melody, name = read_song(args.song, args.track)
     k = Knobs(args.pitch, args.rhythm, args.residual, args.control, _bars(args.bars))
     result = knobs.apply(b.model, b.space, melody.tokens, k, faithful=args.faithful)
-    write_song(result, melody.bpm, args.output, args.audio, args.roll, k.stem(name), melody.tokens)
+    write_song(result, melody.bpm, _files(args), k.stem(name), melody.tokens)
 
 
 def cmd_grid(b: Bundle, args) -> None:
@@ -117,7 +123,7 @@ def cmd_grid(b: Bundle, args) -> None:
     cells = knobs.grid(b.model, b.space, clip_of(a.tokens, args.clip_a, name_a), clip_of(c.tokens, args.clip_b, name_b),
                        args.size, args.faithful)
     song = ideas.join_with_rests(cells.reshape(-1, cells.shape[-1]))
-    write_song(song, a.bpm, args.output, args.audio, args.roll, f"grid {name_a} -> {name_b}, rows then columns")
+    write_song(song, a.bpm, _files(args), f"grid {name_a} -> {name_b}, rows then columns")
 
 
 def cmd_analogy(b: Bundle, args) -> None:
@@ -127,7 +133,7 @@ def cmd_analogy(b: Bundle, args) -> None:
     result = ideas.analogy(b.model, b.space, a.tokens, c.tokens, ideas.Analogy(args.mix, direction, args.control),
                            args.faithful)
     (pitch, p_name), r_name = ((a, name_a), name_b) if direction == "a_pitch" else ((c, name_b), name_a)
-    write_song(result, pitch.bpm, args.output, args.audio, args.roll, f"pitch of {p_name}, rhythm of {r_name}",
+    write_song(result, pitch.bpm, _files(args), f"pitch of {p_name}, rhythm of {r_name}",
                pitch.tokens)
 
 
@@ -138,8 +144,8 @@ def _write_many(songs: Sequence[np.ndarray], bpm: float, folder: Path, stem: str
         roll.write_bytes(roll_png(ideas.join_with_rests(songs), title=f"{stem}: {len(songs)}, a bar of rest between"))
     for i, tokens in enumerate(tqdm(songs, desc="writing", unit="melody", disable=None), start=1):
         path = folder / f"{stem}_{i:02d}.mid"
-        write_song(tokens, bpm, path, path.with_suffix(".wav") if audio else None, path.with_suffix(".png"),
-                   f"{stem} {i}")
+        write_song(tokens, bpm, render.ResultFiles(path.with_suffix(".png"), path.with_suffix(".wav") if audio else None,
+                                                   path), f"{stem} {i}")
 
 
 def cmd_sample(b: Bundle, args) -> None:

@@ -225,8 +225,8 @@ class Label(NamedTuple):
 class ResultFiles(NamedTuple):
     """The files of a knob result: its piano roll over the original (PNG), its audio (MP3, or WAV), its MIDI."""
 
-    roll: Path
-    audio: Path | None  # None while it is being encoded (see result_files_as_ready)
+    roll: Path | None  # None: not written (the CLI without --roll)
+    audio: Path | None  # None while it is being encoded (see result_files_as_ready), or not written
     midi: Path
 
 
