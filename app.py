@@ -95,7 +95,7 @@ class Handlers:
     def _turn(s: song.Song, b: Bundle, controls, lossless: bool = False):
         """The knobs (as :meth:`Knobs.from_controls` takes them) on a loaded song: the knobs, the result, and its files as they
         are ready (:func:`render.result_files_as_ready`: roll and MIDI, then the audio: MP3, or with ``lossless`` WAV)."""
-        k = Knobs.from_controls(*controls, n_bars=s.n_bars)
+        k = Knobs.from_controls(controls, n_bars=s.n_bars)
         title, stem = k.title(s.label, b.space.offset_names), k.stem(s.name)  # named before the walk goes down
         result = knobs.apply(b.model, b.space, s.tokens, k, latents=s.latents)
         return k, result, render.result_files_as_ready(result, s.tokens, s.bpm, render.Label(title, stem), k.bars, lossless)
@@ -106,7 +106,7 @@ class Handlers:
                  model=None, faithful=True, audio_format=MP3):
         """Turn the knobs on a song: result piano roll (over the original), audio (MP3, or "wav"), MIDI file."""
         s = self._song(state, example, midi_file, track, song_code, bpm, model, faithful)
-        controls = (pitch, rhythm, residual, control, bar_from, bar_to, dim_offsets)
+        controls = knobs.Controls(pitch, rhythm, residual, control, bar_from, bar_to, dim_offsets)
         *_, files = self._turn(s, self.pick(model), controls, as_lossless(audio_format))[2]
         return (*map(str, files), s)
 
@@ -140,7 +140,7 @@ class Handlers:
         MIDI (no WAV yet: a button makes one), a line on what the knobs did, the song and the link to it all; then,
         once encoded, its audio."""
         s = self._song(state, example, midi_file, track, song_code, bpm, model, faithful)
-        controls = (*knob_values[:6], knob_values[6:])  # pitch, rhythm, residual, control, bars, offsets
+        controls = knobs.Controls(*knob_values[:6], knob_values[6:])  # pitch, rhythm, residual, control, bars, offsets
         k, result, files = self._turn(s, self.pick(model), controls)
         roll, _, midi = next(files)
         first, last = k.bars  # measured where the knobs moved the song
@@ -154,7 +154,7 @@ class Handlers:
     def result_wav(self, state, model, faithful, example, midi_file, track, song_code, bpm, *knob_values):
         """The result of the knobs as they stand as a lossless WAV, for the page's download button."""
         s = self._song(state, example, midi_file, track, song_code, bpm, model, faithful)
-        *_, files = self._turn(s, self.pick(model), (*knob_values[:6], knob_values[6:]), lossless=True)[2]
+        *_, files = self._turn(s, self.pick(model), knobs.Controls(*knob_values[:6], knob_values[6:]), lossless=True)[2]
         return str(files.audio)
 
     @user_errors
@@ -162,7 +162,8 @@ class Handlers:
         """The URL that restores this song and these knobs."""
         if not isinstance(state, song.Song):
             return ""
-        k = Knobs.from_controls(pitch, rhythm, residual, control, bar_from, bar_to, dim_offsets, state.n_bars)
+        k = Knobs.from_controls(knobs.Controls(pitch, rhythm, residual, control, bar_from, bar_to, dim_offsets),
+                                state.n_bars)
         return share.share_url(base, state, k.checked(state.n_bars, len(dim_offsets)))
 
     def restore(self, request: gr.Request):

@@ -427,7 +427,7 @@ def test_what_the_knobs_did_is_measured_on_the_bars_that_moved(tiny_app, twinkle
     offsets = [0.0] * n_offsets(tiny_app)
     (*_, did, _, _), _ = tiny_app.modulate_sliders(twinkle, None, False, "", "twinkle", None, None, "", None,
                                                     7.5, 0, 0, False, 3, 8, *offsets)
-    turned = knobs.Knobs.from_controls(7.5, 0, 0, False, 3, 8, offsets, twinkle.n_bars)
+    turned = knobs.Knobs.from_controls(knobs.Controls(7.5, 0, 0, False, 3, 8, offsets), twinkle.n_bars)
     result = knobs.apply(tiny_app.bundle.model, tiny_app.bundle.space, twinkle.tokens, turned, latents=twinkle.latents)
     moved = slice(2 * 16, 8 * 16)  # bars 3 to 8, 16 steps a bar
     assert did.endswith(f"in bars 3–8 (against the song at rest): "
@@ -435,7 +435,7 @@ def test_what_the_knobs_did_is_measured_on_the_bars_that_moved(tiny_app, twinkle
     (*_, whole, _, _), _ = tiny_app.modulate_sliders(twinkle, None, False, "", "twinkle", None, None, "", None,
                                                       7.5, 0, 0, False, 1, 12, *offsets)
     everywhere = knobs.apply(tiny_app.bundle.model, tiny_app.bundle.space, twinkle.tokens,
-                             knobs.Knobs.from_controls(7.5, 0, 0, False, 1, 12, offsets, twinkle.n_bars),
+                             knobs.Knobs.from_controls(knobs.Controls(7.5, 0, 0, False, 1, 12, offsets), twinkle.n_bars),
                              latents=twinkle.latents)
     assert whole == f"**What the knobs did** (against the song at rest): {measures.what_it_did(twinkle.unmoved, everywhere)}"
 

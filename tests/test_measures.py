@@ -6,7 +6,7 @@ from fake_vae import PITCH_DIMS, RHYTHM_DIMS, CircleVAE, FakeVAE, random_clips, 
 from matplotlib.figure import Figure
 
 from vae.dims import Discovery, KnobSpace, discover_dims
-from vae.measures import dim_scores_figure, dims_rows, knob_effects, reconstruction_accuracy, report_rows
+from vae.measures import KnobMove, dim_scores_figure, dims_rows, knob_effects, reconstruction_accuracy, report_rows
 from vae.melody import HOLD, REST, join_clips
 
 
@@ -26,7 +26,7 @@ def test_reconstruction_accuracy_tiny_with_teacher_forcing(tiny_model):
 
 
 def test_pitch_knob_moves_pitch_not_rhythm(song, fake_space):
-    out = knob_effects(FakeVAE(), song, fake_space, amount=5, knob="pitch")
+    out = knob_effects(FakeVAE(), song, fake_space, KnobMove(amount=5, knob="pitch"))
     assert out["pitch_shift"] == pytest.approx(5.0)
     assert out["rhythm_change"] == 0.0 and out["density_ratio"] == 1.0
     assert set(out["moved_dims"]) == set(PITCH_DIMS)
@@ -34,7 +34,7 @@ def test_pitch_knob_moves_pitch_not_rhythm(song, fake_space):
 
 
 def test_rhythm_knob_doubles_density(song, fake_space):
-    out = knob_effects(FakeVAE(), song, fake_space, amount=1, knob="rhythm")
+    out = knob_effects(FakeVAE(), song, fake_space, KnobMove(amount=1, knob="rhythm"))
     assert out["density_ratio"] == pytest.approx(2.0)
     assert out["pitch_shift"] == pytest.approx(0.0)
     assert out["rhythm_change"] == pytest.approx(4 / 32)  # 4 holds per clip become onsets
@@ -43,8 +43,8 @@ def test_rhythm_knob_doubles_density(song, fake_space):
 @pytest.mark.parametrize("knob,amount", [("pitch", 5), ("rhythm", 1)])
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_random_control_same_size_outside_knob_dims(song, fake_space, knob, amount, seed):
-    real = knob_effects(FakeVAE(), song, fake_space, amount=amount, knob=knob)
-    ctrl = knob_effects(FakeVAE(), song, fake_space, amount=amount, knob=knob, control=True, seed=seed)
+    real = knob_effects(FakeVAE(), song, fake_space, KnobMove(amount=amount, knob=knob))
+    ctrl = knob_effects(FakeVAE(), song, fake_space, KnobMove(amount=amount, knob=knob, control=True, seed=seed))
     assert ctrl["move_norm"] == pytest.approx(real["move_norm"])
     assert len(ctrl["moved_dims"]) == len(real["moved_dims"])
     assert not set(ctrl["moved_dims"]) & set(PITCH_DIMS + RHYTHM_DIMS)
@@ -53,16 +53,16 @@ def test_random_control_same_size_outside_knob_dims(song, fake_space, knob, amou
 
 def test_knob_effects_rejects_bad_knobs(song, fake_space):
     with pytest.raises(ValueError, match="knob must be"):
-        knob_effects(FakeVAE(), song, fake_space, 1.0, knob="tempo")
+        knob_effects(FakeVAE(), song, fake_space, KnobMove(1.0, knob="tempo"))
     with pytest.raises(ValueError, match="control"):
-        knob_effects(FakeVAE(), song, fake_space, 1.0, knob="residual", control=True)
+        knob_effects(FakeVAE(), song, fake_space, KnobMove(1.0, knob="residual", control=True))
 
 
 def test_knob_effects_compare_with_the_decoded_song_not_the_input(fake_space):
     irregular = np.full(32, REST)
     irregular[[0, 3, 10]] = [60, 67, 62]  # 3 onsets: FakeVAE decodes 4 evenly spaced notes of pitch 63
     song = np.concatenate([irregular, regular_clip(70, 8)])
-    out = knob_effects(FakeVAE(), song, fake_space, amount=0.0, knob="pitch")
+    out = knob_effects(FakeVAE(), song, fake_space, KnobMove(amount=0.0, knob="pitch"))
     assert out["rhythm_change"] == 0.0 and out["pitch_shift"] == 0.0 and out["density_ratio"] == 1.0
     assert out["onsets_before"] == 4 + 8
 
@@ -73,10 +73,10 @@ def test_the_transport_pitch_knob_follows_the_circle_where_the_linear_one_cannot
     transport = discover_dims(CircleVAE(), clips, Discovery(n_rhythm_clips=50))
     linear = discover_dims(CircleVAE(), clips, Discovery(n_rhythm_clips=50, pitch_knob="linear"))
     for amount in (5, -3):
-        out = knob_effects(CircleVAE(), song, transport, amount=amount, knob="pitch")
+        out = knob_effects(CircleVAE(), song, transport, KnobMove(amount=amount, knob="pitch"))
         assert out["pitch_shift"] == pytest.approx(amount, abs=1e-4) and out["rhythm_change"] == 0.0
-    assert abs(knob_effects(CircleVAE(), song, linear, amount=5, knob="pitch")["pitch_shift"]) < 4.5
-    ctrl = knob_effects(CircleVAE(), song, transport, amount=5, knob="pitch", control=True, seed=1)
+    assert abs(knob_effects(CircleVAE(), song, linear, KnobMove(amount=5, knob="pitch"))["pitch_shift"]) < 4.5
+    ctrl = knob_effects(CircleVAE(), song, transport, KnobMove(amount=5, knob="pitch", control=True, seed=1))
     assert ctrl["pitch_shift"] == 0.0 and not set(ctrl["moved_dims"]) & set(PITCH_DIMS + RHYTHM_DIMS)
 
 

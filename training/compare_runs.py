@@ -20,7 +20,7 @@ import torch
 from vae import curves
 from vae.checkpoint import load_folder
 from vae.dims import discover_dims
-from vae.measures import knob_effects, reconstruction_accuracy
+from vae.measures import KnobMove, knob_effects, reconstruction_accuracy
 from vae.melody import STEPS_PER_BAR
 
 
@@ -56,8 +56,8 @@ def main() -> None:
         if fitted:
             variants["curve"] = space.with_curves(fitted)
         for name, d in variants.items():
-            pitch = [knob_effects(model, s, d, 5.0, "pitch")["pitch_shift"] for s in songs]
-            dens = [knob_effects(model, s, d, 1.0, "rhythm")["density_ratio"] for s in songs]
+            pitch = [knob_effects(model, s, d, KnobMove(5.0, "pitch"))["pitch_shift"] for s in songs]
+            dens = [knob_effects(model, s, d, KnobMove(1.0, "rhythm"))["density_ratio"] for s in songs]
             row[f"{name}_pitch+5_median"] = float(np.median([p for p in pitch if p is not None]))
             row[f"{name}_rhythm+1_density_median"] = float(np.median([r for r in dens if r is not None]))
         out[folder] = row

@@ -39,7 +39,7 @@ from vae.dims import KNOBS, PITCH_KNOBS, RHYTHM_KNOBS, Discovery, KnobSpace, dis
 from vae.hub import load_model
 from vae.inference import FIT_LR, FIT_STEPS, encode_mu
 from vae.knobs import Knobs
-from vae.measures import fitted_accuracy, knob_effects, knob_fidelity, rest_agreement
+from vae.measures import KnobMove, fitted_accuracy, knob_effects, knob_fidelity, rest_agreement
 from vae.melody import STEPS_PER_BAR, clip_is_valid, load_melody, split_clips
 from vae.song import folder_songs
 
@@ -93,7 +93,7 @@ def deltas_figure(deltas: np.ndarray, labels: list[str], dims: list[int], title:
 
 def rolls_figure(rows: list[tuple[str, np.ndarray, np.ndarray | None]], path: Path) -> None:
     """Piano rolls stacked: (title, tokens, the tokens to compare against or None)."""
-    images = [pianoroll.piano_roll(tokens, compare=ref, title=title, width=1100, height=260)
+    images = [pianoroll.piano_roll(tokens, compare=ref, title=title, size=(1100, 260))
               for title, tokens, ref in rows]
     pianoroll.save_png(np.concatenate(images, axis=0), path)
     print("wrote", path)
@@ -124,7 +124,7 @@ def song_effects(model, songs: list[np.ndarray], space: KnobSpace, desc: str, na
     out = {}
     for knob, amount in ((k, KNOB_MOVES[k]) for k in names):
         for control in ([False, True] if knob != "residual" else [False]):
-            rows = [knob_effects(model, s, space, amount, knob=knob, control=control, seed=k)
+            rows = [knob_effects(model, s, space, KnobMove(amount, knob=knob, control=control, seed=k))
                     for k, s in enumerate(tqdm(songs, desc=f"{desc} {knob}{' control' if control else ''}"))]
             summary = {"amount": amount, "n_songs": len(rows)}
             for key in ("pitch_shift", "rhythm_change", "steps_changed", "density_ratio"):

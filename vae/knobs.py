@@ -9,9 +9,10 @@ a new kind of knob is one more entry in ``MOVES``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -40,6 +41,18 @@ def _check_range(name: str, value: float, bounds: tuple[float, float], unit: str
 
 def _clip(value: float, bounds: tuple[float, float]) -> float:
     return float(min(max(value, bounds[0]), bounds[1]))
+
+
+class Controls(NamedTuple):
+    """The knob controls' values as the page's widgets and the API send them, in that order (not yet checked)."""
+
+    pitch: float = 0.0  # semitones
+    rhythm: float = 0.0  # splits
+    residual: float = 0.0  # standard deviations
+    control: bool = False  # the random control
+    bar_from: int | None = 1  # first bar moved, from 1 (None: the first)
+    bar_to: int | None = None  # last bar moved (None, or past the end: the song's last)
+    offsets: Sequence[float] | str | None = ()  # per-dimension offsets, as numbers or text "0.5,0,-1"
 
 
 @dataclass(frozen=True)
@@ -95,13 +108,15 @@ class Knobs:
                        offsets=tuple(_clip(v, OFFSET_RANGE) for v in self.offsets))
 
     @classmethod
-    def from_controls(cls, pitch, rhythm, residual, control, bar_from, bar_to, offsets, n_bars: int) -> Knobs:
+    def from_controls(cls, controls: Controls, n_bars: int) -> Knobs:
         """Knobs as the page's controls or an API call give them (not yet checked): ``offsets`` as numbers
         or text "0.5,0,-1" (see :func:`parse_offsets`); a last bar past the song's end means its end."""
+        offsets = controls.offsets
         if isinstance(offsets, str) or offsets is None:
             offsets = parse_offsets(offsets)
-        last = min(int(bar_to or n_bars), n_bars)
-        return cls(pitch, rhythm, residual, bool(control), (int(bar_from or 1), last), tuple(offsets))
+        last = min(int(controls.bar_to or n_bars), n_bars)
+        return cls(controls.pitch, controls.rhythm, controls.residual, bool(controls.control),
+                   (int(controls.bar_from or 1), last), tuple(offsets))
 
     def title(self, name: str, offset_names: list[str] | tuple[str, ...] = ()) -> str:
         """A result's caption, e.g. 'twinkle: pitch +3, rhythm +0, residual +0', with each per-dimension offset that
@@ -209,7 +224,7 @@ def clip_rows(n_clips: int, bars: tuple[int, int] | None) -> slice:
 
 
 def apply(model, space: KnobSpace, tokens: np.ndarray, knobs: Knobs, latents: Tensor | None = None,
-          seed: int = CONTROL_SEED, faithful: bool = True) -> np.ndarray:
+          faithful: bool = True) -> np.ndarray:
     """The song with the knobs turned: int64 tokens (T,).
 
     Every clip in the bar range is moved and decoded (one batch); clips outside it keep their
@@ -221,7 +236,6 @@ def apply(model, space: KnobSpace, tokens: np.ndarray, knobs: Knobs, latents: Te
         tokens: the song, int array (T,).
         knobs: where the knobs stand; checked against the song's length (ValueError when not valid).
         latents: the song's latents (N, D), when cached (``Song.latents``), so that a knob move only decodes.
-        seed: seeds the random control's dims.
         faithful: without ``latents``, fit them to the song (else μ; see :func:`vae.inference.encode_z`).
     """
     tokens = check_tokens(np.asarray(tokens))
@@ -229,7 +243,7 @@ def apply(model, space: KnobSpace, tokens: np.ndarray, knobs: Knobs, latents: Te
     clips = split_clips(tokens)
     z = encode_z(model, clips, faithful) if latents is None else latents
     rows = clip_rows(len(clips), knobs.bars)
-    clips[rows] = decode_z(model, move(z[rows], space, knobs, seed))
+    clips[rows] = decode_z(model, move(z[rows], space, knobs))  # the random control on CONTROL_SEED's dims
     return join_clips(clips)[: len(tokens)]
 
 

@@ -6,6 +6,8 @@ measured is what a user gets.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -81,8 +83,17 @@ def _onset_stats(tokens: np.ndarray) -> tuple[int, float | None]:
     return len(onsets), (float(onsets.mean()) if len(onsets) else None)
 
 
-def knob_effects(model, song_tokens: np.ndarray, space: KnobSpace, amount: float, knob: str = "pitch",
-                 control: bool = False, seed: int = 0, batch_size: int = BATCH_SIZE, faithful: bool = True) -> dict:
+@dataclass(frozen=True)
+class KnobMove:
+    """One knob move to measure (:func:`knob_effects`)."""
+
+    amount: float  # +5 = five semitones for pitch, +1 = one split for rhythm
+    knob: str = "pitch"  # "pitch", "rhythm" or "residual"
+    control: bool = False  # the same-size move on random dims outside pitch ∪ rhythm instead (pitch, rhythm only)
+    seed: int = 0  # seeds the control's dims
+
+
+def knob_effects(model, song_tokens: np.ndarray, space: KnobSpace, turn: KnobMove, faithful: bool = True) -> dict:
     """What one knob move does to a song, measured against the decoded unmodified song.
 
     Both are decoded clip by clip (32 steps each, the last clip's padding included).
@@ -91,11 +102,7 @@ def knob_effects(model, song_tokens: np.ndarray, space: KnobSpace, amount: float
         model: the VAE.
         song_tokens: int array (T,).
         space: the model's knobs.
-        amount: the knob amount (+5 = five semitones for pitch, +1 = one split for rhythm).
-        knob: "pitch", "rhythm" or "residual".
-        control: apply the same-size move on random dims outside pitch ∪ rhythm instead (pitch and
-            rhythm knobs only).
-        seed: seeds the control dims.
+        turn: which knob, how far, and whether on the random control's dims.
         faithful: move the latents fitted to the song, as the app does by default (else μ).
 
     Returns:
@@ -106,14 +113,15 @@ def knob_effects(model, song_tokens: np.ndarray, space: KnobSpace, amount: float
         mean over the song's clips) and ``moved_dims``. Holds that follow a rest are read as
         rests; a mean over no onsets is None.
     """
+    knob, amount, control, seed = turn.knob, turn.amount, turn.control, turn.seed
     if knob not in KNOBS:
         raise ValueError(f"knob must be one of {KNOBS}, got {knob!r}")
     if control and knob == "residual":
         raise ValueError("the random control is defined for the pitch and rhythm knobs only")
     z = encode_z(model, split_clips(song_tokens), faithful)
     turned = knobs.Knobs(control=control, **{knob: float(amount)})
-    before = normalize_tokens(join_clips(decode_z(model, z, batch_size)))
-    after = normalize_tokens(join_clips(decode_z(model, knobs.move(z, space, turned, seed), batch_size)))
+    before = normalize_tokens(join_clips(decode_z(model, z)))
+    after = normalize_tokens(join_clips(decode_z(model, knobs.move(z, space, turned, seed))))
     move = knobs.knob_move(z, space, knob, amount, control, seed)
     n_before, mean_before = _onset_stats(before)
     n_after, mean_after = _onset_stats(after)
@@ -149,11 +157,10 @@ def transposed(tokens: np.ndarray, semitones: int) -> np.ndarray:
 
 
 def knob_fidelity(model, songs: list[np.ndarray], space: KnobSpace, knob: str = "pitch",
-                  amounts: tuple[float, ...] | None = None, progress: Progress | None = None,
-                  faithful: bool = True) -> dict:
+                  progress: Progress | None = None, faithful: bool = True) -> dict:
     """What a user gets from a knob (DESIGN "Knob fidelity"), through :func:`vae.knobs.move`.
 
-    For each song and amount k: the pitch knob's mean-pitch shift (semitones), or the rhythm
+    For each song and amount k of ``FIDELITY_AMOUNTS``: the pitch knob's mean-pitch shift (semitones), or the rhythm
     knob's log2 density ratio, of the decoded song against the song decoded at rest. Linearity
     = R² of one straight line through all (k, effect) points, gain = its slope (1.0: the knob
     moves as many semitones, or doublings of the notes, as it says). For the pitch knob also the
@@ -167,7 +174,7 @@ def knob_fidelity(model, songs: list[np.ndarray], space: KnobSpace, knob: str = 
     """
     if knob not in ("pitch", "rhythm"):
         raise ValueError(f"knob fidelity is defined for the pitch and rhythm knobs, got {knob!r}")
-    amounts = tuple(FIDELITY_AMOUNTS[knob] if amounts is None else amounts)
+    amounts = FIDELITY_AMOUNTS[knob]
     tracker = Tracker(progress, len(songs))
     effects, kept = [], []
     for song in songs:
