@@ -192,8 +192,23 @@ def fetch(http: httpx.Client, item) -> bytes:
     return answer.content
 
 
-def run_client(number: int, kind: str, url: str, source, expected: Expected, until: float, rows: list, lock) -> None:
-    """One user: its own song and knobs, the CYCLE of requests, until the deadline."""
+class LoadRun:
+    """What every client of one load run shares: the app's URL, the deadline, and the rows of all their requests."""
+
+    def __init__(self, url: str, until: float):
+        self.url, self.until = url, until  # until: time.monotonic() at which the clients stop
+        self.rows: list[dict] = []
+        self._lock = threading.Lock()
+
+    def add(self, row: dict) -> None:
+        """One request's row, from any client's thread."""
+        with self._lock:
+            self.rows.append(row)
+
+
+def run_client(number: int, kind: str, source, expected: Expected, run: LoadRun) -> None:
+    """One user: its own song and knobs, the CYCLE of requests, until the run's deadline."""
+    url, until = run.url, run.until
     client = PageClient(url) if kind == "page" else ApiClient(url)
     song_args = {"midi_file": source} if isinstance(source, Path) else {"example": source}
     grid_args = ({"source_file": source, "target_file": source} if isinstance(source, Path)
@@ -223,9 +238,8 @@ def run_client(number: int, kind: str, url: str, source, expected: Expected, unt
                 ok = True
             except Exception as err:  # noqa: BLE001 - every failure is counted by its message
                 error = f"{type(err).__name__}: {err}"[:160]
-            with lock:
-                rows.append({"client": number, "kind": kind, "op": op, "s": time.monotonic() - start, "ok": ok,
-                             "wrong": wrong, "error": error, "at": start})
+            run.add({"client": number, "kind": kind, "op": op, "s": time.monotonic() - start, "ok": ok,
+                     "wrong": wrong, "error": error, "at": start})
     client.close()
 
 
@@ -305,19 +319,19 @@ def main() -> None:
     started = time.monotonic() - began
     load_before = os.getloadavg()
 
-    rows, lock = [], threading.Lock()
     until = time.monotonic() + args.seconds
+    run = LoadRun(url, until)
     slow = {"path": long_song(work)}
     halfway = until - args.seconds / 2  # the slow reader reads during the second half only: the first is the control
     threads = [threading.Thread(target=slow_reader, args=(url, args.kbps, halfway, until, slow), daemon=True)]
-    threads += [threading.Thread(target=run_client, args=(i, ("page", "gradio_client")[i % 2], url,
-                                                          sources[i % len(sources)], expected, until, rows, lock),
+    threads += [threading.Thread(target=run_client, args=(i, ("page", "gradio_client")[i % 2],
+                                                          sources[i % len(sources)], expected, run),
                                  daemon=True) for i in range(args.clients)]
     for t in threads:
         t.start()
     for t in threads:
         t.join(timeout=args.seconds + 600)
-    mem = memory(proc.pid)
+    mem, rows = memory(proc.pid), run.rows
     proc.send_signal(signal.SIGINT)
     try:
         proc.wait(10)
