@@ -208,8 +208,8 @@ class Handlers:
                      model=None, faithful=True, progress=gr.Progress()):  # noqa: B008
         """Re-run the pitch/rhythm analysis (disentanglement by augmentation) on the current song's clips, on μ."""
         s = self._song(state, example, midi_file, track, song_code, bpm, model, faithful)
-        dims = song_dims(self.pick(model).model, s.tokens, s.label, progress=lambda f, msg: progress(f, desc=msg))
-        return measures.dims_rows(dims), measures.dim_scores_figure(dims, f"{s.label}: {s.n_clips} clips"), s
+        space = song_dims(self.pick(model).model, s.tokens, s.label, progress=lambda f, msg: progress(f, desc=msg))
+        return measures.dims_rows(space), measures.dim_scores_figure(space, f"{s.label}: {s.n_clips} clips"), s
 
 
 # ----------------------------------------------------------------------------- layout

@@ -1,4 +1,4 @@
-"""Bundle: a loaded model with its dims, model card and report, and where they all came from.
+"""Bundle: a loaded model with its knob space, model card and report, and where they all came from.
 
 The app loads one bundle at start and shares it read-only between all users; the model folder's
 ``dims.json`` gives the knobs, and where it is missing or does not fit the model they are found at
