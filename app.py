@@ -98,7 +98,8 @@ class Handlers:
         k = Knobs.from_controls(controls, n_bars=s.n_bars)
         title, stem = k.title(s.label, b.space.offset_names), k.stem(s.name)  # named before the walk goes down
         result = knobs.apply(b.model, b.space, s.tokens, k, latents=s.latents)
-        return k, result, render.result_files_as_ready(result, s.tokens, s.bpm, render.Label(title, stem), k.bars, lossless)
+        label = render.Label(title, stem)
+        return k, result, render.result_files_as_ready(result, s.tokens, s.bpm, label, k.bars, lossless)
 
     @user_errors
     def modulate(self, example=DEFAULT, midi_file=None, track=None, song_code=None, bpm=None, pitch=0.0,

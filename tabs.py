@@ -61,8 +61,8 @@ class Ideas:
         direction = DIRECTIONS.get(direction, direction)
         (a, name_a), (b, name_b) = read(a_example, a_file, a_code, a_text), read(b_example, b_file, b_code, b_text)
         bundle = self.h.pick(model)
-        result = ideas.analogy(bundle.model, bundle.space, a.tokens, b.tokens, ideas.Analogy(mix, direction, bool(control)),
-                               as_faithful(faithful))
+        result = ideas.analogy(bundle.model, bundle.space, a.tokens, b.tokens,
+                               ideas.Analogy(mix, direction, bool(control)), as_faithful(faithful))
         (pitch, p_name), r_name = ((a, name_a), name_b) if direction == "a_pitch" else ((b, name_b), name_a)
         title = f"pitch of {p_name}, rhythm of {r_name} (mix {float(mix):g})" + " (random control)" * bool(control)
         stem = f"{p_name}_with_rhythm_of_{r_name}_mix{float(mix):g}" + "_control" * bool(control)
@@ -93,7 +93,8 @@ class Ideas:
         """``n`` versions of a song, each clip's z drawn around its latent: gallery, roll, audio and MIDI."""
         melody, name = read(example, midi_file, song_code, text)
         versions = ideas.variations(self.h.pick(model).model, melody.tokens,
-                                    ideas.Variations(int(n), float(spread), int(seed), float(temperature)), as_faithful(faithful))
+                                    ideas.Variations(int(n), float(spread), int(seed), float(temperature)),
+                                    as_faithful(faithful))
         return self._many(list(versions), melody.bpm, f"{render.safe_stem(name)}_spread{float(spread):g}_seed{int(seed)}",
                           [f"variation {i + 1}" for i in range(len(versions))], audio_format)
 
@@ -103,7 +104,8 @@ class Ideas:
         if not isinstance(state, song.Song):
             raise ValueError("load a song in the Knobs tab first")  # noqa: TRY004 (a message for the user)
         versions = ideas.variations(self.h.pick(model).model, state.tokens,
-                                    ideas.Variations(int(n), float(spread), int(seed), float(temperature)), as_faithful(faithful))
+                                    ideas.Variations(int(n), float(spread), int(seed), float(temperature)),
+                                    as_faithful(faithful))
         return self._many(list(versions), state.bpm, f"{render.safe_stem(state.name)}_spread{float(spread):g}_seed"
                           f"{int(seed)}", [f"variation {i + 1}" for i in range(len(versions))])
 

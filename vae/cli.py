@@ -144,8 +144,8 @@ def _write_many(songs: Sequence[np.ndarray], bpm: float, folder: Path, stem: str
         roll.write_bytes(roll_png(ideas.join_with_rests(songs), title=f"{stem}: {len(songs)}, a bar of rest between"))
     for i, tokens in enumerate(tqdm(songs, desc="writing", unit="melody", disable=None), start=1):
         path = folder / f"{stem}_{i:02d}.mid"
-        write_song(tokens, bpm, render.ResultFiles(path.with_suffix(".png"), path.with_suffix(".wav") if audio else None,
-                                                   path), f"{stem} {i}")
+        files = render.ResultFiles(path.with_suffix(".png"), path.with_suffix(".wav") if audio else None, path)
+        write_song(tokens, bpm, files, f"{stem} {i}")
 
 
 def cmd_sample(b: Bundle, args) -> None:
