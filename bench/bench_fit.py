@@ -22,7 +22,7 @@ import torch
 
 from vae import inference
 from vae.bundle import load_bundle
-from vae.measures import knob_effects, knob_fidelity, rest_agreement
+from vae.measures import KnobMove, knob_effects, knob_fidelity, rest_agreement
 from vae.melody import split_clips
 from vae.song import folder_songs
 
@@ -49,11 +49,12 @@ def main() -> None:
             inference.encode_z(b.model, split_clips(song), faithful)
         seconds = time.perf_counter() - start
         rest = rest_agreement(b.model, picked, faithful)
-        pitch = knob_fidelity(b.model, picked, b.dims, "pitch", faithful=faithful)
-        rhythm = knob_fidelity(b.model, picked, b.dims, "rhythm", faithful=faithful)
-        control = [knob_effects(b.model, s, b.dims, 5.0, "pitch", control=True, faithful=faithful)["pitch_shift"]
-                   for s in picked]
-        residual = [knob_effects(b.model, s, b.dims, 2.0, "residual", faithful=faithful)["steps_changed"] for s in picked]
+        pitch = knob_fidelity(b.model, picked, b.space, "pitch", faithful=faithful)
+        rhythm = knob_fidelity(b.model, picked, b.space, "rhythm", faithful=faithful)
+        control = [knob_effects(b.model, s, b.space, KnobMove(5.0, "pitch", control=True),
+                                faithful=faithful)["pitch_shift"] for s in picked]
+        residual = [knob_effects(b.model, s, b.space, KnobMove(2.0, "residual"), faithful=faithful)["steps_changed"]
+                    for s in picked]
         print(json.dumps({
             "lr": lr, "songs": len(picked), "fit_seconds": round(seconds, 2), "rest_median": round(rest["median"], 4),
             "rest_min": round(rest["min"], 4), "pitch_r2": round(pitch["r2"], 4), "pitch_gain": round(pitch["gain"], 3),

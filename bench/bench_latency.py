@@ -321,19 +321,19 @@ def model_cost(model_source: str, songs: dict[str, Path], calls: int, seed: int)
     torch.set_num_threads(TORCH_THREADS)
     try:
         bundle = load_bundle(model_source)
-        model, dims = bundle.model, bundle.dims
+        model, space = bundle.model, bundle.space
         out = {"torch_threads": TORCH_THREADS}
         for s, (name, path) in enumerate(songs.items()):  # the knob values of the first client's calls
             clips = split_clips(load_melody(path).tokens)
             z = encode_mu(model, clips)
-            moves = [median_ms(lambda k=k, z=z: decode_z(model, knobs.move(z, dims, knobs.Knobs(**k))), 3)
+            moves = [median_ms(lambda k=k, z=z: decode_z(model, knobs.move(z, space, knobs.Knobs(**k))), 3)
                      for k in knob_settings(calls, seed + s)]
             out[name] = {"clips": len(clips), "encode_ms": median_ms(lambda c=clips: encode_mu(model, c), calls),
                          "move_and_decode_ms": float(np.median(moves))}
         clips = split_clips(load_melody(songs["twinkle"]).tokens)
         for size in (5, 7):
             pairs = clip_pairs(len(clips), calls)
-            times = [median_ms(lambda i=i, j=j, n=size: knobs.grid(model, dims, clips[i - 1], clips[j - 1], n), 1)
+            times = [median_ms(lambda i=i, j=j, n=size: knobs.grid(model, space, clips[i - 1], clips[j - 1], n), 1)
                      for i, j in pairs]
             out[f"grid {size}x{size}"] = {"encode_and_decode_ms": float(np.median(times)), "clips": size * size}
         return out

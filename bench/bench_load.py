@@ -43,7 +43,7 @@ from gradio_client import Client, handle_file
 from vae import knobs, render, song
 from vae.bundle import load_bundle
 from vae.inference import encode_z
-from vae.melody import encode_song, split_clips, tokens_to_midi
+from vae.melody import split_clips, tokens_to_link_code, tokens_to_midi
 from vae.pianoroll import png_bytes, thumbnails
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -102,14 +102,14 @@ class Expected:
             key = ("midi", source, tuple(sorted(moves.items())))
             if key not in self.cache:
                 melody, latents = self._song(source)
-                result = knobs.apply(self.bundle.model, self.bundle.dims, melody.tokens, knobs.Knobs(**moves),
+                result = knobs.apply(self.bundle.model, self.bundle.space, melody.tokens, knobs.Knobs(**moves),
                                      latents=latents)
                 self.cache[key] = render.midi_bytes(result, melody.bpm)
             return self.cache[key]
 
     def code(self, source) -> str:
         with self.lock:
-            return encode_song(self._song(source)[0].tokens)
+            return tokens_to_link_code(self._song(source)[0].tokens)
 
     def corners(self, source) -> tuple[bytes, bytes]:
         """PNG bytes of the grid's first and last thumbnails, for GRID between clips of ``source``."""
@@ -118,7 +118,7 @@ class Expected:
             if key not in self.cache:
                 tokens = self._song(source)[0].tokens
                 a, b = (song.clip_of(tokens, GRID[k]) for k in ("source_clip", "target_clip"))
-                images = thumbnails(knobs.grid(self.bundle.model, self.bundle.dims, a, b, GRID["grid_size"]))
+                images = thumbnails(knobs.grid(self.bundle.model, self.bundle.space, a, b, GRID["grid_size"]))
                 self.cache[key] = (png_bytes(images[0]), png_bytes(images[-1]))
             return self.cache[key]
 
@@ -192,8 +192,23 @@ def fetch(http: httpx.Client, item) -> bytes:
     return answer.content
 
 
-def run_client(number: int, kind: str, url: str, source, expected: Expected, until: float, rows: list, lock) -> None:
-    """One user: its own song and knobs, the CYCLE of requests, until the deadline."""
+class LoadRun:
+    """What every client of one load run shares: the app's URL, the deadline, and the rows of all their requests."""
+
+    def __init__(self, url: str, until: float):
+        self.url, self.until = url, until  # until: time.monotonic() at which the clients stop
+        self.rows: list[dict] = []
+        self._lock = threading.Lock()
+
+    def add(self, row: dict) -> None:
+        """One request's row, from any client's thread."""
+        with self._lock:
+            self.rows.append(row)
+
+
+def run_client(number: int, kind: str, source, expected: Expected, run: LoadRun) -> None:
+    """One user: its own song and knobs, the CYCLE of requests, until the run's deadline."""
+    url, until = run.url, run.until
     client = PageClient(url) if kind == "page" else ApiClient(url)
     song_args = {"midi_file": source} if isinstance(source, Path) else {"example": source}
     grid_args = ({"source_file": source, "target_file": source} if isinstance(source, Path)
@@ -223,9 +238,8 @@ def run_client(number: int, kind: str, url: str, source, expected: Expected, unt
                 ok = True
             except Exception as err:  # noqa: BLE001 - every failure is counted by its message
                 error = f"{type(err).__name__}: {err}"[:160]
-            with lock:
-                rows.append({"client": number, "kind": kind, "op": op, "s": time.monotonic() - start, "ok": ok,
-                             "wrong": wrong, "error": error, "at": start})
+            run.add({"client": number, "kind": kind, "op": op, "s": time.monotonic() - start, "ok": ok,
+                     "wrong": wrong, "error": error, "at": start})
     client.close()
 
 
@@ -305,19 +319,19 @@ def main() -> None:
     started = time.monotonic() - began
     load_before = os.getloadavg()
 
-    rows, lock = [], threading.Lock()
     until = time.monotonic() + args.seconds
+    run = LoadRun(url, until)
     slow = {"path": long_song(work)}
     halfway = until - args.seconds / 2  # the slow reader reads during the second half only: the first is the control
     threads = [threading.Thread(target=slow_reader, args=(url, args.kbps, halfway, until, slow), daemon=True)]
-    threads += [threading.Thread(target=run_client, args=(i, ("page", "gradio_client")[i % 2], url,
-                                                          sources[i % len(sources)], expected, until, rows, lock),
+    threads += [threading.Thread(target=run_client, args=(i, ("page", "gradio_client")[i % 2],
+                                                          sources[i % len(sources)], expected, run),
                                  daemon=True) for i in range(args.clients)]
     for t in threads:
         t.start()
     for t in threads:
         t.join(timeout=args.seconds + 600)
-    mem = memory(proc.pid)
+    mem, rows = memory(proc.pid), run.rows
     proc.send_signal(signal.SIGINT)
     try:
         proc.wait(10)

@@ -1,11 +1,11 @@
 """Model throughput of the presets, measured in one run: training clips/s, encode and decode clips/s.
 
-    python bench/bench_model.py [--model assets/model] [--presets small paper] [--threads 2] [--out bench/out/model.json]
+    python bench/bench_model.py [--model assets/model] [--presets small wide] [--threads 2] [--out bench/out/model.json]
 
 Random clips (the cost of a GRU does not depend on the tokens). Training: forward + backward +
 Adam step on batches of 256 with the settings train.py uses. Encode/decode: batches of 256 and of
 12 clips (one 24-bar song), greedy decoding. Median of ``--repeat`` timed calls after a warm-up, fewer
-(at least 2) where they would take more than ``--budget`` seconds (the paper preset). ``--model`` adds a
+(at least 2) where they would take more than ``--budget`` seconds (the wide preset, the paper's sizes). ``--model`` adds a
 row for a model folder (the shipped one: the same sizes as ``small``). A few minutes on 2 cores.
 """
 
@@ -77,7 +77,7 @@ def bench_model(name: str, model: MusicVAE, repeat: int, budget: float) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default=None, help="also measure this model folder (e.g. assets/model)")
-    ap.add_argument("--presets", nargs="+", default=["small", "paper"])
+    ap.add_argument("--presets", nargs="+", default=["small", "wide"])
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeat", type=int, default=9)
     ap.add_argument("--budget", type=float, default=10.0, help="seconds of timed calls per measure, at most")

@@ -49,7 +49,7 @@ def long_songs(n: int) -> list[np.ndarray]:
             melody = load_melody(path)
         except ValueError:
             continue
-        if not melody.warnings:
+        if melody.duple:
             tunes.append(melody.tokens)
     out = []
     for i in range(n):

@@ -74,7 +74,7 @@ def main() -> None:
 
     torch.set_num_threads(1)
     h = app.Handlers(load_bundle(args.model))
-    offsets = [0.0] * h.bundle.dims.n_offsets
+    offsets = [0.0] * h.bundle.space.n_offsets
     source = ("twinkle", None, None, "", None, "") if Path(ROOT / "ui").is_dir() else ("twinkle", None, None, "", None)
     song = h.load_song("twinkle")[-1]
     knobs = (3.0, 0.0, 0.0, False, 1, song.n_bars, *offsets)

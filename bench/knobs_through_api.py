@@ -45,7 +45,7 @@ def songs(n: int) -> list[Path]:
             melody = load_melody(path)
         except ValueError:
             continue
-        if not melody.warnings and len(melody.tokens) >= 8 * STEPS_PER_BAR:
+        if melody.duple and len(melody.tokens) >= 8 * STEPS_PER_BAR:
             picked.append(Path(path))
         if len(picked) == n:
             break

@@ -72,11 +72,11 @@ def song():
 
 
 @pytest.fixture(scope="module")
-def fake_dims():
+def fake_space():
     """FakeVAE's dims, found by augmentation on regular clips."""
     from fake_vae import FakeVAE, regular_clip
 
-    from vae.dims import discover_dims
+    from vae.dims import Discovery, discover_dims
 
     clips = np.stack([regular_clip(p, n) for p in range(55, 80) for n in (1, 2, 4, 8)])
-    return discover_dims(FakeVAE(), clips, n_rhythm_clips=50, seed=0)
+    return discover_dims(FakeVAE(), clips, Discovery(n_rhythm_clips=50, seed=0))

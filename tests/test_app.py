@@ -55,7 +55,7 @@ def midi_of(path) -> bytes:
 
 
 def n_offsets(h: app.Handlers) -> int:
-    return h.bundle.dims.n_offsets
+    return h.bundle.space.n_offsets
 
 
 # ----------------------------------------------------------------------------- loading songs
@@ -326,7 +326,7 @@ def test_share_link_names_an_example_and_a_bad_link_falls_back(tiny_app, twinkle
 
 def test_a_damaged_shared_song_falls_back_to_the_default_song_with_one_notice(tiny_app, twinkle):
     url = tiny_app.share_link(twinkle, "http://host/", None, 0, 0, 0, False, 1, 12, *[0.0] * n_offsets(tiny_app))
-    good = _restore(tiny_app, url.replace("example=twinkle", f"song={vae.melody.encode_song(twinkle.tokens)}&bpm=90"))
+    good = _restore(tiny_app, url.replace("example=twinkle", f"song={vae.melody.tokens_to_link_code(twinkle.tokens)}&bpm=90"))
     assert good[3] and good[4] == 90
     with pytest.warns(UserWarning) as notices:  # a link cut short: the song is lost, its knobs are not
         example, upload, track, code, bpm, title, model, faithful, pitch, rhythm, *_ = _restore(
@@ -410,7 +410,7 @@ def test_missing_dims_json_is_computed_from_the_examples_and_said(tiny_app, tmp_
 
     folder = make_tiny_model_folder(tmp_path / "no_dims", with_dims=False)
     b = load_bundle(str(folder))
-    assert "was not found" in b.dims_note and len(b.dims.pitch_dims) == 2
+    assert "was not found" in b.dims_note and len(b.space.pitch_dims) == 2
     assert "was not found" in app._banner(b)
 
 
@@ -450,17 +450,17 @@ def test_what_the_knobs_did_is_measured_on_the_bars_that_moved(tiny_app, twinkle
     offsets = [0.0] * n_offsets(tiny_app)
     (*_, did, _, _), _ = tiny_app.modulate_sliders(twinkle, None, False, "", "twinkle", None, None, "", None, "",
                                                     7.5, 0, 0, False, 3, 8, *offsets)
-    turned = knobs.Knobs.from_controls(7.5, 0, 0, False, 3, 8, offsets, twinkle.n_bars)
-    result = knobs.apply(tiny_app.bundle.model, tiny_app.bundle.dims, twinkle.tokens, turned, latents=twinkle.latents)
+    turned = knobs.Knobs.from_controls(knobs.Controls(7.5, 0, 0, False, 3, 8, offsets), twinkle.n_bars)
+    result = knobs.apply(tiny_app.bundle.model, tiny_app.bundle.space, twinkle.tokens, turned, latents=twinkle.latents)
     moved = slice(2 * 16, 8 * 16)  # bars 3 to 8, 16 steps a bar
     assert did.endswith(f"in bars 3–8 (against the song at rest): "
-                        f"{measures.what_it_did(twinkle.rest[moved], result[moved])}")
+                        f"{measures.what_it_did(twinkle.unmoved[moved], result[moved])}")
     (*_, whole, _, _), _ = tiny_app.modulate_sliders(twinkle, None, False, "", "twinkle", None, None, "", None, "",
                                                       7.5, 0, 0, False, 1, 12, *offsets)
-    everywhere = knobs.apply(tiny_app.bundle.model, tiny_app.bundle.dims, twinkle.tokens,
-                             knobs.Knobs.from_controls(7.5, 0, 0, False, 1, 12, offsets, twinkle.n_bars),
+    everywhere = knobs.apply(tiny_app.bundle.model, tiny_app.bundle.space, twinkle.tokens,
+                             knobs.Knobs.from_controls(knobs.Controls(7.5, 0, 0, False, 1, 12, offsets), twinkle.n_bars),
                              latents=twinkle.latents)
-    assert whole == f"**What the knobs did** (against the song at rest): {measures.what_it_did(twinkle.rest, everywhere)}"
+    assert whole == f"**What the knobs did** (against the song at rest): {measures.what_it_did(twinkle.unmoved, everywhere)}"
 
 
 def test_the_roll_title_names_the_advanced_offsets(tiny_app, twinkle, monkeypatch):
@@ -470,5 +470,5 @@ def test_the_roll_title_names_the_advanced_offsets(tiny_app, twinkle, monkeypatc
     offsets[-1] = 2.5
     list(tiny_app.modulate_sliders(twinkle, None, False, "", "twinkle", None, None, "", None, "", 3, 0, 0, False, 1, 12,
                                    *offsets))
-    last_dim = tiny_app.bundle.dims.offset_names[-1]
+    last_dim = tiny_app.bundle.space.offset_names[-1]
     assert titles == [f"{twinkle.label}: pitch +3, rhythm +0, residual +0, {last_dim} +2.5"], "the moved sliders are named"

@@ -25,7 +25,7 @@ def two_models_url(tmp_path_factory):
 
     bundles = {name: load_bundle(str(make_tiny_model_folder(tmp_path_factory.mktemp(name), seed=seed)))
                for name, seed in (("regularised", 0), ("paper", 1))}
-    assert bundles["regularised"].dims.offset_names != bundles["paper"].dims.offset_names
+    assert bundles["regularised"].space.offset_names != bundles["paper"].space.offset_names
     with served(bundles, tmp_path_factory.mktemp("trust_out")) as url:
         yield url
 
@@ -189,10 +189,10 @@ def test_a_melody_that_does_not_read_says_why_under_the_box_and_clears_the_old_o
 
 
 def test_a_shared_analogy_opens_on_the_analogy_tab_with_its_songs_named_and_its_link(browser, two_models_url):
-    from vae.melody import encode_song
+    from vae.melody import tokens_to_link_code
     from vae.notation import parse_notes
 
-    code = encode_song(parse_notes("C4 D4 E4 F4 | G4*2 E4*2").tokens)
+    code = tokens_to_link_code(parse_notes("C4 D4 E4 F4 | G4*2 E4*2").tokens)
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     try:
         page.goto(f"{two_models_url}?analogy=1&an_a_song={code}&an_b=twinkle&an_mix=0.5")

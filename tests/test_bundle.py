@@ -10,14 +10,14 @@ def test_a_folder_with_dims_json_gives_its_dims_card_and_no_report(tiny_model_di
     bundle = load_bundle(str(tiny_model_dir))
     raw = json.loads((tiny_model_dir / "dims.json").read_text())
     assert not bundle.dims_computed and "from dims.json" in bundle.dims_note
-    assert bundle.dims.latent_dim == bundle.model.config.latent_dim and bundle.dims.pitch_dims.tolist() == raw["pitch_dims"]
+    assert bundle.space.latent_dim == bundle.model.config.latent_dim and bundle.space.pitch_dims.tolist() == raw["pitch_dims"]
     assert bundle.card.startswith("# Tiny test model") and bundle.report is None
 
 
 def test_missing_or_misfit_dims_json_is_computed_from_the_examples(tmp_path):
     folder = make_tiny_model_folder(tmp_path / "m", with_dims=False)
     bundle = load_bundle(str(folder))
-    assert bundle.dims_computed and "was not found" in bundle.dims_note and bundle.dims.meta["n_pitch_clips"] > 0
+    assert bundle.dims_computed and "was not found" in bundle.dims_note and bundle.space.meta["n_pitch_clips"] > 0
     (folder / "dims.json").write_text(json.dumps({"pitch_dims": [0], "rhythm_dims": [1],
                                                   "pitch_direction": [0.0] * 5, "rhythm_direction": [0.0] * 5}))
     assert "dims.json is not usable (it is for a 5-dim latent, the model's is 16)" in load_bundle(str(folder)).dims_note

@@ -36,11 +36,12 @@ class User:
 
     def expected(self, b: Bundle, moves: dict) -> tuple[str, bytes]:
         """(file name, MIDI bytes) that the library gives for this song and these knobs."""
-        melody, name, example = song.read_song(song.DEFAULT_EXAMPLE, self.path, examples=app.EXAMPLES)
-        s = song.Song(key="direct", name=name, tokens=melody.tokens, bpm=melody.bpm, example=example,
+        source = song.SongSource(song.DEFAULT_EXAMPLE, self.path)
+        melody, name = source.read(app.EXAMPLES)
+        s = song.Song(key="direct", name=name, tokens=melody.tokens, bpm=melody.bpm, example=source.example_name,
                       latents=encode_z(b.model, split_clips(melody.tokens)))  # fitted, as the app's default
         k = knobs.Knobs(**moves)
-        result = knobs.apply(b.model, b.dims, s.tokens, k, latents=s.latents)
+        result = knobs.apply(b.model, b.space, s.tokens, k, latents=s.latents)
         return f"{render.safe_stem(k.stem(s.name))}.mid", render.midi_bytes(result, s.bpm)
 
 

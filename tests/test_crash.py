@@ -115,11 +115,11 @@ def client_loop(url: str, number: int, log: ClientLog, stop: threading.Event) ->
 def expected_midi(model_dir: Path) -> dict[float, bytes]:
     """The MIDI bytes of Twinkle with each pitch in PITCHES, by a direct library call."""
     b = load_bundle(str(model_dir))
-    melody, _, _ = song.read_song(song.DEFAULT_EXAMPLE, examples=app.EXAMPLES)
+    melody, _ = song.SongSource(song.DEFAULT_EXAMPLE).read(app.EXAMPLES)
     latents = encode_mu(b.model, split_clips(melody.tokens))
     out = {}
     for pitch in PITCHES:
-        result = knobs.apply(b.model, b.dims, melody.tokens, knobs.Knobs(pitch=pitch), latents=latents)
+        result = knobs.apply(b.model, b.space, melody.tokens, knobs.Knobs(pitch=pitch), latents=latents)
         out[pitch] = render.midi_bytes(result, melody.bpm)
     return out
 

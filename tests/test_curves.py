@@ -8,7 +8,7 @@ import torch
 from fake_vae import TiedVAE, regular_clip
 
 from vae import curves, knobs, measures
-from vae.dims import Dims, discover_dims
+from vae.dims import Discovery, KnobSpace, discover_dims
 from vae.inference import decode_z, encode_mu
 from vae.knobs import Knobs
 from vae.melody import join_clips, split_clips
@@ -45,26 +45,26 @@ def tied():
     clips = np.stack([regular_clip(p, n) for p in range(50, 80) for n in (1, 2, 4, 8)])
     songs = [join_clips(np.stack([regular_clip(p + d, n) for d in (0, 2, 4, 5)])) for p in (56, 62, 68) for n in (2, 4)]
     fitted = curves.fit_curves(model, clips, songs)
-    return model, discover_dims(model, clips, n_rhythm_clips=50).with_curves(fitted), songs
+    return model, discover_dims(model, clips, Discovery(n_rhythm_clips=50)).with_curves(fitted), songs
 
 
 def test_fit_curves_ties_each_knob_to_its_dim_and_calibrates_it(tied):
-    model, dims, songs = tied
-    assert dims.kind("pitch") == "curve" and dims.kind("rhythm") == "curve"
-    assert dims.curves["pitch"]["dim"] == 0 and dims.curves["rhythm"]["dim"] == 1
-    assert 0 in dims.pitch_dims.tolist() and 1 in dims.rhythm_dims.tolist()  # the knobs own their tied dims
+    model, space, songs = tied
+    assert space.kind("pitch") == "curve" and space.kind("rhythm") == "curve"
+    assert space.curves["pitch"].dim == 0 and space.curves["rhythm"].dim == 1
+    assert 0 in space.pitch_dims.tolist() and 1 in space.rhythm_dims.tolist()  # the knobs own their tied dims
     song = songs[2]
     z = encode_mu(model, split_clips(song))
     rest = join_clips(decode_z(model, z))
-    up = join_clips(decode_z(model, knobs.move(z, dims, Knobs(pitch=5))))
+    up = join_clips(decode_z(model, knobs.move(z, space, Knobs(pitch=5))))
     assert up[up < 128].mean() - rest[rest < 128].mean() == pytest.approx(5, abs=0.5)
-    dense = join_clips(decode_z(model, knobs.move(z, dims, Knobs(rhythm=1))))
+    dense = join_clips(decode_z(model, knobs.move(z, space, Knobs(rhythm=1))))
     assert (dense < 128).sum() == 2 * (rest < 128).sum()
 
 
 def test_knob_fidelity_of_a_calibrated_curve_knob_is_linear_with_gain_one(tied):
-    model, dims, songs = tied
-    fid = measures.knob_fidelity(model, songs, dims, "pitch")
+    model, space, songs = tied
+    fid = measures.knob_fidelity(model, songs, space, "pitch")
     assert fid["r2"] > 0.99 and fid["gain"] == pytest.approx(1.0, abs=0.1)
     assert fid["median"][fid["amounts"].index(12.0)] == pytest.approx(12, abs=1)
     rest = measures.rest_agreement(model, songs)
@@ -73,22 +73,22 @@ def test_knob_fidelity_of_a_calibrated_curve_knob_is_linear_with_gain_one(tied):
 
 
 def test_curves_travel_in_dims_json(tied):
-    _, dims, _ = tied
-    back = Dims.from_json(json.loads(json.dumps(dims.to_json())))
-    assert back.kind("pitch") == "curve" and back.curves["pitch"]["knob"] == dims.curves["pitch"]["knob"]
+    _, space, _ = tied
+    back = KnobSpace.from_json(json.loads(json.dumps(space.to_json())))
+    assert back.kind("pitch") == "curve" and back.curves["pitch"].knob == space.curves["pitch"].knob
     z = torch.zeros(2, 16)
-    assert torch.equal(knobs.knob_move(z, back, "pitch", 3.0), knobs.knob_move(z, dims, "pitch", 3.0))
-    raw = dims.to_json()
+    assert torch.equal(knobs.knob_move(z, back, "pitch", 3.0), knobs.knob_move(z, space, "pitch", 3.0))
+    raw = space.to_json()
     del raw["curves"]
     with pytest.raises(ValueError, match="no curve"):
-        Dims.from_json(raw)
+        KnobSpace.from_json(raw)
 
 
 def test_the_random_control_moves_the_curve_knobs_move_onto_other_dims(tied):
-    _, dims, _ = tied
+    _, space, _ = tied
     z = torch.zeros(3, 16)
     z[:, 0] = 0.2
-    own = knobs.knob_move(z, dims, "pitch", 4.0)
-    ctrl = knobs.knob_move(z, dims, "pitch", 4.0, control=True)
+    own = knobs.knob_move(z, space, "pitch", 4.0)
+    ctrl = knobs.knob_move(z, space, "pitch", 4.0, control=True)
     assert own[:, 0].abs().min() > 0 and (ctrl[:, 0] == 0).all()
     assert torch.allclose(own.norm(dim=1), ctrl.norm(dim=1))

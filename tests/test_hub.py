@@ -19,8 +19,10 @@ import re
 import socket
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import NamedTuple
 from urllib.parse import unquote
 
 import pytest
@@ -28,7 +30,7 @@ import torch
 
 from vae import hub
 from vae.checkpoint import CONFIG_FILE, WEIGHTS_FILE, save_model
-from vae.hub import SourceInfo, load_model, push_model
+from vae.hub import HubAccess, SourceInfo, load_model, push_model
 from vae.model import PRESETS, MusicVAE, set_seed
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -307,7 +309,7 @@ def test_hub_cache_is_used_when_the_hub_is_down(fake_hub, saved, monkeypatch):
     sha = fake_hub.commit_folder(REPO, folder)
     load_model(REPO, fallback=False)
     monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{_closed_port()}")
-    loaded = load_model(REPO, fallback=False, timeout=2)
+    loaded = load_model(REPO, fallback=False, access=HubAccess(timeout=2))
     assert loaded.source_info.from_cache and loaded.source_info.revision == sha
     assert _same_weights(loaded, model)
     assert "local cache" in loaded.source_info.describe()
@@ -336,18 +338,27 @@ def _refused(fake_hub, folder, monkeypatch):
     monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{_closed_port()}")
 
 
-@pytest.mark.parametrize("setup, repo, revision, message", [
-    (_refused, REPO, None, "could not be reached"),
-    (None, "nobody/unknown-repo", None, "there is no repository 'nobody/unknown-repo'"),
-    (lambda hub_, folder: hub_.commit_folder(REPO, folder), REPO, "v9", "has no revision 'v9'"),
-    (_corrupt, REPO, None, "not a readable safetensors"),
-    (_misfit, REPO, None, "do not fit config.json"),
-    (_unknown_field, REPO, None, "unknown config fields ['attention_heads']"),
-    (_no_weights, REPO, None, "has no model.safetensors at revision"),
+class HubFailure(NamedTuple):
+    """One way for the Hub to fail: what the fake Hub is made to hold, what is asked of it, what the user reads."""
+
+    setup: Callable | None  # (fake_hub, folder[, monkeypatch]) -> None
+    repo: str
+    revision: str | None
+    message: str
+
+
+@pytest.mark.parametrize("case", [
+    HubFailure(_refused, REPO, None, "could not be reached"),
+    HubFailure(None, "nobody/unknown-repo", None, "there is no repository 'nobody/unknown-repo'"),
+    HubFailure(lambda hub_, folder: hub_.commit_folder(REPO, folder), REPO, "v9", "has no revision 'v9'"),
+    HubFailure(_corrupt, REPO, None, "not a readable safetensors"),
+    HubFailure(_misfit, REPO, None, "do not fit config.json"),
+    HubFailure(_unknown_field, REPO, None, "unknown config fields ['attention_heads']"),
+    HubFailure(_no_weights, REPO, None, "has no model.safetensors at revision"),
 ], ids=["connection-refused", "unknown-repo", "unknown-revision", "corrupt-safetensors", "config-misfit",
         "unknown-config-field", "missing-weights"])
-def test_hub_failures_fall_back_to_bundled(fake_hub, bundled, saved, monkeypatch, caplog, setup, repo, revision,
-                                           message):
+def test_hub_failures_fall_back_to_bundled(fake_hub, bundled, saved, monkeypatch, caplog, case):
+    setup, repo, revision, message = case
     _, folder = saved
     if setup is _refused:
         setup(fake_hub, folder, monkeypatch)
@@ -355,7 +366,7 @@ def test_hub_failures_fall_back_to_bundled(fake_hub, bundled, saved, monkeypatch
         setup(fake_hub, folder)
     start = time.monotonic()
     with caplog.at_level(logging.WARNING, logger="vae.hub"):
-        model = load_model(repo, revision=revision, timeout=2)
+        model = load_model(repo, revision=revision, access=HubAccess(timeout=2))
     assert time.monotonic() - start < 5
     info = model.source_info
     assert info.source == "bundled" and info.requested == repo
@@ -364,7 +375,7 @@ def test_hub_failures_fall_back_to_bundled(fake_hub, bundled, saved, monkeypatch
     assert _same_weights(model, bundled)
     assert any("falling back" in record.getMessage() and message in record.getMessage() for record in caplog.records)
     with pytest.raises((OSError, ValueError), match=re.escape(message)):
-        load_model(repo, revision=revision, timeout=2, fallback=False)
+        load_model(repo, revision=revision, fallback=False, access=HubAccess(timeout=2))
 
 
 @pytest.mark.parametrize("slow", ["head", "get"])
@@ -376,7 +387,7 @@ def test_slow_hub_falls_back_within_seconds(fake_hub, bundled, saved, slow):
     else:
         fake_hub.get_delay = 30.0
     start = time.monotonic()
-    model = load_model(REPO, timeout=1.0, download_timeout=1.5)
+    model = load_model(REPO, access=HubAccess(timeout=1.0, download_timeout=1.5))
     elapsed = time.monotonic() - start
     assert elapsed < 4, f"fallback took {elapsed:.1f} s"
     assert model.source_info.source == "bundled"
@@ -390,7 +401,7 @@ def test_slow_hub_falls_back_within_seconds(fake_hub, bundled, saved, slow):
 
 def test_hub_failure_without_bundled_weights_reports_both(fake_hub, tmp_path):
     with pytest.raises(OSError, match="there is no repository.*bundled fallback failed too.*no bundled weights"):
-        load_model("nobody/nothing", bundled_dir=tmp_path / "empty", timeout=2)
+        load_model("nobody/nothing", bundled_dir=tmp_path / "empty", access=HubAccess(timeout=2))
 
 
 # ----------------------------------------------------------------------------- pushing

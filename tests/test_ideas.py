@@ -33,21 +33,21 @@ def test_paired_repeats_the_shorter_song():
 
 
 def test_analogy_takes_the_rhythm_dims_from_b(bundle):
-    model, dims = bundle.model, bundle.dims
+    model, space = bundle.model, bundle.space
     a, b = join_clips(synthetic_clips(3, seed=1)), join_clips(synthetic_clips(2, seed=2))
-    out = ideas.analogy(model, dims, a, b, mix=1.0)
+    out = ideas.analogy(model, space, a, b, ideas.Analogy(mix=1.0))
     assert out.shape == a.shape and out.dtype == np.int64
-    assert ideas.analogy(model, dims, a, b, direction="a_rhythm").shape == b.shape
+    assert ideas.analogy(model, space, a, b, ideas.Analogy(direction="a_rhythm")).shape == b.shape
     z = ideas.analogy_latents(encode_mu(model, synthetic_clips(3, seed=1)), encode_mu(model, synthetic_clips(2, seed=2)),
-                              dims)
+                              space)
     z_a = encode_mu(model, synthetic_clips(3, seed=1))
     changed = (z != z_a).any(dim=0).nonzero()[:, 0]
-    assert set(changed.tolist()) <= set(dims.rhythm_dims.tolist()) and len(changed)
-    z_ctrl = ideas.analogy_latents(z_a, encode_mu(model, synthetic_clips(2, seed=2)), dims, control=True)
-    assert set((z_ctrl != z_a).any(dim=0).nonzero()[:, 0].tolist()) <= set(control_dims(dims)[1].tolist())
-    assert np.array_equal(ideas.analogy(model, dims, a, b, mix=0.0), ideas.analogy(model, dims, a, a, mix=1.0))
+    assert set(changed.tolist()) <= set(space.rhythm_dims.tolist()) and len(changed)
+    z_ctrl = ideas.analogy_latents(z_a, encode_mu(model, synthetic_clips(2, seed=2)), space, control=True)
+    assert set((z_ctrl != z_a).any(dim=0).nonzero()[:, 0].tolist()) <= set(control_dims(space)[1].tolist())
+    assert np.array_equal(ideas.analogy(model, space, a, b, ideas.Analogy(mix=0.0)), ideas.analogy(model, space, a, a))
     with pytest.raises(ValueError, match="direction"):
-        ideas.analogy(model, dims, a, b, direction="sideways")
+        ideas.analogy(model, space, a, b, ideas.Analogy(direction="sideways"))
 
 
 @pytest.mark.parametrize("temperature", [0.0, 0.8])
@@ -67,10 +67,10 @@ def test_sampling_checks_its_inputs(tiny_model):
 
 def test_variations_spread_around_the_song(tiny_model):
     song = join_clips(synthetic_clips(2, seed=5))[:48]
-    still = ideas.variations(tiny_model, song, n=3, spread=0.0)
+    still = ideas.variations(tiny_model, song, ideas.Variations(n=3, spread=0.0))
     assert still.shape == (3, 48) and (still == still[0]).all()  # spread 0: the reconstruction, three times
-    wide = ideas.variations(tiny_model, song, n=3, spread=3.0, seed=1)
-    assert np.array_equal(wide, ideas.variations(tiny_model, song, n=3, spread=3.0, seed=1))
+    wide = ideas.variations(tiny_model, song, ideas.Variations(n=3, spread=3.0, seed=1))
+    assert np.array_equal(wide, ideas.variations(tiny_model, song, ideas.Variations(n=3, spread=3.0, seed=1)))
     assert not (wide == wide[0]).all()
 
 

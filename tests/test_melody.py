@@ -23,7 +23,7 @@ from vae.melody import (
 )
 
 
-def make_midi(notes, *, bpm=120.0, meter=(4, 4), extra_meters=(), program=0, drum=False, tempo_change=None):
+def make_midi(notes, *, bpm=120.0, meter=(4, 4), extra_meters=(), drum=False, tempo_change=None):
     """A PrettyMIDI with ``notes`` given as (start_beat, end_beat, pitch) in quarter notes."""
     pm = pretty_midi.PrettyMIDI(initial_tempo=bpm)
     if tempo_change is not None:  # (beat, bpm): pretty_midi has no public setter, so write ticks
@@ -33,7 +33,7 @@ def make_midi(notes, *, bpm=120.0, meter=(4, 4), extra_meters=(), program=0, dru
     pm.time_signature_changes.append(pretty_midi.TimeSignature(*meter, 0.0))
     for beat, num_den in extra_meters:
         pm.time_signature_changes.append(pretty_midi.TimeSignature(*num_den, pm.tick_to_time(int(beat * pm.resolution))))
-    inst = pretty_midi.Instrument(program=program, is_drum=drum)
+    inst = pretty_midi.Instrument(program=0, is_drum=drum)
     for s, e, p in notes:
         inst.notes.append(pretty_midi.Note(100, p, pm.tick_to_time(int(s * pm.resolution)),
                                            pm.tick_to_time(int(e * pm.resolution))))
@@ -168,9 +168,9 @@ def test_the_melody_of_a_chorale_is_its_highest_voice(tmp_path):
     from midi_files import chorale_midi
 
     melody = load_melody(chorale_midi(tmp_path / "chorale.mid"))
-    tenor = max(melody.instruments, key=lambda t: t["notes"])
-    assert tenor["name"] == "Tenor", "the tenor has the most notes (the old default)"
-    assert melody.instrument == 0 and melody.instruments[0]["name"] == "Soprano"
+    tenor = max(melody.instruments, key=lambda t: t.notes)
+    assert tenor.name == "Tenor", "the tenor has the most notes (the old default)"
+    assert melody.instrument == 0 and melody.instruments[0].name == "Soprano"
     assert load_melody(chorale_midi(tmp_path / "again.mid"), instrument=2).instrument == 2, "a chosen track is kept"
 
 

@@ -99,7 +99,7 @@ ZOO = {
     "smpte-30fps": (lambda: _melody(track(notes(SCALE, 40)), fmt=0, division=0xE250), "SMPTE frames"),
     "division-0": (lambda: _melody(track(notes(SCALE, 40)), fmt=0, division=0), "time division is 0 ticks"),
     "sixteen-tracks": (_sixteen_tracks,
-                       lambda m: len(m.instruments) == 16 and m.instrument == 15 and m.instruments[9]["is_drum"]),
+                       lambda m: len(m.instruments) == 16 and m.instrument == 15 and m.instruments[9].is_drum),
     "running-status-velocity-0-off": (_running_status, lambda m: tokens_to_notes(m.tokens) == SCALE_NOTES),
     "zero-length-and-1-tick-notes": (_short_notes,
                                      lambda m: tokens_to_notes(m.tokens) == [(0, 1, 62), (1, 5, 64), (5, 6, 67)]),
@@ -113,17 +113,17 @@ ZOO = {
     "pitch-bends": (_pitch_bends, lambda m: tokens_to_notes(m.tokens) == SCALE_NOTES),
     # 3.58 bpm: a set_tempo holds 3 bytes of microseconds, so no MIDI file can be slower (1 bpm is unwritable)
     "tempo-3.58-bpm-slowest": (lambda: _melody(track([(0, tempo(0xFFFFFF))] + notes(SCALE, TPQ)), fmt=0),
-                               lambda m: m.bpm == BPM_RANGE[0] and "3.58 bpm" in m.warnings[0]
+                               lambda m: m.bpm == BPM_RANGE[0] and "3.58 bpm" in m.messages[0]
                                and tokens_to_notes(m.tokens) == SCALE_NOTES),
     "tempo-1000-bpm": (lambda: _melody(track([(0, tempo(60_000))] + notes(SCALE, TPQ)), fmt=0),
-                       lambda m: m.bpm == BPM_RANGE[1] and "1000 bpm" in m.warnings[0]),
+                       lambda m: m.bpm == BPM_RANGE[1] and "1000 bpm" in m.messages[0]),
     "tempo-0": (lambda: _melody(track([(0, tempo(0))] + notes(SCALE, TPQ)), fmt=0), "sets a tempo of 0"),
     "tempo-change-every-tick": (lambda: _melody(track([(1, tempo(400_000 + i)) for i in range(50_000)]
                                                       + notes(SCALE, TPQ)), fmt=0),
                                 lambda m: [(e - s, p) for s, e, p in tokens_to_notes(m.tokens)]
                                 == [(QUARTER, p) for p in SCALE]),
     "meter-change-every-bar": (_meter_every_bar,
-                               lambda m: m.meter == "4/4" and "3/4, 5/16, 7/8" in m.warnings[0]
+                               lambda m: m.meter == "4/4" and "3/4, 5/16, 7/8" in m.messages[0]
                                and len(tokens_to_notes(m.tokens)) == 100),
     "2-mb-of-meta-events": (_meta_only, "has no notes"),
     "first-note-after-10-minutes": (lambda: _melody(track([(0, tempo(500_000))]
@@ -180,7 +180,7 @@ def test_every_file_of_the_zoo_gives_a_melody_or_one_clear_sentence(zoo, name):
         else:
             assert not isinstance(got, str), got
             assert len(got.tokens) and len(got.tokens) % 16 == 0 and check(got), tokens_to_notes(got.tokens)[:10]
-            for message in got.warnings:
+            for message in got.messages:
                 _one_sentence(message[0].lower() + message[1:])
 
 

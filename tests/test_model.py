@@ -61,7 +61,7 @@ def test_scheduled_sampling_changes_the_inputs_not_the_targets(tiny_model):
 
 
 def test_presets_build():
-    assert set(PRESETS) == {"tiny", "small", "paper"}
+    assert set(PRESETS) == {"tiny", "small", "wide"}
     n_small = sum(p.numel() for p in MusicVAE(PRESETS["small"]).parameters())
     assert n_small * 4 < 20e6  # float32 weights under 20 MB
 

@@ -17,7 +17,7 @@ from test_hub import REPO, fake_hub  # noqa: F401  (the stand-in Hub fixture)
 
 from vae import hub
 from vae.bundle import load_bundle
-from vae.hub import load_model
+from vae.hub import HubAccess, load_model
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = sorted((ROOT / "vae").glob("*.py")) + [ROOT / "app.py"]
@@ -65,11 +65,11 @@ def test_loading_a_folder_and_the_app_bundle_never_unpickles(no_unpickling, tiny
     model = load_model(str(tiny_model_dir))
     assert model.source_info.source == "local"
     bundle = load_bundle(str(tiny_model_dir))
-    assert bundle.dims.latent_dim == model.config.latent_dim
+    assert bundle.space.latent_dim == model.config.latent_dim
 
 
 def test_loading_from_the_hub_never_unpickles(fake_hub, no_unpickling, tiny_model_dir):  # noqa: F811
     fake_hub.commit_folder(REPO, Path(tiny_model_dir))
-    model = load_model(REPO, timeout=5)
+    model = load_model(REPO, access=HubAccess(timeout=5))
     assert model.source_info.source == "hub" and model.source_info.fallback_reason is None
     assert hub.model_file(model.source_info, "dims.json") is not None

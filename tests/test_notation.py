@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from vae.melody import HOLD, REST, decode_song, encode_song
+from vae.melody import HOLD, REST, link_code_to_tokens, tokens_to_link_code
 from vae.notation import is_abc, key_accidentals, parse_abc, parse_melody, parse_notes, tokens_to_text
 
 TWINKLE_ABC = """X:1
@@ -59,7 +59,7 @@ def test_bad_text_gets_a_clear_message(text, message):
 
 def test_typed_melody_travels_as_a_song_code():
     tokens = parse_melody(TWINKLE_ABC).tokens
-    assert np.array_equal(decode_song(encode_song(tokens)), tokens)
+    assert np.array_equal(link_code_to_tokens(tokens_to_link_code(tokens)), tokens)
 
 
 def test_abc_first_tune_only_inline_fields_and_lyrics():

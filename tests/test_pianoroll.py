@@ -37,7 +37,7 @@ def song(rng) -> np.ndarray:
 
 @pytest.mark.parametrize("width, height", [(pianoroll.ROLL_WIDTH, pianoroll.ROLL_HEIGHT), (400, 150), (1201, 333)])
 def test_roll_has_the_requested_size(song, width, height):
-    image = pianoroll.piano_roll(song, width=width, height=height)
+    image = pianoroll.piano_roll(song, size=(width, height))
     assert image.shape == (height, width, 3) and image.dtype == np.uint8
 
 
@@ -91,7 +91,7 @@ def test_roll_rejects_bad_pitch_range_and_size(song):
     with pytest.raises(ValueError, match="pitch_range"):
         pianoroll.piano_roll(song, pitch_range=(80, 40))
     with pytest.raises(ValueError, match="pixels"):
-        pianoroll.piano_roll(song, width=10, height=10)
+        pianoroll.piano_roll(song, size=(10, 10))
 
 
 def test_thumbnail_shape_and_notes(song):
@@ -174,6 +174,6 @@ def test_every_white_key_is_named_when_the_rows_leave_room(song):
 def test_a_wide_range_names_c_and_g_or_only_c(song):
     assert _labelled(pianoroll.piano_roll(song, pitch_range=(36, 96)), (36, 96)) == [
         p for p in range(36, 97) if p % 12 in (0, 7)]  # 61 rows of 4.8 px: C and G, 5 rows apart at least
-    tiny = pianoroll.piano_roll(song, pitch_range=(12, 120), height=160)  # 109 rows of 1.2 px: only C
+    tiny = pianoroll.piano_roll(song, pitch_range=(12, 120), size=(pianoroll.ROLL_WIDTH, 160))  # 109 rows of 1.2 px: only C
     ink = (tiny[:, :34] < 160).any(axis=(1, 2)).astype(int)
     assert np.count_nonzero(np.diff(ink) == 1) == 10, "one label per C (C0 ... C9), nothing between"

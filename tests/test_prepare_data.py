@@ -1,17 +1,20 @@
 """prepare_data.py on a hostile MIDI folder: good, broken and far-too-slow files, 2 workers, resumed and
 sliced runs; and the shards + manifest format it rests on (vae/shards.py)."""
 
+import importlib.util
 import json
 import shutil
 import struct
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import pretty_midi
 import pytest
+from midi_files import melody_midi
 
 from vae.shards import ShardWriter, read_manifests, read_tunes
 
@@ -134,6 +137,26 @@ def test_slices_from_two_machines_merge_into_the_clips_of_one_run(folder, one_ru
     assert summary(stdout)["read_now"] == 0
     a, b = np.load(machines[0]), np.load(out)
     assert sorted(a.files) == sorted(b.files) and all(np.array_equal(a[k], b[k]) for k in a.files)
+
+
+def _prepare_data_module():
+    """training/prepare_data.py as a module (training/ is scripts, not a package)."""
+    spec = importlib.util.spec_from_file_location("prepare_data", ROOT / "training" / "prepare_data.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize(("meter", "bpm", "kept"), [((4, 4), 5.0, True), ((4, 4), 1000.0, True), ((2, 4), 120.0, True),
+                                                    ((3, 4), 120.0, False), ((3, 4), 5.0, False)])
+def test_a_midi_tune_is_dropped_for_its_meter_never_for_a_tempo_moved_into_range(tmp_path, meter, bpm, kept):
+    """A 4/4 tune whose tempo was clamped has a TempoWarning, not a MeterWarning: it stays in the data."""
+    path = melody_midi(tmp_path / "tune.mid", meter=meter, bpm=bpm)
+    tunes, kept_meters, dropped, why = _prepare_data_module().parse_midi(str(path), "midi/tune.mid")
+    assert bool(tunes) == kept and (why is None) == kept
+    assert (kept_meters if kept else dropped) == Counter({f"{meter[0]}/{meter[1]}": 1})
+    if not kept:
+        assert why.startswith("warning: ") and "not a duple meter" in why
 
 
 def test_shards_round_trip_and_a_stopped_write_leaves_no_half_file(tmp_path):

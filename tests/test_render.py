@@ -192,9 +192,9 @@ def test_midi_bytes_round_trip(rng, bpm):
 
 def test_output_files_are_written_once_per_content_under_out_dir(song, tmp_path, monkeypatch):
     monkeypatch.setattr(render, "OUT_DIR", tmp_path)
-    roll, audio, midi = render.result_files(song, song, 100.0, "a title", "my song: +3")
+    roll, audio, midi = render.result_files(song, song, 100.0, render.Label("a title", "my song: +3"))
     assert [p.name for p in (roll, audio, midi)] == ["my_song_+3.png", "my_song_+3.mp3", "my_song_+3.mid"]
-    assert render.result_files(song, song, 100.0, "a title", "my song: +3", lossless=True).audio.suffix == ".wav"
+    assert render.result_files(song, song, 100.0, render.Label("a title", "my song: +3"), lossless=True).audio.suffix == ".wav"
     assert all(p.is_relative_to(tmp_path) for p in (roll, audio, midi)) and np.array_equal(midi_to_tokens(midi), song)
     assert render.midi_file(song, 100.0, "my song: +3") == midi, "the same content is the same file"
     assert render.safe_stem("../..") == "song"

@@ -33,12 +33,13 @@ from vae.melody import (
     MAX_BARS,
     Melody,
     MeterWarning,
+    TempoWarning,
     check_tokens,
-    encode_song,
     load_melody,
     midi_to_tokens,
     notes_to_tokens,
     split_clips,
+    tokens_to_link_code,
     tokens_to_notes,
 )
 
@@ -128,6 +129,7 @@ def test_triple_and_compound_meters_warn_but_work(tmp_path, meter):
         tokens = midi_to_tokens(path)
     melody = load_melody(path)
     assert melody.meter == f"{meter[0]}/{meter[1]}" and len(melody.warnings) == 1
+    assert isinstance(melody.warnings[0], MeterWarning) and not melody.duple
     assert len(tokens) % 16 == 0 and split_clips(tokens).shape[1] == CLIP_STEPS
     assert [p for _, _, p in tokens_to_notes(tokens)] == [60, 62, 64, 65, 67, 69, 71, 72, 72, 71, 69, 67, 65, 64,
                                                           62, 60]
@@ -144,7 +146,8 @@ def test_tempo_changes_keep_the_beat_grid_and_the_first_tempo(tmp_path):
 def test_a_tempo_outside_the_range_is_played_at_the_nearest_end_and_said(tmp_path, bpm, played):
     melody = load_melody(melody_midi(tmp_path / "slow.mid", bpm=bpm))
     assert melody.bpm == pytest.approx(played)
-    assert (f"played at {played:g} bpm" in " ".join(melody.warnings)) == (bpm != played)
+    assert (f"played at {played:g} bpm" in " ".join(melody.messages)) == (bpm != played)
+    assert [type(w) for w in melody.warnings] == [TempoWarning] * (bpm != played) and melody.duple
 
 
 def _whole_notes(path: Path, n: int, first_step: int = 0) -> Path:
@@ -193,8 +196,8 @@ def test_knobs_on_a_song_at_the_edge_of_the_midi_range_give_valid_tokens(tiny_bu
     """The knobs move z, never the tokens: whatever the decoder says is a token, and it renders and plays."""
     monkeypatch.setattr(render, "OUT_DIR", tmp_path)
     tokens = notes_to_tokens([(4 * i, 4 * i + 4, pitch) for i in range(16)], n_steps=64)
-    s = song.prepare_song(tiny_bundle.model, Melody(tokens=tokens, bpm=120.0), f"at{pitch}", "k")
-    result = knobs.apply(tiny_bundle.model, tiny_bundle.dims, s.tokens, turned, latents=s.latents)
+    s = song.prepare_song(tiny_bundle.model, Melody(tokens=tokens, bpm=120.0), f"at{pitch}")
+    result = knobs.apply(tiny_bundle.model, tiny_bundle.space, s.tokens, turned, latents=s.latents)
     assert check_tokens(result).shape == tokens.shape
     assert pianoroll.piano_roll(result, compare=tokens).shape == (pianoroll.ROLL_HEIGHT, pianoroll.ROLL_WIDTH, 3)
     assert render.audio_file(result, s.bpm, "edge", lossless=True).read_bytes().startswith(b"RIFF")
@@ -210,13 +213,13 @@ def test_a_song_that_plays_too_long_is_refused_before_any_work(tiny_bundle, monk
     slow = Melody(tokens=np.full(MAX_BARS * 16, 60), bpm=BPM_RANGE[0])
     with pytest.raises(ValueError, match=f"plays for 205 minutes at 10 bpm; the limit is "
                                          f"{song.MAX_SONG_SECONDS // 60} minutes"):
-        song.prepare_song(tiny_bundle.model, slow, "slow", "k")
+        song.prepare_song(tiny_bundle.model, slow, "slow")
 
 
 @pytest.mark.parametrize("bpm", [0.001, 5, 401, float("inf"), float("nan")])
 def test_a_song_code_with_a_tempo_outside_the_range_is_refused(bpm):
     with pytest.raises(ValueError, match="tempo must be 10 to 400 bpm"):
-        song.read_song(code=encode_song(np.full(32, 60)), bpm=bpm)
+        song.SongSource(code=tokens_to_link_code(np.full(32, 60)), bpm=bpm).read()
 
 
 def test_concurrent_writers_of_one_output_never_expose_half_a_file(tmp_path, monkeypatch):
@@ -271,7 +274,7 @@ def test_bad_uploads_through_the_server_get_the_friendly_message(client, tmp_pat
     ({"track": 3}, "track 3 does not exist"),
     ({"dim_offsets": "1,2"}, "per-dimension offsets"),
     ({"song_code": "not a song!", "bpm": 120}, "the shared song in this link is damaged"),
-    ({"song_code": encode_song(np.full(32, 60)), "bpm": 0.5}, "the shared song's tempo must be 10 to 400 bpm, got 0.5"),
+    ({"song_code": tokens_to_link_code(np.full(32, 60)), "bpm": 0.5}, "the shared song's tempo must be 10 to 400 bpm, got 0.5"),
 ], ids=["pitch-over-range", "bar-past-the-end", "no-such-track", "offsets", "bad-song-code", "song-code-tempo"])
 def test_bad_knobs_through_the_server_get_the_friendly_message(client, kwargs, message):
     with pytest.raises(AppError) as info:
@@ -298,7 +301,7 @@ def test_awkward_but_valid_songs_work_through_the_server(client, tmp_path, make)
     expected = load_melody(path)
     _roll, _audio, facts = client.predict(midi_file=handle_file(str(path)), api_name="/load_song")
     assert (facts["bars"], facts["meter"], facts["bpm"]) == (len(expected.tokens) // 16, expected.meter, expected.bpm)
-    assert facts["warnings"] == expected.warnings
+    assert facts["warnings"] == expected.messages
     assert all(f"{expected.meter}, not a duple meter" in w for w in facts["warnings"])
     _roll, audio, midi = client.predict(midi_file=handle_file(str(path)), pitch=3, rhythm=1, faithful=False,
                                         api_name="/modulate")  # μ: see _good_request_succeeds

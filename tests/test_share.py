@@ -5,7 +5,7 @@ import pytest
 
 from vae import share
 from vae.knobs import Knobs
-from vae.melody import HOLD, MAX_BARS, MAX_CODE_CHARS, REST, decode_song, encode_song
+from vae.melody import HOLD, MAX_BARS, MAX_CODE_CHARS, REST, link_code_to_tokens, tokens_to_link_code
 from vae.song import Song
 
 
@@ -17,20 +17,20 @@ def _song(example=None, tokens=None, bpm=120.0):
 @pytest.mark.parametrize("n_bars", [1, 24, MAX_BARS])
 def test_song_code_round_trip(n_bars, rng):
     tokens = rng.choice([60, 64, 67, HOLD, REST], size=n_bars * 16).astype(np.int64)
-    code = encode_song(tokens)
+    code = tokens_to_link_code(tokens)
     assert code.isascii() and "=" not in code and "+" not in code and "/" not in code
-    assert np.array_equal(decode_song(code), tokens)
+    assert np.array_equal(link_code_to_tokens(code), tokens)
 
 
-@pytest.mark.parametrize("code", ["", "!!!", encode_song(np.full(32, 60))[:-6], "A" * (MAX_CODE_CHARS + 1)])
+@pytest.mark.parametrize("code", ["", "!!!", tokens_to_link_code(np.full(32, 60))[:-6], "A" * (MAX_CODE_CHARS + 1)])
 def test_damaged_song_codes_are_refused(code):
     with pytest.raises(ValueError, match="shared song"):
-        decode_song(code)
+        link_code_to_tokens(code)
 
 
 def test_a_code_that_inflates_past_the_longest_song_is_refused():
     with pytest.raises(ValueError, match=f"longer than {MAX_BARS} bars"):
-        decode_song(encode_song(np.full(MAX_BARS * 16 + 16, REST)))
+        link_code_to_tokens(tokens_to_link_code(np.full(MAX_BARS * 16 + 16, REST)))
 
 
 def test_query_round_trip():
@@ -40,7 +40,7 @@ def test_query_round_trip():
     params = dict(parse_qsl(query))
     state = share.parse_share_query(params)
     assert state.knobs == knobs and state.bpm == 90 and state.example is None
-    assert np.array_equal(decode_song(state.code), _song().tokens)
+    assert np.array_equal(link_code_to_tokens(state.code), _song().tokens)
     assert share.share_query(_song(example="twinkle"), Knobs()) == "example=twinkle"
 
 

@@ -1,9 +1,12 @@
+from dataclasses import replace
+
 import numpy as np
 import pytest
+from midi_files import melody_midi
 
 from vae import render, song
 from vae.bundle import load_bundle
-from vae.melody import HOLD, encode_song
+from vae.melody import HOLD, tokens_to_link_code
 
 
 @pytest.fixture(scope="module")
@@ -14,35 +17,63 @@ def bundle(tiny_model_dir):
 @pytest.fixture
 def twinkle(bundle, tmp_path, monkeypatch):
     monkeypatch.setattr(render, "OUT_DIR", tmp_path)
-    melody, name, example = song.read_song("twinkle")
-    return song.prepare_song(bundle.model, melody, name, song.song_key("twinkle"), example)
+    source = song.SongSource(example="twinkle")
+    melody, name = source.read()
+    return song.prepare_song(bundle.model, melody, name, source)
 
 
 def test_prepare_song_caches_latents_and_writes_the_original_once(twinkle, bundle):
     assert twinkle.latents.shape == (6, bundle.model.config.latent_dim) and twinkle.n_bars == 12
     assert twinkle.roll_path.read_bytes()[:4] == b"\x89PNG" and twinkle.page_audio_path.read_bytes()[:2] == b"\xff\xf3"
     assert twinkle.files() == (twinkle.roll_path, twinkle.page_audio_path)
-    assert twinkle.files(lossless=True)[1].read_bytes()[:4] == b"RIFF", "a WAV is written when asked for"
+    assert twinkle.files(lossless=True).audio.read_bytes()[:4] == b"RIFF", "a WAV is written when asked for"
     assert twinkle.roll_path.name == "twinkle-original.png"
-    assert twinkle.matches(song.song_key("twinkle"), None) and not twinkle.matches(song.song_key("twinkle"), 3)
+    key = song.SongSource(example="twinkle").key()
+    assert twinkle.matches(key, None) and not twinkle.matches(key, 3)
+    assert not twinkle.matches(key, None, song.Reading(faithful=False))
+    assert not twinkle.matches(key, None, song.Reading(model_name="paper"))
     assert "**twinkle**: 12 bars of 4/4 (written in 2/4), 6 two-bar clips, 100 bpm" in twinkle.summary()
     facts = twinkle.facts()
-    assert (facts["bars"], facts["clips"], facts["song_code"]) == (12, 6, encode_song(twinkle.tokens))
+    assert (facts["bars"], facts["clips"], facts["song_code"]) == (12, 6, tokens_to_link_code(twinkle.tokens))
 
 
 def test_load_takes_the_cached_song_when_it_is_the_same(twinkle, bundle):
-    assert song.load(bundle.model, "twinkle", cached=twinkle) is twinkle
-    other = song.load(bundle.model, "test_2", cached=twinkle)
+    assert song.load(bundle.model, song.SongSource(example="twinkle"), cached=twinkle) is twinkle
+    other = song.load(bundle.model, song.SongSource(example="test_2"), cached=twinkle)
     assert other.name == "test_2" and other.example == "test_2"
-    shared = song.load(bundle.model, code=encode_song(twinkle.tokens), bpm=90)
+    shared = song.load(bundle.model, song.SongSource(code=tokens_to_link_code(twinkle.tokens), bpm=90))
     assert shared.name == "shared song" and shared.example is None and np.array_equal(shared.tokens, twinkle.tokens)
+
+
+@pytest.mark.parametrize(("source", "example", "name"), [
+    (song.SongSource(), "twinkle", "twinkle"),
+    (song.SongSource(example="test_2", track=0), "test_2", "test_2"),
+    (song.SongSource(example="test_2", code="CODE", bpm=90), None, "shared song"),
+    (song.SongSource(example="test_2", code="CODE", text="C4 D4 E4 F4"), None, "typed melody"),
+    (song.SongSource(example="test_2", code="CODE", text="  ", bpm=90), None, "shared song"),
+], ids=["default", "example", "code-over-example", "text-over-code", "blank-text"])
+def test_a_song_source_reads_the_first_of_upload_text_code_example(source, example, name):
+    """One reader for every source: the page, the API, the typed-melody tabs and the CLI."""
+    source = replace(source, code=tokens_to_link_code(np.full(32, 62))) if source.code else source
+    melody, got = source.read()
+    assert got == name and source.example_name == example and len(melody.tokens) % 16 == 0
+    assert source.key() == replace(source, track=7).key(), "the track is not part of the key"
+
+
+def test_a_song_source_upload_comes_first(tmp_path):
+    path = melody_midi(tmp_path / "mine.mid")
+    source = song.SongSource(example="test_2", upload=path, code="damaged", text="C4")
+    melody, name = source.read()
+    assert name == "mine" and len(melody.tokens) == 64 and source.example_name is None
+    assert source.key().startswith("upload:")
+    assert source.key() != song.SongSource(upload=melody_midi(tmp_path / "other.mid", bpm=90)).key()
 
 
 def test_read_song_refuses_what_it_cannot_read(tmp_path):
     with pytest.raises(ValueError, match="no example called 'nope'"):
-        song.read_song("nope")
+        song.SongSource(example="nope").read()
     with pytest.raises(ValueError, match="tempo must be 10 to 400 bpm"):
-        song.read_song(code=encode_song(np.full(32, 60)), bpm=5)
+        song.SongSource(code=tokens_to_link_code(np.full(32, 60)), bpm=5).read()
 
 
 def test_upload_limits(tmp_path):
@@ -79,8 +110,6 @@ def test_every_example_has_a_title_for_the_menus_and_keeps_its_name(tmp_path):
 
 
 def test_folder_songs_keeps_long_duple_songs_and_draws_them_with_the_seed(tmp_path):
-    from midi_files import melody_midi
-
     from vae.melody import load_melody, tokens_to_midi
 
     long = np.tile(load_melody(melody_midi(tmp_path / "scale.mid")).tokens, 3)  # 12 bars of 4/4

@@ -16,7 +16,7 @@ from ui.sampling_tab import Sampling
 from ui.typed_tab import TYPED_EXAMPLE, Typed
 from vae import render
 from vae.bundle import load_bundle
-from vae.melody import decode_song, load_melody
+from vae.melody import link_code_to_tokens, load_melody
 from vae.notation import parse_melody
 
 
@@ -52,13 +52,13 @@ def test_sample_is_seeded_and_plays_on_click(ideas):
 
 def test_variations_of_a_typed_melody(ideas):
     gallery, *_, many = ideas.sampling.variations(text="C4 D4 E4 F4 G4 A4 B4 C5", n=3, spread=2.0, seed=1)
-    assert len(gallery) == 3 and all(len(s) == 32 for s in many["songs"])
+    assert len(gallery) == 3 and all(len(s) == 32 for s in many.songs)
 
 
 def test_typed_melody_preview_code_and_title(ideas):
     roll, code, bpm, title, info = ideas.typed.preview(TYPED_EXAMPLE)
     assert Path(roll).read_bytes()[1:4] == b"PNG" and bpm == 120 and info.startswith("**Twinkle**: 4 bars")
-    assert (decode_song(code) == parse_melody(TYPED_EXAMPLE).tokens).all() and title == "Twinkle"
+    assert (link_code_to_tokens(code) == parse_melody(TYPED_EXAMPLE).tokens).all() and title == "Twinkle"
     assert ideas.typed.preview("")[1] == ""
     # A melody that does not read clears the roll, the code and the title, and says why under the box.
     bad_roll, bad_code, _bpm, bad_title, info = ideas.typed.preview("C4 X9")
@@ -89,7 +89,7 @@ def test_analogy_link_round_trip(ideas):
     a_example, a_code, b_menu, b_code, mix, direction, control, _model, tab, go = ideas.analogy.restore(_request(link))
     assert (a_example, a_code, mix, direction, control, go) == ("twinkle", "", 0.5, "a_rhythm", True, True)
     assert b_menu == "shared song" and tab.selected == "analogy", "the menu names the link's song, not an example"
-    assert (decode_song(b_code) == parse_melody("C4 D4 | E4*2").tokens).all()
+    assert (link_code_to_tokens(b_code) == parse_melody("C4 D4 | E4*2").tokens).all()
     assert ideas.analogy.analogy(a_example, None, a_code, None, b_menu, None, b_code, None, mix, direction, control)
     assert ideas.analogy.restore(_request("http://x/?an_mix=x"))[-1] is False
 
@@ -113,4 +113,4 @@ def test_variations_of_the_knobs_tabs_song(ideas):
         ideas.sampling.vary_loaded(None)
     loaded = ideas.h.load_song("twinkle")[-1]
     gallery, *_, many = ideas.sampling.vary_loaded(loaded, n=2, spread=1.0, seed=3)
-    assert len(gallery) == 2 and many["bpm"] == loaded.bpm and all(len(v) == len(loaded.tokens) for v in many["songs"])
+    assert len(gallery) == 2 and many.bpm == loaded.bpm and all(len(v) == len(loaded.tokens) for v in many.songs)

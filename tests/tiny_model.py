@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from vae.checkpoint import save_model
-from vae.dims import discover_dims
+from vae.dims import Discovery, discover_dims
 from vae.melody import CLIP_STEPS, HOLD, notes_to_tokens
 from vae.model import PRESETS, MusicVAE, set_seed
 
@@ -47,7 +47,7 @@ def make_tiny_model_folder(folder: str | Path, seed: int = 0, with_dims: bool = 
     model = MusicVAE(PRESETS["tiny"]).eval()
     extra = {"README.md": "---\nlicense: mit\n---\n# Tiny test model\n\nUntrained, for tests only.\n"}
     if with_dims:
-        dims = discover_dims(model, synthetic_clips(seed=seed), n_rhythm_clips=200, seed=seed).to_json()
+        dims = discover_dims(model, synthetic_clips(seed=seed), Discovery(n_rhythm_clips=200, seed=seed)).to_json()
         for knob in ("pitch", "rhythm"):
             direction = np.asarray(dims[f"{knob}_direction"])
             dims[f"{knob}_direction"] = (direction * KNOB_NORM / np.linalg.norm(direction)).tolist()

@@ -56,21 +56,21 @@ def _scores(results: np.ndarray, a: np.ndarray, b: np.ndarray) -> dict:
 
 def measure(bundle: Bundle, a: np.ndarray, b: np.ndarray) -> dict:
     """Every condition's scores for one model."""
-    model, dims = bundle.model, bundle.dims
+    model, space = bundle.model, bundle.space
     shape = a.shape
     z_a, z_b = encode_mu(model, a.reshape(-1, CLIP_STEPS)), encode_mu(model, b.reshape(-1, CLIP_STEPS))
-    p_ctrl, r_ctrl = control_dims(dims)
+    p_ctrl, r_ctrl = control_dims(space)
     latents = {"a": z_a, "b": z_b,
-               "analogy": ideas.analogy_latents(z_a, z_b, dims, 1.0),
-               "analogy_mix_0.5": ideas.analogy_latents(z_a, z_b, dims, 0.5),
-               "control": ideas.analogy_latents(z_a, z_b, dims, 1.0, control=True),
-               "pitch_into_b": ideas.swap_dims(z_b, z_a, dims.pitch_dims),
+               "analogy": ideas.analogy_latents(z_a, z_b, space, 1.0),
+               "analogy_mix_0.5": ideas.analogy_latents(z_a, z_b, space, 0.5),
+               "control": ideas.analogy_latents(z_a, z_b, space, 1.0, control=True),
+               "pitch_into_b": ideas.swap_dims(z_b, z_a, space.pitch_dims),
                "pitch_into_b_control": ideas.swap_dims(z_b, z_a, p_ctrl)}
     out = {}
     for name, z in tqdm(latents.items(), desc=bundle.source_info.path, unit="condition"):
         out[name] = _scores(decode_z(model, z).reshape(shape), a, b)
-    return {"source": bundle.source_info.describe(), "pitch_dims": dims.pitch_dims.tolist(),
-            "rhythm_dims": dims.rhythm_dims.tolist(), "control_rhythm_dims": r_ctrl.tolist(),
+    return {"source": bundle.source_info.describe(), "pitch_dims": space.pitch_dims.tolist(),
+            "rhythm_dims": space.rhythm_dims.tolist(), "control_rhythm_dims": r_ctrl.tolist(),
             "control_pitch_dims": p_ctrl.tolist(), "conditions": out}
 
 

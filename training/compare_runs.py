@@ -20,7 +20,7 @@ import torch
 from vae import curves
 from vae.checkpoint import load_folder
 from vae.dims import discover_dims
-from vae.measures import knob_effects, reconstruction_accuracy
+from vae.measures import KnobMove, knob_effects, reconstruction_accuracy
 from vae.melody import STEPS_PER_BAR
 
 
@@ -47,17 +47,17 @@ def main() -> None:
     out = {}
     for folder in args.models:
         model = load_folder(folder)
-        dims = discover_dims(model, clips)
+        space = discover_dims(model, clips)
         row = {"token_accuracy": reconstruction_accuracy(model, clips)["token_accuracy"],
-               **{k: dims.meta[k] for k in ("c_pitch", "pitch_stability", "c_rhythm", "overlap")},
-               "pitch_dims": dims.pitch_dims.tolist(), "rhythm_dims": dims.rhythm_dims.tolist()}
-        variants = {"transport": dims}
+               **{k: space.meta[k] for k in ("c_pitch", "pitch_stability", "c_rhythm", "overlap")},
+               "pitch_dims": space.pitch_dims.tolist(), "rhythm_dims": space.rhythm_dims.tolist()}
+        variants = {"transport": space}
         fitted = curves.fit_curves(model, clips, songs)
         if fitted:
-            variants["curve"] = dims.with_curves(fitted)
+            variants["curve"] = space.with_curves(fitted)
         for name, d in variants.items():
-            pitch = [knob_effects(model, s, d, 5.0, "pitch")["pitch_shift"] for s in songs]
-            dens = [knob_effects(model, s, d, 1.0, "rhythm")["density_ratio"] for s in songs]
+            pitch = [knob_effects(model, s, d, KnobMove(5.0, "pitch"))["pitch_shift"] for s in songs]
+            dens = [knob_effects(model, s, d, KnobMove(1.0, "rhythm"))["density_ratio"] for s in songs]
             row[f"{name}_pitch+5_median"] = float(np.median([p for p in pitch if p is not None]))
             row[f"{name}_rhythm+1_density_median"] = float(np.median([r for r in dens if r is not None]))
         out[folder] = row

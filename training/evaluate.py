@@ -35,7 +35,7 @@ def song_clips(paths: list[Path], desc: str) -> tuple[np.ndarray, dict]:
         except ValueError:
             counts["unreadable"] += 1
             continue
-        if melody.warnings:
+        if not melody.duple:
             counts["not_duple"] += 1
             continue
         c = split_clips(melody.tokens)

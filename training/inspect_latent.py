@@ -35,11 +35,11 @@ from tqdm import tqdm
 
 from vae import curves, knobs, pianoroll
 from vae.augment import transposable, transpose
-from vae.dims import KNOBS, PITCH_KNOBS, RHYTHM_KNOBS, Dims, discover_dims
+from vae.dims import KNOBS, PITCH_KNOBS, RHYTHM_KNOBS, Discovery, KnobSpace, discover_dims
 from vae.hub import load_model
 from vae.inference import FIT_LR, FIT_STEPS, encode_mu
 from vae.knobs import Knobs
-from vae.measures import fitted_accuracy, knob_effects, knob_fidelity, rest_agreement
+from vae.measures import KnobMove, fitted_accuracy, knob_effects, knob_fidelity, rest_agreement
 from vae.melody import STEPS_PER_BAR, clip_is_valid, load_melody, split_clips
 from vae.song import folder_songs
 
@@ -93,7 +93,7 @@ def deltas_figure(deltas: np.ndarray, labels: list[str], dims: list[int], title:
 
 def rolls_figure(rows: list[tuple[str, np.ndarray, np.ndarray | None]], path: Path) -> None:
     """Piano rolls stacked: (title, tokens, the tokens to compare against or None)."""
-    images = [pianoroll.piano_roll(tokens, compare=ref, title=title, width=1100, height=260)
+    images = [pianoroll.piano_roll(tokens, compare=ref, title=title, size=(1100, 260))
               for title, tokens, ref in rows]
     pianoroll.save_png(np.concatenate(images, axis=0), path)
     print("wrote", path)
@@ -119,12 +119,12 @@ def grid_figure(cells: np.ndarray, path: Path) -> None:
     save(fig, path)
 
 
-def song_effects(model, songs: list[np.ndarray], dims: Dims, desc: str, names: tuple[str, ...] = KNOBS) -> dict:
+def song_effects(model, songs: list[np.ndarray], space: KnobSpace, desc: str, names: tuple[str, ...] = KNOBS) -> dict:
     """Knob effects averaged over songs, each knob with its random control."""
     out = {}
     for knob, amount in ((k, KNOB_MOVES[k]) for k in names):
         for control in ([False, True] if knob != "residual" else [False]):
-            rows = [knob_effects(model, s, dims, amount, knob=knob, control=control, seed=k)
+            rows = [knob_effects(model, s, space, KnobMove(amount, knob=knob, control=control, seed=k))
                     for k, s in enumerate(tqdm(songs, desc=f"{desc} {knob}{' control' if control else ''}"))]
             summary = {"amount": amount, "n_songs": len(rows)}
             for key in ("pitch_shift", "rhythm_change", "steps_changed", "density_ratio"):
@@ -188,20 +188,20 @@ def fidelity_figure(reports: dict[str, dict], path: Path) -> None:
     save(fig, path)
 
 
-def knob_dims(model, data, args) -> tuple[Dims, dict]:
+def knob_space(model, data, args) -> tuple[KnobSpace, dict]:
     """The knobs, fitted on the validation split: discovery, then (for a regularised model) the curves."""
     val = data["val_clips"]
     val = val[np.random.default_rng(args.seed).permutation(len(val))[: args.n_clips]]
     bar = tqdm(total=100, desc="disentanglement by augmentation (validation clips)", unit="%")
-    dims = discover_dims(model, val, seed=args.seed, pitch_knob="transport", rhythm_unit="songs",
-                         progress=lambda f, msg: bar.update(round(100 * f) - bar.n))
+    space = discover_dims(model, val, Discovery(seed=args.seed, pitch_knob="transport", rhythm_unit="songs"),
+                          progress=lambda f, msg: bar.update(round(100 * f) - bar.n))
     bar.close()
     fitted = curves.fit_curves(model, val, split_songs(data, "val", args.n_songs, seed=args.seed), seed=args.seed)
-    dims = dims.with_curves(fitted)
+    space = space.with_curves(fitted)
     pitch_knob = args.pitch_knob or ("curve" if "pitch" in fitted else "transport")
     rhythm_knob = args.rhythm_knob or ("curve" if "rhythm" in fitted else "linear")
-    dims = replace(dims, pitch_knob=pitch_knob, rhythm_knob=rhythm_knob)
-    dims.meta["method"] = (
+    space = replace(space, pitch_knob=pitch_knob, rhythm_knob=rhythm_knob)
+    space.meta["method"] = (
         "disentanglement by augmentation on validation clips: pitch dims = top 2 of Σ_p |mean Δz| over "
         "transpositions p = 1..12; rhythm dims = top 5 of Σ_n |mean Δz| over splits n = 2, 4, 8, 16 of two-whole-note "
         f"clips. Pitch knob: {pitch_knob}; rhythm knob: {rhythm_knob}. 'curve' = the attribute-tied dim moved "
@@ -209,9 +209,9 @@ def knob_dims(model, data, args) -> tuple[Dims, dict]:
         "on validation songs so that +1 plays one semitone (pitch) or twice the notes (rhythm); 'transport' = "
         "one affine map within the pitch dims per shift; 'linear' = the least-squares slope of Δ_p (pitch) or "
         "mean Δz of a split in 2 of the validation clips whose notes split (rhythm).")
-    dims.meta["data"] = {"clips": f"{len(val)} validation-split clips of {args.data}",
+    space.meta["data"] = {"clips": f"{len(val)} validation-split clips of {args.data}",
                          "songs": f"{args.n_songs} validation songs of 8 bars or more", "seed": args.seed}
-    return dims, fitted
+    return space, fitted
 
 
 def faithful_figure(reports: dict[str, dict], path: Path) -> None:
@@ -236,7 +236,7 @@ def faithful_figure(reports: dict[str, dict], path: Path) -> None:
     save(fig, path)
 
 
-def faithful_measures(model, dims: Dims, data, sets: dict[str, list[np.ndarray]], n_clips: int, seed: int) -> dict:
+def faithful_measures(model, space: KnobSpace, data, sets: dict[str, list[np.ndarray]], n_clips: int, seed: int) -> dict:
     """Faithful encoding (DESIGN "Measures"), μ beside fitted z: reconstruction of test and Nottingham clips, rest
     agreement, and the knobs' effects and fidelity from the fitted latents, as the app serves them by default."""
     rng = np.random.default_rng(seed)
@@ -253,8 +253,8 @@ def faithful_measures(model, dims: Dims, data, sets: dict[str, list[np.ndarray]]
                 round(100 * f) - b.n))
     out["rest_agreement"] = {name: {"fitted": rest_agreement(model, songs), "mu": rest_agreement(model, songs, False)}
                              for name, songs in sets.items()}
-    out["knobs"] = {name: song_effects(model, songs, dims, f"fitted {name}") for name, songs in sets.items()}
-    out["fidelity"] = {k: {name: knob_fidelity(model, songs, dims, k) for name, songs in sets.items()}
+    out["knobs"] = {name: song_effects(model, songs, space, f"fitted {name}") for name, songs in sets.items()}
+    out["fidelity"] = {k: {name: knob_fidelity(model, songs, space, k) for name, songs in sets.items()}
                        for k in ("pitch", "rhythm")}
     return out
 
@@ -294,12 +294,12 @@ def main() -> None:
     torch.set_num_threads(2)
     if args.faithful_only:
         model = load_model(args.model, fallback=False)
-        dims = Dims.from_json(json.loads((Path(args.model) / "dims.json").read_text()))
+        space = KnobSpace.from_json(json.loads((Path(args.model) / "dims.json").read_text()))
         data = np.load(args.data)
         sets = song_sets(data, args)
         path = Path(args.out) / "report.json"
         report = json.loads(path.read_text())
-        report["faithful"] = faithful_measures(model, dims, data, {k: v for k, v in sets.items() if v}, 2000, args.seed)
+        report["faithful"] = faithful_measures(model, space, data, {k: v for k, v in sets.items() if v}, 2000, args.seed)
         report["faithful"]["seconds"] = round(time.time() - t0, 1)
         path.write_text(json.dumps(report, indent=2))
         print(json.dumps({k: v for k, v in report["faithful"].items() if k in ("reconstruction", "fit")}, indent=2))
@@ -315,16 +315,17 @@ def main() -> None:
     model = load_model(args.model, fallback=False)
     data = np.load(args.data)
     weights = Path(model.source_info.path) / "model.safetensors"
-    dims, fitted = knob_dims(model, data, args)
-    dims.meta["weights_sha256"] = hashlib.sha256(weights.read_bytes()).hexdigest()
-    saved = dims.to_json()
+    space, fitted = knob_space(model, data, args)
+    space.meta["weights_sha256"] = hashlib.sha256(weights.read_bytes()).hexdigest()
+    saved = space.to_json()
     (out / "dims.json").write_text(json.dumps(saved))
 
     # The paper's analysis, as DESIGN "Measures" defines it: on test clips.
     test = data["test_clips"]
     test = test[np.random.default_rng(args.seed).permutation(len(test))[: args.n_clips]]
     bar = tqdm(total=100, desc="disentanglement by augmentation (test clips)", unit="%")
-    analysis = discover_dims(model, test, seed=args.seed, progress=lambda f, msg: bar.update(round(100 * f) - bar.n))
+    analysis = discover_dims(model, test, Discovery(seed=args.seed),
+                             progress=lambda f, msg: bar.update(round(100 * f) - bar.n))
     bar.close()
     found = analysis.to_json()
     tied = {knob: c["dim"] for knob, c in fitted.items()}
@@ -341,26 +342,26 @@ def main() -> None:
 
     twinkle = load_melody(TWINKLE).tokens
     # The app's knob path: knobs.apply with the app's random-control seed.
-    base = knobs.apply(model, dims, twinkle, Knobs())
-    knob = {k: knobs.apply(model, dims, twinkle, Knobs(**{k: a})) for k, a in KNOB_MOVES.items()}
-    control = {k: knobs.apply(model, dims, twinkle, Knobs(control=True, **{k: KNOB_MOVES[k]})) for k in ("pitch", "rhythm")}
+    base = knobs.apply(model, space, twinkle, Knobs())
+    knob = {k: knobs.apply(model, space, twinkle, Knobs(**{k: a})) for k, a in KNOB_MOVES.items()}
+    control = {k: knobs.apply(model, space, twinkle, Knobs(control=True, **{k: KNOB_MOVES[k]})) for k in ("pitch", "rhythm")}
     rolls_figure([("Twinkle theme, decoded", base, None),
                   (f"pitch knob +{KNOB_MOVES['pitch']:g} (paper fig. 6a)", knob["pitch"], base),
-                  (f"random control, same move on {len(dims.pitch_dims)} random dims (fig. 6b)", control["pitch"], base)],
+                  (f"random control, same move on {len(space.pitch_dims)} random dims (fig. 6b)", control["pitch"], base)],
                  figs / "fig6_pitch_knob.png")
     rolls_figure([("Twinkle theme, decoded", base, None),
                   (f"rhythm knob +{KNOB_MOVES['rhythm']:g} (paper fig. 7a)", knob["rhythm"], base),
-                  (f"random control on {len(dims.rhythm_dims)} random dims (fig. 7b)", control["rhythm"], base)],
+                  (f"random control on {len(space.rhythm_dims)} random dims (fig. 7b)", control["rhythm"], base)],
                  figs / "fig7_rhythm_knob.png")
-    minus = knobs.apply(model, dims, twinkle, Knobs(residual=-KNOB_MOVES["residual"]))
+    minus = knobs.apply(model, space, twinkle, Knobs(residual=-KNOB_MOVES["residual"]))
     rolls_figure([(f"residual knob +{KNOB_MOVES['residual']:g} (paper fig. 8)", knob["residual"], base),
                   (f"residual knob -{KNOB_MOVES['residual']:g}", minus, base)], figs / "fig8_residual_knob.png")
 
-    grid_figure(knobs.grid(model, dims, test[0], test[len(test) // 2], 5), figs / "fig9_grid.png")
+    grid_figure(knobs.grid(model, space, test[0], test[len(test) // 2], 5), figs / "fig9_grid.png")
 
     report = {"model": str(args.model), "label": label, "weights_sha256": saved["weights_sha256"],
               "config": {k: v for k, v in vars(model.config).items() if k.startswith(("reg_", "beta", "kl_"))},
-              "pitch_knob": dims.pitch_knob, "rhythm_knob": dims.rhythm_knob,
+              "pitch_knob": space.pitch_knob, "rhythm_knob": space.rhythm_knob,
               "rhythm_unit": saved["rhythm_unit"]["calibrated_on"],
               "latent": {k: found[k] for k in ("pitch_dims", "rhythm_dims", "c_pitch", "pitch_stability", "c_rhythm",
                                                "rhythm_stability", "overlap", "n_pitch_clips", "n_rhythm_clips")},
@@ -368,20 +369,20 @@ def main() -> None:
                             "tied_dims": tied, "notes": saved.get("curve_notes", []),
                             "found_on_validation": {"pitch": saved.get("found_pitch_dims", saved["pitch_dims"]),
                                                     "rhythm": saved.get("found_rhythm_dims", saved["rhythm_dims"])}},
-              "curves": {k: {"rho": c["rho"], "dim": c["dim"], "attribute": c["attribute"]} for k, c in fitted.items()},
+              "curves": {k: {"rho": c.rho, "dim": c.dim, "attribute": c.attribute} for k, c in fitted.items()},
               "pca": {k: pca[k] for k in ("components_for_99_percent", "n_clips")}}
     report["latent"]["finds_tied_dims"] = {knob: dim in found[f"{knob}_dims"] for knob, dim in tied.items()}
     nottingham = Path(args.nottingham)
     sets = song_sets(data, args)
     for name, songs in sets.items():
-        report[f"knobs_{name}"] = (song_effects(model, songs, dims, name) if songs else
+        report[f"knobs_{name}"] = (song_effects(model, songs, space, name) if songs else
                                    "not measured: no songs of 8 bars or more" + f" in {nottingham}" * (name == "nottingham"))
     sets = {name: songs for name, songs in sets.items() if songs}
-    report["fidelity"] = {k: {name: knob_fidelity(model, songs, dims, k) for name, songs in sets.items()}
+    report["fidelity"] = {k: {name: knob_fidelity(model, songs, space, k) for name, songs in sets.items()}
                           for k in ("pitch", "rhythm")}
     report["rest_agreement"] = {name: rest_agreement(model, songs) for name, songs in sets.items()}
 
-    def variants(knob: str, shipped: str, alternatives: dict[str, Dims]) -> dict:
+    def variants(knob: str, shipped: str, alternatives: dict[str, KnobSpace]) -> dict:
         """The knob's effects under each variant of dims; the shipped one is taken from knobs_*."""
         return {kind: {name: ({k: v for k, v in report[f"knobs_{name}"].items() if k.startswith(knob)}
                               if kind == shipped else song_effects(model, songs, alt, f"{kind} {name}", names=(knob,)))
@@ -389,16 +390,16 @@ def main() -> None:
                 for kind, alt in alternatives.items()}
 
     # Every way of each knob on the same songs: the DESIGN's straight knob, the transport maps, the curves.
-    report["pitch_knobs"] = variants("pitch", dims.pitch_knob,
-                                     {kind: replace(dims, pitch_knob=kind) for kind in PITCH_KNOBS
-                                      if kind == "linear" or (kind == "transport" and dims.transport)
+    report["pitch_knobs"] = variants("pitch", space.pitch_knob,
+                                     {kind: replace(space, pitch_knob=kind) for kind in PITCH_KNOBS
+                                      if kind == "linear" or (kind == "transport" and space.transport)
                                       or (kind == "curve" and "pitch" in fitted)})
-    rhythm_alternatives = {unit: replace(dims, rhythm_knob="linear",
-                                         directions={**dims.directions, "rhythm": torch.tensor(d)})
+    rhythm_alternatives = {unit: replace(space, rhythm_knob="linear",
+                                         directions={**space.directions, "rhythm": torch.tensor(d)})
                            for unit, d in saved["rhythm_directions"].items()}
     if "rhythm" in fitted:
-        rhythm_alternatives["curve"] = replace(dims, rhythm_knob="curve")
-    shipped_rhythm = "curve" if dims.rhythm_knob == "curve" else saved["rhythm_unit"]["calibrated_on"]
+        rhythm_alternatives["curve"] = replace(space, rhythm_knob="curve")
+    shipped_rhythm = "curve" if space.rhythm_knob == "curve" else saved["rhythm_unit"]["calibrated_on"]
     report["rhythm_knobs"] = variants("rhythm", shipped_rhythm, rhythm_alternatives)
     if args.eval:
         report["reconstruction"] = json.loads(Path(args.eval).read_text())

@@ -32,6 +32,7 @@ from vae.melody import (
     N_PITCHES,
     STEPS_PER_BAR,
     STEPS_PER_QUARTER,
+    MeterWarning,
     clip_is_valid,
     clip_windows,
     load_melody,
@@ -110,8 +111,9 @@ def parse_midi(path: str, tune_id: str) -> tuple[list[tuple[str, np.ndarray]], C
         melody = load_melody(path)
     except ValueError as e:
         return [], Counter(), Counter({"unreadable": 1}), f"unreadable: {e}"[:300]
-    if melody.warnings:
-        return [], Counter(), Counter({melody.meter: 1}), f"warning: {melody.warnings[0]}"[:300]
+    if not melody.duple:  # by the warning's type: a tempo moved into range keeps the tune
+        meter = next(w for w in melody.warnings if isinstance(w, MeterWarning))
+        return [], Counter(), Counter({melody.meter: 1}), f"warning: {meter}"[:300]
     return [(tune_id, melody.tokens)], Counter({melody.meter: 1}), Counter(), None
 
 

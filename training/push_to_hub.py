@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from vae.checkpoint import CONFIG_FILE, WEIGHTS_FILE, load_folder
-from vae.hub import DEFAULT_COMMIT_MESSAGE, ENV_MODEL, ENV_REVISION, push_model
+from vae.hub import DEFAULT_COMMIT_MESSAGE, ENV_MODEL, ENV_REVISION, HubAccess, push_model
 
 EXPECTED_EXTRAS = ("dims.json", "report.json", "README.md")  # what the shipped folder carries (DESIGN.md)
 
@@ -51,8 +51,8 @@ def main(argv: list[str] | None = None) -> None:
         return
 
     try:
-        result = push_model(args.folder, args.repo_id, revision=args.revision, token=args.token,
-                            private=args.private, commit_message=args.message)
+        result = push_model(args.folder, args.repo_id, revision=args.revision, private=args.private,
+                            commit_message=args.message, access=HubAccess(token=args.token))
     except (OSError, ValueError) as err:  # the Hub's HTTP errors are OSErrors
         print(f"error: pushing to {args.repo_id} failed: {err}", file=sys.stderr)
         sys.exit(1)

@@ -10,7 +10,7 @@ import gradio as gr
 from ui.common import DEFAULT, EXAMPLES, MP3, picker, read
 from ui.guards import as_faithful, as_lossless, private, user_errors
 from vae import ideas, render
-from vae.melody import encode_song
+from vae.melody import tokens_to_link_code
 
 DIRECTIONS = {"A's pitch with B's rhythm": "a_pitch", "A's rhythm with B's pitch": "a_rhythm"}
 SHARED = "shared song"  # a link's song in a menu
@@ -32,12 +32,13 @@ class Analogy:
         direction = DIRECTIONS.get(direction, direction)
         (a, name_a), (b, name_b) = read(a_example, a_file, a_code, a_text), read(b_example, b_file, b_code, b_text)
         bundle = self.h.pick(model)
-        result = ideas.analogy(bundle.model, bundle.dims, a.tokens, b.tokens, mix, direction, bool(control),
-                               as_faithful(faithful))
+        result = ideas.analogy(bundle.model, bundle.space, a.tokens, b.tokens,
+                               ideas.Analogy(mix, direction, bool(control)), as_faithful(faithful))
         (pitch, p_name), r_name = ((a, name_a), name_b) if direction == "a_pitch" else ((b, name_b), name_a)
         title = f"pitch of {p_name}, rhythm of {r_name} (mix {float(mix):g})" + " (random control)" * bool(control)
         stem = f"{p_name}_with_rhythm_of_{r_name}_mix{float(mix):g}" + "_control" * bool(control)
-        files = render.result_files(result, pitch.tokens, pitch.bpm, title, stem, lossless=as_lossless(audio_format))
+        files = render.result_files(result, pitch.tokens, pitch.bpm, render.Label(title, stem),
+                                    lossless=as_lossless(audio_format))
         return tuple(map(str, files))
 
     @user_errors
@@ -50,7 +51,7 @@ class Analogy:
         for side, (example, midi_file, code, text) in (("a", (a_example, a_file, a_code, a_text)),
                                                        ("b", (b_example, b_file, b_code, b_text))):
             if midi_file or (text or "").strip() or code:
-                params[f"an_{side}_song"] = encode_song(read(example, midi_file, code, text)[0].tokens)
+                params[f"an_{side}_song"] = tokens_to_link_code(read(example, midi_file, code, text)[0].tokens)
             else:
                 params[f"an_{side}"] = example or DEFAULT
         params.update(an_mix=f"{float(mix):g}", an_direction=DIRECTIONS.get(direction, direction),

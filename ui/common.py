@@ -7,7 +7,6 @@ import numpy as np
 
 from vae import render, song
 from vae.melody import Melody
-from vae.notation import parse_melody
 from vae.pianoroll import piano_roll_thumbnail
 
 EXAMPLES = song.example_songs()
@@ -19,10 +18,7 @@ TABLE = {"headers": ["measure", "value"], "wrap": True, "column_widths": ["45%",
 
 def read(example=DEFAULT, midi_file=None, song_code=None, text=None, bpm=None) -> tuple[Melody, str]:
     """A song from an upload, else a typed melody, else a song code, else an example: (melody, name)."""
-    if not midi_file and (text or "").strip():
-        return parse_melody(text, bpm), "typed melody"
-    melody, name, _ = song.read_song(example, midi_file, song_code, bpm, None, EXAMPLES)
-    return melody, name
+    return song.SongSource(example=example, upload=midi_file, code=song_code, bpm=bpm, text=text).read(EXAMPLES)
 
 
 def thumbnail_gallery(songs, stem: str, captions) -> list[tuple[str, str]]:

@@ -52,8 +52,8 @@ class Inspect:
         figures = [gr.Image(value=str(p) if p else None, visible=p is not None)
                    for p in figure_paths(name, next(iter(self.h.bundles)))]
         report = measures.report_rows(b.report) if b.report else []
-        plot = measures.dim_scores_figure(b.dims, name) if "pitch_scores" in b.dims.meta else None
-        return (f"### The model **{name}**", *figures, measures.dims_rows(b.dims),
+        plot = measures.dim_scores_figure(b.space, name) if "pitch_scores" in b.space.meta else None
+        return (f"### The model **{name}**", *figures, measures.dims_rows(b.space),
                 gr.Dataframe(value=report, visible=bool(report)), gr.Plot(value=plot, visible=plot is not None))
 
     @user_errors
@@ -61,8 +61,8 @@ class Inspect:
                      state=None, model=None, faithful=True, progress=gr.Progress()):  # noqa: B008
         """Re-run the pitch/rhythm analysis (disentanglement by augmentation) on the current song's clips, on μ."""
         s = self.h._song(state, example, midi_file, track, song_code, bpm, model, faithful)
-        dims = song_dims(self.h.pick(model).model, s.tokens, s.label, progress=lambda f, msg: progress(f, desc=msg))
-        return measures.dims_rows(dims), measures.dim_scores_figure(dims, f"{s.label}: {s.n_clips} clips"), s
+        space = song_dims(self.h.pick(model).model, s.tokens, s.label, progress=lambda f, msg: progress(f, desc=msg))
+        return measures.dims_rows(space), measures.dim_scores_figure(space, f"{s.label}: {s.n_clips} clips"), s
 
 
 def layout(h) -> SimpleNamespace:

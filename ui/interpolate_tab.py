@@ -2,29 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 
 import gradio as gr
-import numpy as np
 
 from ui.common import DEFAULT, EXAMPLES, song_picker
 from ui.guards import as_faithful, private, user_errors
 from vae import knobs, render, song
-from vae.knobs import GRID_RANGE
+from vae.knobs import GRID_RANGE, GridState
 
 GRID_DEFAULT = 5
 NO_GRID = "Make a grid first: choose two clips and press **Interpolate**, then click a cell or play the diagonal."
 READY = "Click a cell to hear it, or play the diagonal."
-
-
-@dataclass(frozen=True)
-class Grid:
-    """A grid the user made: its cells' tokens, (n, n, 32), and the source song's tempo."""
-
-    cells: np.ndarray
-    bpm: float
 
 
 class Interpolate:
@@ -42,22 +32,22 @@ class Interpolate:
         source, bpm = song.read_clip(source_example, source_file, source_clip, EXAMPLES)
         target, _ = song.read_clip(target_example, target_file, target_clip, EXAMPLES)
         b = self.h.pick(model)
-        cells = knobs.grid(b.model, b.dims, source, target, grid_size, as_faithful(faithful))
-        return [(str(path), caption) for path, caption in knobs.grid_gallery(cells)], Grid(cells, bpm)
+        cells = knobs.grid(b.model, b.space, source, target, grid_size, as_faithful(faithful))
+        return [(str(path), caption) for path, caption in knobs.grid_gallery(cells)], GridState(cells, bpm)
 
     @user_errors
-    def play_cell(self, grid: Grid | None, evt: gr.SelectData):
+    def play_cell(self, grid: GridState | None, evt: gr.SelectData):
         """Audio (it plays at once) and MIDI of the grid cell the user selected."""
-        if not isinstance(grid, Grid):  # a sentence, not an error: nothing is broken
+        if not isinstance(grid, GridState):  # a sentence, not an error: nothing is broken
             return None, None, NO_GRID
-        i, j = divmod(int(evt.index), len(grid.cells))
+        i, j = grid.position(evt.index)
         audio, midi = render.sound_files(grid.cells[i, j], grid.bpm, f"cell_{i}_{j}")
-        return str(audio), str(midi), f"Cell: {knobs.grid_caption(i, j, len(grid.cells))}"
+        return str(audio), str(midi), f"Cell: {knobs.grid_caption(i, j, grid.n)}"
 
     @user_errors
-    def play_diagonal(self, grid: Grid | None):
+    def play_diagonal(self, grid: GridState | None):
         """The cells (i, i) from source to target joined into one melody: audio and MIDI."""
-        if not isinstance(grid, Grid):
+        if not isinstance(grid, GridState):
             return None, None, NO_GRID
         audio, midi = render.sound_files(knobs.diagonal(grid.cells), grid.bpm, "diagonal")
         return str(audio), str(midi), "The diagonal, source to target"
@@ -97,7 +87,7 @@ def wire(h, g: SimpleNamespace, page: SimpleNamespace) -> None:
     cell_out = [g.cell_audio, g.cell_midi, g.cell_info]
     g.make_grid.click(x.interpolate, [*g.src, *g.tgt, g.grid_size, page.model, page.faithful], [g.gallery, grid_state],
                       api_name="interpolate"
-                      ).success(lambda grid: (gr.Gallery(columns=len(grid.cells)), None, None, READY), grid_state,
+                      ).success(lambda grid: (gr.Gallery(columns=grid.n), None, None, READY), grid_state,
                                 [g.gallery, *cell_out], **private("grid_columns"))  # a gallery row per grid row
     g.gallery.select(x.play_cell, grid_state, cell_out, **private("play_cell"))
     g.diagonal.click(x.play_diagonal, grid_state, cell_out, **private("play_diagonal"))

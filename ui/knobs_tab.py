@@ -40,7 +40,7 @@ class Handlers:
         self.bundles = bundles if isinstance(bundles, dict) else {DEFAULT_MODEL: bundles}
         self.bundle = next(iter(self.bundles.values()))  # the default model
         self.pick = functools.partial(pick_bundle, self.bundles)  # model name (None: the default) -> Bundle
-        self.n_sliders = max(b.dims.n_offsets for b in self.bundles.values())  # Advanced sliders on the page
+        self.n_sliders = max(b.space.n_offsets for b in self.bundles.values())  # Advanced sliders on the page
 
     def model_name(self, model=None) -> str:
         """The name of the model ``model`` picks (None or "": the default)."""
@@ -50,9 +50,11 @@ class Handlers:
               title="") -> song.Song:  # the six SOURCE widgets, then the model
         default = model in (None, "", next(iter(self.bundles)))  # songs of the default model carry no model name
         bar = gr.Progress()  # a bar on the page while a new song's latents are fitted; nothing outside an event
-        return song.load(self.pick(model).model, example, midi_file, song_code, bpm, track, EXAMPLES, cached=state,
-                         model_name="" if default else model, faithful=as_faithful(faithful),
-                         progress=lambda f, msg: bar(f, desc=msg), title=title or "")
+        source = song.SongSource(example=example, upload=midi_file, code=song_code, bpm=bpm, track=track,
+                                 title=title or "")
+        return song.load(self.pick(model).model, source, EXAMPLES, cached=state,
+                         reading=song.Reading(model_name="" if default else model, faithful=as_faithful(faithful),
+                                              progress=lambda f, msg: bar(f, desc=msg)))
 
     def summary(self, s: song.Song, model=None) -> str:
         """The song's facts on the page, and the model that reads it."""
@@ -91,10 +93,11 @@ class Handlers:
         """The knobs (as :meth:`Knobs.from_controls` takes them) on a loaded song: the knobs, the result, and its
         files as they are ready (:func:`render.result_files_as_ready`: roll and MIDI, then the audio: MP3, or with
         ``lossless`` WAV)."""
-        k = Knobs.from_controls(*controls, n_bars=s.n_bars)
-        title, stem = k.title(s.label, b.dims.offset_names), k.stem(s.name)  # named before the walk goes down
-        result = knobs.apply(b.model, b.dims, s.tokens, k, latents=s.latents)
-        return k, result, render.result_files_as_ready(result, s.tokens, s.bpm, title, stem, k.bars, lossless)
+        k = Knobs.from_controls(controls, n_bars=s.n_bars)
+        title, stem = k.title(s.label, b.space.offset_names), k.stem(s.name)  # named before the walk goes down
+        result = knobs.apply(b.model, b.space, s.tokens, k, latents=s.latents)
+        label = render.Label(title, stem)
+        return k, result, render.result_files_as_ready(result, s.tokens, s.bpm, label, k.bars, lossless)
 
     @user_errors
     def modulate(self, example=DEFAULT, midi_file=None, track=None, song_code=None, bpm=None,
@@ -102,7 +105,7 @@ class Handlers:
                  state=None, model=None, faithful=True, audio_format=MP3):
         """Turn the knobs on a song: result piano roll (over the original), audio (MP3, or "wav"), MIDI file."""
         s = self._song(state, example, midi_file, track, song_code, bpm, model, faithful)
-        controls = (pitch, rhythm, residual, control, bar_from, bar_to, dim_offsets)
+        controls = knobs.Controls(pitch, rhythm, residual, control, bar_from, bar_to, dim_offsets)
         *_, files = self._turn(s, self.pick(model), controls, as_lossless(audio_format))[2]
         return (*map(str, files), s)
 
@@ -143,13 +146,13 @@ class Handlers:
         to it all; then, once encoded, its audio."""
         s = self._page_song(state, model, faithful, values[:6])
         knob_values = values[6:]
-        controls = (*knob_values[:6], knob_values[6:])  # pitch, rhythm, residual, control, bars, offsets
+        controls = knobs.Controls(*knob_values[:6], knob_values[6:])  # pitch, rhythm, residual, control, bars, offsets
         k, result, files = self._turn(s, self.pick(model), controls)
         roll, _, midi = next(files)
         first, last = k.bars  # measured where the knobs moved the song
         bars = slice((first - 1) * STEPS_PER_BAR, last * STEPS_PER_BAR)
         where = "" if (first, last) == (1, s.n_bars) else f" in bars {first}–{last}"
-        did = f"**What the knobs did**{where} (against the song at rest): {measures.what_it_did(s.rest[bars], result[bars])}"
+        did = f"**What the knobs did**{where} (against the song at rest): {measures.what_it_did(s.unmoved[bars], result[bars])}"
         yield str(roll), gr.skip(), str(midi), None, did, s, self.share_link(s, base, model, *knob_values)
         yield gr.skip(), str(next(files).audio), *[gr.skip()] * 5
 
@@ -159,7 +162,7 @@ class Handlers:
         page's download button."""
         s = self._page_song(state, model, faithful, values[:6])
         knob_values = values[6:]
-        *_, files = self._turn(s, self.pick(model), (*knob_values[:6], knob_values[6:]), lossless=True)[2]
+        *_, files = self._turn(s, self.pick(model), knobs.Controls(*knob_values[:6], knob_values[6:]), lossless=True)[2]
         return str(files.audio)
 
     @user_errors
@@ -169,7 +172,8 @@ class Handlers:
         if not isinstance(state, song.Song):
             return ""
         pitch, rhythm, residual, control, bar_from, bar_to, *offsets = knob_values
-        k = Knobs.from_controls(pitch, rhythm, residual, control, bar_from, bar_to, offsets, state.n_bars)
+        k = Knobs.from_controls(knobs.Controls(pitch, rhythm, residual, control, bar_from, bar_to, offsets),
+                                state.n_bars)
         name = "" if self.model_name(model) == next(iter(self.bundles)) else self.model_name(model)
         return share.share_url(base, state, k.checked(state.n_bars, len(offsets)), name)
 
@@ -186,7 +190,7 @@ class Handlers:
 
     def offset_sliders(self, model=None) -> list:
         """The Advanced sliders, named after the dims of the model ``model`` picks (hidden past its dims)."""
-        names = self.pick(model).dims.offset_names
+        names = self.pick(model).space.offset_names
         return [gr.Slider(label=names[i] if i < len(names) else "", visible=i < len(names))
                 for i in range(self.n_sliders)]
 
@@ -197,7 +201,7 @@ class Handlers:
 def layout(h: Handlers) -> SimpleNamespace:
     """The Knobs tab: a song, the knob sliders, the result's roll, audio, MIDI and share link."""
     ui = SimpleNamespace()
-    names = h.bundle.dims.offset_names
+    names = h.bundle.space.offset_names
     with gr.Tab("Knobs", id="knobs"), gr.Row(elem_id="knobs-row"):
         with gr.Column(scale=1, min_width=300, elem_id="song-col"):
             ui.example, ui.upload, _ = song_picker("Song: ", ids=("song-box", "song-upload"))

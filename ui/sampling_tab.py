@@ -32,7 +32,7 @@ class Sampling:
                                    f"{stem}.png")
         return (thumbnail_gallery(songs, stem, captions), str(roll),
                 *map(str, render.sound_files(joined, bpm, stem, as_lossless(audio_format))),
-                {"songs": list(songs), "bpm": bpm, "stem": stem})
+                ideas.SongSet(list(songs), bpm, stem))
 
     @user_errors
     def sample(self, n=N_SAMPLES, temperature=TEMPERATURE, seed=0, model=None, audio_format=MP3):
@@ -46,8 +46,9 @@ class Sampling:
                    seed=0, temperature=0.0, model=None, faithful=True, audio_format=MP3):
         """``n`` versions of a song, each clip's z drawn around its latent: gallery, roll, audio and MIDI."""
         melody, name = read(example, midi_file, song_code, text)
-        versions = ideas.variations(self.h.pick(model).model, melody.tokens, int(n), float(spread), int(seed),
-                                    float(temperature), as_faithful(faithful))
+        versions = ideas.variations(self.h.pick(model).model, melody.tokens,
+                                    ideas.Variations(int(n), float(spread), int(seed), float(temperature)),
+                                    as_faithful(faithful))
         return self._many(list(versions), melody.bpm, f"{render.safe_stem(name)}_spread{float(spread):g}_seed{int(seed)}",
                           [f"variation {i + 1}" for i in range(len(versions))], audio_format)
 
@@ -56,8 +57,9 @@ class Sampling:
         """:meth:`variations` of the song loaded in the Knobs tab (its upload, example, code or typed melody)."""
         if not isinstance(state, song.Song):
             raise ValueError("load a song in the Knobs tab first")  # noqa: TRY004 (a message for the user)
-        versions = ideas.variations(self.h.pick(model).model, state.tokens, int(n), float(spread), int(seed),
-                                    float(temperature), as_faithful(faithful))
+        versions = ideas.variations(self.h.pick(model).model, state.tokens,
+                                    ideas.Variations(int(n), float(spread), int(seed), float(temperature)),
+                                    as_faithful(faithful))
         return self._many(list(versions), state.bpm, f"{render.safe_stem(state.name)}_spread{float(spread):g}_seed"
                           f"{int(seed)}", [f"variation {i + 1}" for i in range(len(versions))])
 
@@ -67,8 +69,8 @@ class Sampling:
         if not many:
             raise ValueError("make some melodies first")
         i = int(evt.index)
-        return *map(str, render.sound_files(many["songs"][i], many["bpm"], f"{many['stem']}_{i + 1}")), \
-            f"Playing {many['stem']} {i + 1}"
+        return *map(str, render.sound_files(many.songs[i], many.bpm, f"{many.stem}_{i + 1}")), \
+            f"Playing {many.stem} {i + 1}"
 
     def link(self, base, model, n, temperature, seed) -> str:
         """The URL that samples the same melodies again, with the model when not the default."""

@@ -1,5 +1,5 @@
 """The Type a melody tab: a melody typed as ABC or note text (``vae.notation``), shown at once, sent to the other
-tabs. A typed melody travels as a song code (``vae.melody.encode_song``) with its ``T:`` title, so it works wherever
+tabs. A typed melody travels as a song code (``vae.melody.tokens_to_link_code``) with its ``T:`` title, so it works wherever
 a song code does: the Knobs tab, its share links and the API."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import gradio as gr
 
 from ui.guards import private, user_errors
 from vae import render
-from vae.melody import encode_song
+from vae.melody import tokens_to_link_code
 from vae.notation import parse_melody, tokens_to_text
 from vae.pianoroll import roll_png
 
@@ -63,7 +63,7 @@ class Typed:
         title = tune_title(text)
         roll = render.write_output(roll_png(melody.tokens, title=title), "typed.png")
         warn = "".join(f" ⚠️ {w}." for w in melody.warnings)
-        return (str(roll), encode_song(melody.tokens), melody.bpm, title,
+        return (str(roll), tokens_to_link_code(melody.tokens), melody.bpm, title,
                 (f"**{title}**: {len(melody.tokens) // 16} bars at {melody.bpm:g} bpm: "
                 f"`{tokens_to_text(melody.tokens)[:300]}`{warn}"))
 

@@ -1,4 +1,4 @@
-"""Bundle: a loaded model with its dims, model card and report, and where they all came from.
+"""Bundle: a loaded model with its knob space, model card and report, and where they all came from.
 
 The app loads one bundle at start and shares it read-only between all users; the model folder's
 ``dims.json`` gives the knobs, and where it is missing or does not fit the model they are found at
@@ -18,7 +18,7 @@ import numpy as np
 
 from vae import hub, render
 from vae.checkpoint import WEIGHTS_FILE, weights_sha256
-from vae.dims import Dims, discover_dims
+from vae.dims import KnobSpace, discover_dims
 from vae.inference import Progress, encode_z
 from vae.melody import clip_is_valid, load_melody, split_clips
 from vae.model import MusicVAE
@@ -37,7 +37,7 @@ class Bundle:
     """A loaded model with everything the app shows about it."""
 
     model: MusicVAE
-    dims: Dims
+    space: KnobSpace  # the knobs: their dims, directions, maps and curves
     dims_note: str  # where the dims came from, a sentence for the user
     dims_computed: bool  # True when dims.json was missing or unusable and the dims were found at start
     card: str | None  # README.md of the model folder (the model card), without front matter
@@ -127,20 +127,20 @@ def _check_weights_hash(raw: dict, model: MusicVAE) -> None:
                          f"{actual[:12]}…): it belongs to another model, or the weights changed since")
 
 
-def _read_dims(model: MusicVAE, where: str) -> tuple[Dims | None, str | None]:
-    """(dims, None) from the model folder's dims.json; (None, why) when it is missing or not usable."""
+def _read_dims(model: MusicVAE, where: str) -> tuple[KnobSpace | None, str | None]:
+    """(space, None) from the model folder's dims.json; (None, why) when it is missing or not usable."""
     raw = _read_json(hub.model_file(model.source_info, DIMS_FILE))
     if not raw:
         return None, "was not found"
     try:
         _check_weights_hash(raw, model)
-        dims = Dims.from_json(raw)
-        if dims.latent_dim != model.config.latent_dim:
-            raise ValueError(f"it is for a {dims.latent_dim}-dim latent, the model's is {model.config.latent_dim}")
+        space = KnobSpace.from_json(raw)
+        if space.latent_dim != model.config.latent_dim:
+            raise ValueError(f"it is for a {space.latent_dim}-dim latent, the model's is {model.config.latent_dim}")
     except ValueError as err:
         logger.warning("%s in %s is not usable (%s)", DIMS_FILE, where, err)
         return None, f"is not usable ({err})"
-    return dims, None
+    return space, None
 
 
 def load_bundle(source: str | None = None, revision: str | None = None, examples: dict[str, Path] | None = None,
@@ -149,17 +149,17 @@ def load_bundle(source: str | None = None, revision: str | None = None, examples
     model = hub.load_model(source, revision, fallback=fallback)
     info = model.source_info
     where = f"{info.repo_id} @ {(info.revision or '')[:7]}" if info.source == "hub" else info.path
-    (dims, why), note = _read_dims(model, where), f"Pitch and rhythm dims from {DIMS_FILE} in {where}."
-    computed = dims is None
+    (space, why), note = _read_dims(model, where), f"Pitch and rhythm dims from {DIMS_FILE} in {where}."
+    computed = space is None
     if computed:
         clips = example_clips(examples if examples is not None else example_songs())
         logger.warning("%s %s in %s: computing the dims from %d example clips", DIMS_FILE, why, where, len(clips))
-        dims = discover_dims(model, clips, progress=progress)
+        space = discover_dims(model, clips, progress=progress)
         note = (f"**{DIMS_FILE} {why} in {where}**, so the pitch and rhythm dims were computed at start-up "
                 f"from {len(clips)} clips of the example songs (fewer than the ≥ 2,000 of the shipped analysis).")
     card = hub.model_file(info, CARD_FILE)
     card_text = strip_front_matter(card.read_text(encoding="utf-8", errors="replace")) if card else None
-    return Bundle(model=model, dims=dims, dims_note=note, dims_computed=computed, card=card_text,
+    return Bundle(model=model, space=space, dims_note=note, dims_computed=computed, card=card_text,
                   report=_read_json(hub.model_file(info, REPORT_FILE)), source_info=info,
                   card_dir=card.parent if card else None)
 

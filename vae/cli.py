@@ -32,10 +32,10 @@ from vae.dims import song_dims
 from vae.inference import readings
 from vae.knobs import Knobs
 from vae.measures import dims_rows
-from vae.melody import STEPS_PER_BAR, Melody, load_melody, split_clips
+from vae.melody import STEPS_PER_BAR, Melody, split_clips
 from vae.notation import parse_melody
 from vae.pianoroll import roll_png
-from vae.song import clip_of, example_songs
+from vae.song import SongSource, clip_of, example_songs
 
 PROG = "melody-knobs"
 BAD_INPUT = 2  # exit code, as argparse's own for a bad command line
@@ -64,17 +64,23 @@ def read_song(source: str, track: int | None = None) -> tuple[Melody, str]:
             raise ValueError(f"there is no file {source}")
         if path.suffix.lower() in TEXT_SUFFIXES:
             return parse_melody(path.read_text(encoding="utf-8", errors="replace")), path.stem
-        return load_melody(path, track), path.stem
+        return SongSource(upload=path, track=track).read()
     examples = example_songs()
     if source not in examples:
         raise ValueError(f"{source} is neither a file nor an example ({', '.join(examples)})")
-    return load_melody(examples[source], track), source
+    return SongSource(example=source, track=track).read(examples)
 
 
-def write_song(tokens: np.ndarray, bpm: float, out: Path, audio: Path | None = None, roll: Path | None = None,
-               title: str | None = None, compare: np.ndarray | None = None) -> None:
-    """The tokens as MIDI at ``out``, and as audio and a piano roll (over ``compare``) when asked; says what it
-    wrote."""
+def _files(args) -> render.ResultFiles:
+    """The files a subcommand writes: ``-o``'s MIDI, and ``--audio``'s and ``--roll``'s when they are given."""
+    return render.ResultFiles(roll=args.roll, audio=args.audio, midi=args.output)
+
+
+def write_song(tokens: np.ndarray, bpm: float, files: render.ResultFiles, title: str | None = None,
+               compare: np.ndarray | None = None) -> None:
+    """The tokens as MIDI at ``files.midi``, and as audio and a piano roll (over ``compare``) where ``files`` names
+    them; says what it wrote."""
+    out, audio, roll = files.midi, files.audio, files.roll
     if audio is not None and audio.suffix.lower() not in AUDIO_WRITERS:
         raise ValueError(f"audio is written as {', '.join(AUDIO_WRITERS)}, not {audio.suffix or 'no suffix'}")
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -107,26 +113,27 @@ def cmd_modulate(b: Bundle, args) -> None:
     """The knobs on a song (vae.knobs.apply, as the Knobs tab)."""
     melody, name = read_song(args.song, args.track)
     k = Knobs(args.pitch, args.rhythm, args.residual, args.control, _bars(args.bars))
-    result = knobs.apply(b.model, b.dims, melody.tokens, k, faithful=args.faithful)
-    write_song(result, melody.bpm, args.output, args.audio, args.roll, k.stem(name), melody.tokens)
+    result = knobs.apply(b.model, b.space, melody.tokens, k, faithful=args.faithful)
+    write_song(result, melody.bpm, _files(args), k.stem(name), melody.tokens)
 
 
 def cmd_grid(b: Bundle, args) -> None:
     """The pitch x rhythm grid between two clips (vae.knobs.grid), cells row by row with a bar of rest."""
     (a, name_a), (c, name_b) = read_song(args.source), read_song(args.target)
-    cells = knobs.grid(b.model, b.dims, clip_of(a.tokens, args.clip_a, name_a), clip_of(c.tokens, args.clip_b, name_b),
+    cells = knobs.grid(b.model, b.space, clip_of(a.tokens, args.clip_a, name_a), clip_of(c.tokens, args.clip_b, name_b),
                        args.size, args.faithful)
     song = ideas.join_with_rests(cells.reshape(-1, cells.shape[-1]))
-    write_song(song, a.bpm, args.output, args.audio, args.roll, f"grid {name_a} -> {name_b}, rows then columns")
+    write_song(song, a.bpm, _files(args), f"grid {name_a} -> {name_b}, rows then columns")
 
 
 def cmd_analogy(b: Bundle, args) -> None:
     """The pitch of one song with the rhythm of the other (vae.ideas.analogy, as the Analogy tab)."""
     (a, name_a), (c, name_b) = read_song(args.song_a), read_song(args.song_b)
     direction = "a_rhythm" if args.reverse else "a_pitch"
-    result = ideas.analogy(b.model, b.dims, a.tokens, c.tokens, args.mix, direction, args.control, args.faithful)
+    result = ideas.analogy(b.model, b.space, a.tokens, c.tokens, ideas.Analogy(args.mix, direction, args.control),
+                           args.faithful)
     (pitch, p_name), r_name = ((a, name_a), name_b) if direction == "a_pitch" else ((c, name_b), name_a)
-    write_song(result, pitch.bpm, args.output, args.audio, args.roll, f"pitch of {p_name}, rhythm of {r_name}",
+    write_song(result, pitch.bpm, _files(args), f"pitch of {p_name}, rhythm of {r_name}",
                pitch.tokens)
 
 
@@ -137,8 +144,8 @@ def _write_many(songs: Sequence[np.ndarray], bpm: float, folder: Path, stem: str
         roll.write_bytes(roll_png(ideas.join_with_rests(songs), title=f"{stem}: {len(songs)}, a bar of rest between"))
     for i, tokens in enumerate(tqdm(songs, desc="writing", unit="melody", disable=None), start=1):
         path = folder / f"{stem}_{i:02d}.mid"
-        write_song(tokens, bpm, path, path.with_suffix(".wav") if audio else None, path.with_suffix(".png"),
-                   f"{stem} {i}")
+        files = render.ResultFiles(path.with_suffix(".png"), path.with_suffix(".wav") if audio else None, path)
+        write_song(tokens, bpm, files, f"{stem} {i}")
 
 
 def cmd_sample(b: Bundle, args) -> None:
@@ -150,7 +157,8 @@ def cmd_sample(b: Bundle, args) -> None:
 def cmd_vary(b: Bundle, args) -> None:
     """Variations of a song (vae.ideas.variations)."""
     melody, name = read_song(args.song, args.track)
-    songs = ideas.variations(b.model, melody.tokens, args.n, args.spread, args.seed, args.temperature, args.faithful)
+    songs = ideas.variations(b.model, melody.tokens, ideas.Variations(args.n, args.spread, args.seed, args.temperature),
+                             args.faithful)
     _write_many(songs, melody.bpm, args.output, f"{name}_variation", args.audio, args.roll)
 
 
@@ -164,11 +172,11 @@ def cmd_inspect(b: Bundle, args) -> None:
              "reconstruction_accuracy": round(float((rest == clips).mean()), 4),
              "model_reading_accuracy": round(float((own == clips).mean()), 4),
              "warnings": melody.warnings, "model": b.source_info.describe()}
-    dims = b.dims
+    space = b.space
     if args.analyse:
         with tqdm(total=100, desc="analysing", unit="%", disable=None) as bar:
-            dims = song_dims(b.model, melody.tokens, name, progress=lambda f, msg: bar.update(100 * f - bar.n))
-    facts["dims"] = {str(k): v for k, v in dims_rows(dims)}
+            space = song_dims(b.model, melody.tokens, name, progress=lambda f, msg: bar.update(100 * f - bar.n))
+    facts["dims"] = {str(k): v for k, v in dims_rows(space)}
     print(json.dumps(facts, indent=2, default=str))
 
 

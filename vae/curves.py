@@ -12,6 +12,7 @@ amount asked of the curve, fitted on songs so that what the decoder plays follow
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -29,6 +30,45 @@ CALIBRATION_AMOUNTS = {"pitch": (-12, -9, -7, -5, -3, -2, -1, 1, 2, 3, 5, 7, 9, 
                        "rhythm": (-2, -1.5, -1, -0.5, 0.5, 1, 1.5, 2, 3)}
 N_CURVE_POINTS = 33
 MAX_SHIFT = 12  # the curve is fitted on clips moved by up to this many semitones (registers a knob reaches)
+
+
+@dataclass(frozen=True, eq=False)
+class Curve:
+    """One curve knob: the table attribute -> z of its tied dim (:func:`fit_curve`) and its calibration
+    (:func:`calibrate`), as ``dims.json`` holds it under ``curves`` (:meth:`to_json` / :meth:`from_json`)."""
+
+    dim: int  # the tied latent dim
+    attribute: str  # the attribute it is tied to, a name of vae.model.ATTRIBUTES
+    log2: bool  # the knob moves the attribute's log2 (counts: +1 = twice as many), else the attribute
+    values: Tensor  # FloatTensor (P,): attribute values, increasing
+    z: Tensor  # FloatTensor (P,): the tied dim's z at each value, monotone
+    knob: tuple[float, ...] = ()  # calibration: knob values, strictly increasing
+    request: tuple[float, ...] = ()  # calibration: what each knob value asks of the curve
+    rho: float | None = None  # Spearman correlation of the dim with the attribute on the fitting clips
+    n_clips: int | None = None  # clips the curve was fitted on
+    n_songs: int | None = None  # songs the calibration was measured on
+
+    def to_json(self) -> dict:
+        """The curve as JSON types (tensors as lists); unknown facts (None) are left out."""
+        out = {"dim": self.dim, "attribute": self.attribute, "log2": self.log2, "values": self.values.tolist(),
+               "z": self.z.tolist(), "knob": list(self.knob), "request": list(self.request), "rho": self.rho,
+               "n_clips": self.n_clips, "n_songs": self.n_songs}
+        return {k: v for k, v in out.items() if v is not None}
+
+    @classmethod
+    def from_json(cls, knob: str, raw: dict) -> Curve:
+        """Read :meth:`to_json`'s dict for ``knob``; raises ValueError when a table is missing or inconsistent."""
+        missing = [k for k in ("dim", "values", "z", "knob", "request") if k not in raw]
+        if missing or knob not in CURVE_KNOBS:
+            raise ValueError(f"curve for {knob!r} is not valid (missing {missing})")
+        curve = cls(dim=int(raw["dim"]), attribute=raw.get("attribute", CURVE_KNOBS[knob][0]),
+                    log2=bool(raw.get("log2", False)), values=torch.as_tensor(raw["values"], dtype=torch.float32),
+                    z=torch.as_tensor(raw["z"], dtype=torch.float32), knob=tuple(raw["knob"]),
+                    request=tuple(raw["request"]), rho=raw.get("rho"), n_clips=raw.get("n_clips"),
+                    n_songs=raw.get("n_songs"))
+        if curve.values.shape != curve.z.shape or len(curve.values) < 2 or len(curve.knob) != len(curve.request):
+            raise ValueError(f"curve for {knob!r}: tables of different lengths")
+        return curve
 
 
 def spearman(a: Tensor, b: Tensor) -> float:
@@ -142,18 +182,18 @@ def _song_measure(tokens: np.ndarray, log2: bool) -> float:
     return math.log2(len(onsets)) if log2 else float(onsets.mean())
 
 
-def _effect(model, encoded: list[tuple[Tensor, np.ndarray]], curve: dict, amount: float) -> float:
+def _effect(model, encoded: list[tuple[Tensor, np.ndarray]], curve: Curve, amount: float) -> float:
     """Median over songs (their latents and decoded-at-rest tokens) of what ``amount`` asked of the curve
     changes in the decoded song."""
     out = []
     for z, before in encoded:
-        move = curve_move(z, curve["dim"], curve["values"], curve["z"], amount, curve["log2"])
+        move = curve_move(z, curve.dim, curve.values, curve.z, amount, curve.log2)
         after = join_clips(decode_z(model, z + move))
-        out.append(_song_measure(after, curve["log2"]) - _song_measure(before, curve["log2"]))
+        out.append(_song_measure(after, curve.log2) - _song_measure(before, curve.log2))
     return float(np.nanmedian(out))
 
 
-def calibrate(model, songs: list[np.ndarray], curve: dict, amounts) -> tuple[list[float], list[float]]:
+def calibrate(model, songs: list[np.ndarray], curve: Curve, amounts) -> tuple[list[float], list[float]]:
     """The knob's table: what the decoder plays (knob values) for what is asked of the curve (requests).
 
     Measured on ``songs`` (median over them) for each amount, with (0, 0), made increasing.
@@ -172,7 +212,7 @@ def calibrate(model, songs: list[np.ndarray], curve: dict, amounts) -> tuple[lis
     return got.tolist(), asked
 
 
-def fit_curves(model, clips: np.ndarray, songs: list[np.ndarray], seed: int = 0) -> dict[str, dict]:
+def fit_curves(model, clips: np.ndarray, songs: list[np.ndarray], seed: int = 0) -> dict[str, Curve]:
     """Fit a curve and its calibration for each knob whose attribute the model ties to a dim.
 
     Args:
@@ -182,9 +222,7 @@ def fit_curves(model, clips: np.ndarray, songs: list[np.ndarray], seed: int = 0)
         seed: seeds the register spread.
 
     Returns:
-        knob -> curve dict: ``dim``, ``attribute``, ``log2``, ``values`` and ``z`` (FloatTensors,
-        the curve), ``rho`` (Spearman of the dim with the attribute), ``knob`` and ``request``
-        (the calibration table), ``n_clips`` and ``n_songs``.
+        knob -> :class:`Curve`, calibrated.
     """
     tied = tuple(getattr(getattr(model, "config", None), "reg_attributes", ()) or ())
     songs = [check_tokens(np.asarray(s)) for s in songs]
@@ -196,39 +234,29 @@ def fit_curves(model, clips: np.ndarray, songs: list[np.ndarray], seed: int = 0)
             continue
         dim = tied.index(attribute)
         values, z, rho = fit_curve(mu[:, dim], ATTRIBUTES[attribute](torch.as_tensor(data)), N_CURVE_POINTS)
-        curve = {"dim": dim, "attribute": attribute, "log2": log2, "values": values, "z": z, "rho": rho,
-                 "n_clips": len(data), "n_songs": len(songs)}
-        curve["knob"], curve["request"] = calibrate(model, songs, curve, CALIBRATION_AMOUNTS[knob])
-        curves[knob] = curve
+        curve = Curve(dim=dim, attribute=attribute, log2=log2, values=values, z=z, rho=rho, n_clips=len(data),
+                      n_songs=len(songs))
+        knob_values, requests = calibrate(model, songs, curve, CALIBRATION_AMOUNTS[knob])
+        curves[knob] = replace(curve, knob=tuple(knob_values), request=tuple(requests))
     return curves
 
 
-def knob_request(curve: dict, amount: float) -> float:
+def knob_request(curve: Curve, amount: float) -> float:
     """What ``amount`` on the knob asks of the curve, through its calibration table."""
-    table = torch.as_tensor(curve["knob"], dtype=torch.float64), torch.as_tensor(curve["request"], dtype=torch.float64)
+    table = torch.as_tensor(curve.knob, dtype=torch.float64), torch.as_tensor(curve.request, dtype=torch.float64)
     return float(_interp(torch.tensor([float(amount)]), *table)[0])
 
 
-def move_along(z: Tensor, curve: dict, amount: float) -> Tensor:
+def move_along(z: Tensor, curve: Curve, amount: float) -> Tensor:
     """The move (N, D) of ``amount`` on a curve knob: calibrated, then along the curve."""
-    return curve_move(z, curve["dim"], curve["values"], curve["z"], knob_request(curve, amount), curve["log2"])
+    return curve_move(z, curve.dim, curve.values, curve.z, knob_request(curve, amount), curve.log2)
 
 
-def curves_to_json(curves: dict[str, dict]) -> dict:
-    """Curves with their tensors as lists (for dims.json)."""
-    return {k: {n: v.tolist() if torch.is_tensor(v) else v for n, v in c.items()} for k, c in curves.items()}
+def curves_to_json(curves: dict[str, Curve]) -> dict:
+    """Curves as JSON types (for dims.json)."""
+    return {knob: curve.to_json() for knob, curve in curves.items()}
 
 
-def curves_from_json(raw: dict) -> dict[str, dict]:
+def curves_from_json(raw: dict) -> dict[str, Curve]:
     """Read :func:`curves_to_json`; raises ValueError when a table is missing or inconsistent."""
-    out = {}
-    for knob, c in (raw or {}).items():
-        missing = [k for k in ("dim", "values", "z", "knob", "request") if k not in c]
-        if missing or knob not in CURVE_KNOBS:
-            raise ValueError(f"curve for {knob!r} is not valid (missing {missing})")
-        curve = dict(c, values=torch.as_tensor(c["values"], dtype=torch.float32),
-                     z=torch.as_tensor(c["z"], dtype=torch.float32), log2=bool(c.get("log2", False)))
-        if curve["values"].shape != curve["z"].shape or len(curve["values"]) < 2 or len(c["knob"]) != len(c["request"]):
-            raise ValueError(f"curve for {knob!r}: tables of different lengths")
-        out[knob] = curve
-    return out
+    return {knob: Curve.from_json(knob, c) for knob, c in (raw or {}).items()}

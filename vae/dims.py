@@ -1,10 +1,10 @@
-"""Dims: where a model's knobs live in its latent space, found by augmentation, and their JSON form.
+"""KnobSpace: where a model's knobs live in its latent space, found by augmentation, and their JSON form.
 
 Disentanglement by augmentation (the paper's analysis by synthesis): for a transform F of clips,
 Δz = mean(μ(F x) − μ(x)) over many clips; the few latent dims with large |Δz| are the transform's.
 Transposition by p = 1..12 semitones finds the pitch dims, splitting two whole notes into n = 2..16
-finds the rhythm dims; everything else is residual. :class:`Dims` holds the dims, the move of +1 on
-each knob and how they were found; ``dims.json`` is its :meth:`Dims.to_json`.
+finds the rhythm dims; everything else is residual. :class:`KnobSpace` holds the dims, the move of +1 on
+each knob and how they were found; ``dims.json`` is its :meth:`KnobSpace.to_json`.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from torch import Tensor
 
 from vae import latent
 from vae.augment import split_notes, transposable, transpose, two_whole_notes
-from vae.curves import curves_from_json, curves_to_json
+from vae.curves import Curve, curves_from_json, curves_to_json
 from vae.inference import BATCH_SIZE, Progress, Tracker, encode_batches, inference, n_batches
 from vae.melody import N_PITCHES, check_clips, clip_is_valid, split_clips
 
@@ -29,14 +29,30 @@ RHYTHM_UNITS = ("songs", "whole_notes")  # what the rhythm knob's +1 is calibrat
 PITCH_SHIFTS = tuple(range(1, 13))  # p = 1..12 semitones (paper)
 RHYTHM_SPLITS = (2, 4, 8, 16)  # n equal parts per whole note (paper)
 N_RHYTHM_CLIPS = 2000  # DESIGN: >= 2,000 two-whole-note clips
+DEFAULT_RHYTHM_RANGE = (48, 84)  # C3-C6: the notes of two-whole-note clips drawn without real clips to follow
 MIN_TRANSPORT_CLIPS = 20  # fewer clips than this fit no transport maps: the pitch knob falls back to linear
 _TENSOR_KEYS = ("latent_dim", "pitch_dims", "rhythm_dims", "residual_dims", "pitch_knob", "pitch_transport",
                 "rhythm_knob", "curves",
                 *(f"{k}_direction" for k in KNOBS))
 
 
+@dataclass(frozen=True)
+class Discovery:
+    """The settings of disentanglement by augmentation (:func:`discover_dims`); the defaults are the paper's."""
+
+    n_pitch: int = 2  # pitch dims to find: the top n by Σ_p |Δ_p| (paper: 2)
+    n_rhythm: int = 5  # rhythm dims: the top n by Σ_n |Δ_n| (paper: 5)
+    shifts: tuple[int, ...] = PITCH_SHIFTS  # transpositions p in semitones; 1..P for the transport knob
+    splits: tuple[int, ...] = RHYTHM_SPLITS  # n equal notes per whole note; each >= 2
+    n_rhythm_clips: int = N_RHYTHM_CLIPS  # two-whole-note clips to draw
+    pitch_range: tuple[int, int] | None = None  # (lo, hi) MIDI pitches of their notes; None: the clips' own range
+    seed: int = 0  # seeds the draw of the two-whole-note clips
+    pitch_knob: str = "transport"  # how the pitch knob moves: "transport" or "linear" (see discover_dims)
+    rhythm_unit: str = "songs"  # what the rhythm knob's +1 is calibrated on: "songs" or "whole_notes"
+
+
 @dataclass(frozen=True, eq=False)
-class Dims:
+class KnobSpace:
     """The knobs of one model: which latent dims they own and the move of +1 on each.
 
     ``dims.json`` is :meth:`to_json`; :meth:`from_json` reads it back (and any dims.json written
@@ -50,7 +66,7 @@ class Dims:
     pitch_knob: str = "linear"  # "linear": along directions["pitch"]; "transport": the per-shift maps below
     transport: dict | None = None  # "forward" / "backward": FloatTensors (P, kp + 1, kp), plus the fits' R²
     rhythm_knob: str = "linear"  # "linear": along directions["rhythm"]; "curve": curves["rhythm"]
-    curves: dict | None = None  # knob -> attribute curve of a tied dim (vae.curves), for the "curve" knobs
+    curves: dict[str, Curve] | None = None  # knob -> attribute curve of a tied dim, for the "curve" knobs
     meta: dict = field(default_factory=dict)  # how they were found, JSON types (see discover_dims)
 
     @property
@@ -78,7 +94,7 @@ class Dims:
             raise ValueError(f"knob must be one of {KNOBS}, got {knob!r}")
         return {"pitch": self.pitch_knob, "rhythm": self.rhythm_knob}.get(knob, "linear")
 
-    def with_curves(self, curves: dict[str, dict]) -> Dims:
+    def with_curves(self, curves: dict[str, Curve]) -> KnobSpace:
         """These dims with a curve knob (:func:`vae.curves.fit_curves`) for each knob that has a curve.
 
         The knob then owns its tied dim: if discovery did not pick it, it takes the place of the
@@ -89,7 +105,7 @@ class Dims:
         found = {"pitch": self.pitch_dims.clone(), "rhythm": self.rhythm_dims.clone()}
         notes = []
         for knob, dims in found.items():
-            tied = curves.get(knob, {}).get("dim")
+            tied = curves[knob].dim if knob in curves else None
             if tied is not None and tied not in dims.tolist():
                 notes.append(f"the {knob} curve's tied dim {tied} was not among the {knob} dims found "
                              f"({dims.tolist()}); it replaces dim {int(dims[-1])}")
@@ -112,7 +128,7 @@ class Dims:
                 **({"curves": curves_to_json(self.curves)} if self.curves else {}), **self.meta}
 
     @classmethod
-    def from_json(cls, d: dict) -> Dims:
+    def from_json(cls, d: dict) -> KnobSpace:
         """Read :meth:`to_json`'s dict (dims.json). Raises ValueError when it is incomplete or inconsistent."""
         missing = [k for k in ("pitch_dims", "rhythm_dims", "pitch_direction", "rhythm_direction") if k not in d]
         if missing:
@@ -139,8 +155,8 @@ class Dims:
         for knob, kind in (("pitch", pitch_knob), ("rhythm", rhythm_knob)):
             if kind == "curve" and knob not in curves:
                 raise ValueError(f"the {knob} knob is a curve knob but dims.json has no curve for it")
-            if knob in curves and not 0 <= curves[knob]["dim"] < latent_dim:
-                raise ValueError(f"the {knob} curve's dim {curves[knob]['dim']} is outside the latent")
+            if knob in curves and not 0 <= curves[knob].dim < latent_dim:
+                raise ValueError(f"the {knob} curve's dim {curves[knob].dim} is outside the latent")
         return cls(pitch_dims=pitch_dims, rhythm_dims=rhythm_dims, directions=directions, pitch_knob=pitch_knob,
                    transport=transport, rhythm_knob=rhythm_knob, curves=curves or None,
                    meta={k: v for k, v in d.items() if k not in _TENSOR_KEYS})
@@ -219,26 +235,25 @@ def _rhythm_deltas(model, base: np.ndarray, splits: Sequence[int], batch_size: i
                          - mu0).mean(0) for n in splits])
 
 
-def rhythm_deltas(model, n_clips: int = N_RHYTHM_CLIPS, pitch_range: tuple[int, int] = (48, 84),
-                  splits: Iterable[int] = RHYTHM_SPLITS, seed: int = 0, batch_size: int = BATCH_SIZE,
+def rhythm_deltas(model, settings: Discovery | None = None, batch_size: int = BATCH_SIZE,
                   progress: Progress | None = None) -> Tensor:
     """Δ_n = mean(μ(F_n x) − μ(x)) over clips of two whole notes, each note split in n.
 
     Args:
         model: the VAE.
-        n_clips: how many two-whole-note clips to draw.
-        pitch_range: (lo, hi) MIDI pitches, both inclusive, drawn uniformly for each note.
-        splits: the n of each row; each must divide 16 (a whole note) to change the rhythm.
-        seed: seeds the pitch draw.
+        settings: ``n_rhythm_clips`` two-whole-note clips are drawn with ``seed``, their notes uniform in
+            ``pitch_range`` (both ends inclusive; default C3-C6, 48-84), and split by each of ``splits`` (each
+            must divide 16, a whole note, to change the rhythm).
 
     Returns:
         FloatTensor (len(splits), D).
     """
-    splits = [int(n) for n in splits]
+    settings = settings or Discovery()
+    splits = [int(n) for n in settings.splits]
     if not splits or any(n < 2 for n in splits):
         raise ValueError(f"splits must be whole numbers >= 2 (2, 4, 8, 16), got {splits}")
-    base = _rhythm_clips(n_clips, pitch_range, seed)
-    tracker = Tracker(progress, (1 + len(splits)) * n_batches(n_clips, batch_size))
+    base = _rhythm_clips(settings.n_rhythm_clips, settings.pitch_range or DEFAULT_RHYTHM_RANGE, settings.seed)
+    tracker = Tracker(progress, (1 + len(splits)) * n_batches(len(base), batch_size))
     with inference(model):
         return _rhythm_deltas(model, base, splits, batch_size, tracker)
 
@@ -260,8 +275,9 @@ class _Runs:
     moved: list[Tensor]  # μ of kept transposed by each shift
 
 
-def _run(model, kept: np.ndarray, base: np.ndarray, shifts: list[int], splits: list[int], batch_size: int,
+def _run(model, kept: np.ndarray, base: np.ndarray, settings: Discovery, batch_size: int,
          progress: Progress | None) -> _Runs:
+    shifts, splits = list(settings.shifts), list(settings.splits)
     split = split_notes(kept, min(splits))
     changed = (split != kept).any(axis=1)
     tracker = Tracker(progress, (1 + len(shifts)) * n_batches(len(kept), batch_size)
@@ -315,11 +331,8 @@ def _check_options(shifts: list[int], pitch_knob: str, rhythm_unit: str) -> bool
     return consecutive
 
 
-def discover_dims(model, clips: np.ndarray, n_pitch: int = 2, n_rhythm: int = 5,
-                  shifts: Iterable[int] = PITCH_SHIFTS, splits: Iterable[int] = RHYTHM_SPLITS,
-                  n_rhythm_clips: int = N_RHYTHM_CLIPS, pitch_range: tuple[int, int] | None = None,
-                  seed: int = 0, pitch_knob: str = "transport", rhythm_unit: str = "songs",
-                  batch_size: int = BATCH_SIZE, progress: Progress | None = None) -> Dims:
+def discover_dims(model, clips: np.ndarray, settings: Discovery | None = None, batch_size: int = BATCH_SIZE,
+                  progress: Progress | None = None) -> KnobSpace:
     """Disentanglement by augmentation: find the pitch and rhythm dims and the three knobs.
 
     Pitch dims = top ``n_pitch`` by Σ_p |Δ_p|, rhythm dims = top ``n_rhythm`` by Σ_n |Δ_n|. The
@@ -333,32 +346,30 @@ def discover_dims(model, clips: np.ndarray, n_pitch: int = 2, n_rhythm: int = 5,
     Args:
         model: the VAE.
         clips: int array (N, 32) of real clips (DESIGN: >= 2,000 test clips).
-        n_pitch, n_rhythm: how many pitch and rhythm dims (paper: 2 and 5).
-        shifts, splits: transpositions in semitones (1..P for "transport") and note splits.
-        n_rhythm_clips, pitch_range, seed: how many two-whole-note clips, their (lo, hi) pitches
-            (default: the clips' lowest and highest note), and the seed of their draw.
-        pitch_knob, rhythm_unit: see above.
+        settings: how many dims, which transforms, the two-whole-note clips (their pitch range defaults to the
+            clips' lowest and highest note) and the kinds of knob: :class:`Discovery` (default: the paper's).
 
     Returns:
-        Dims; its ``meta`` holds the units, scores, deltas and concentrations (DESIGN "Measures").
+        KnobSpace; its ``meta`` holds the units, scores, deltas and concentrations (DESIGN "Measures").
     """
-    shifts, splits = [int(p) for p in shifts], [int(n) for n in splits]
-    consecutive = _check_options(shifts, pitch_knob, rhythm_unit)
+    settings = settings or Discovery()
+    shifts, splits = [int(p) for p in settings.shifts], [int(n) for n in settings.splits]
+    settings = replace(settings, shifts=tuple(shifts), splits=tuple(splits))
+    consecutive = _check_options(shifts, settings.pitch_knob, settings.rhythm_unit)
     kept = pitch_clips(clips, shifts)
     if len(kept) < 2:
         raise ValueError(f"only {len(kept)} clip(s) stay within MIDI 0-127 under shifts {shifts}; "
                          "give at least 2 clips with notes")
-    if pitch_range is None:
-        notes = kept[kept < N_PITCHES]
-        pitch_range = (int(notes.min()), int(notes.max()))
-    runs = _run(model, kept, _rhythm_clips(n_rhythm_clips, pitch_range, seed), shifts, splits, batch_size, progress)
+    notes = kept[kept < N_PITCHES]
+    pitch_range = settings.pitch_range or (int(notes.min()), int(notes.max()))
+    runs = _run(model, kept, _rhythm_clips(settings.n_rhythm_clips, pitch_range, settings.seed), settings, batch_size, progress)
     pitch_scores, rhythm_scores = runs.d_pitch.abs().sum(0), runs.d_rhythm.abs().sum(0)
-    p_dims, r_dims = latent.top_dims(pitch_scores, n_pitch), latent.top_dims(rhythm_scores, n_rhythm)
+    p_dims, r_dims = latent.top_dims(pitch_scores, settings.n_pitch), latent.top_dims(rhythm_scores, settings.n_rhythm)
     p_dir, p_unit = latent.knob_direction(runs.d_pitch, shifts, p_dims)
-    r_dir, rhythm_meta = _rhythm_knob(runs, splits, r_dims, rhythm_unit)
+    r_dir, rhythm_meta = _rhythm_knob(runs, splits, r_dims, settings.rhythm_unit)
     res_dir, res_unit = latent.residual_direction(runs.mu0, latent.residual_dims(len(p_dir), p_dims, r_dims))
-    transport = _pitch_transport(runs, p_dims, consecutive, n_pitch)  # fitted for either knob, to compare them
-    note = None
+    transport = _pitch_transport(runs, p_dims, consecutive, settings.n_pitch)  # fitted for either knob, to compare them
+    pitch_knob, note = settings.pitch_knob, None
     if pitch_knob == "transport" and transport is None:
         pitch_knob = "linear"
         note = (f"{len(kept)} clips are too few to fit the transport maps (it takes {MIN_TRANSPORT_CLIPS}): "
@@ -374,13 +385,13 @@ def discover_dims(model, clips: np.ndarray, n_pitch: int = 2, n_rhythm: int = 5,
             "pitch_scores": pitch_scores.tolist(), "rhythm_scores": rhythm_scores.tolist(),
             "pitch_deltas": runs.d_pitch.tolist(), "rhythm_deltas": runs.d_rhythm.tolist(),
             "shifts": shifts, "splits": splits, "n_pitch_clips": len(kept), "n_rhythm_clips": len(runs.base),
-            "rhythm_pitch_range": [int(pitch_range[0]), int(pitch_range[1])], "seed": seed}
+            "rhythm_pitch_range": [int(pitch_range[0]), int(pitch_range[1])], "seed": settings.seed}
     directions = {"pitch": p_dir.float(), "rhythm": r_dir.float(), "residual": res_dir.float()}
-    return Dims(pitch_dims=p_dims, rhythm_dims=r_dims, directions=directions, pitch_knob=pitch_knob,
-                transport=transport, meta=meta)
+    return KnobSpace(pitch_dims=p_dims, rhythm_dims=r_dims, directions=directions, pitch_knob=pitch_knob,
+                     transport=transport, meta=meta)
 
 
-def song_dims(model, tokens: np.ndarray, name: str = "this song", progress: Progress | None = None) -> Dims:
+def song_dims(model, tokens: np.ndarray, name: str = "this song", progress: Progress | None = None) -> KnobSpace:
     """:func:`discover_dims` on one song's clips (T,) with two or more notes (the app's Inspect tab)."""
     clips = split_clips(tokens)
     clips = clips[clip_is_valid(clips)]

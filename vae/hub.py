@@ -106,6 +106,22 @@ def _hub_cache(cache_dir: str | Path | None) -> Path:
     return Path(constants.HF_HUB_CACHE)
 
 
+@dataclass(frozen=True)
+class HubAccess:
+    """How to reach the Hub: where, as whom, where to cache, and how long to wait."""
+
+    endpoint: str | None = None  # Hub URL; default $HF_ENDPOINT, read when used (see hub_endpoint)
+    token: str | bool | None = None  # default: the saved login or $HF_TOKEN
+    cache_dir: str | Path | None = None  # default $HF_HUB_CACHE, else $HF_HOME/hub, else huggingface_hub's
+    timeout: float = DEFAULT_TIMEOUT  # s to wait for each answer of the Hub
+    download_timeout: float = DEFAULT_DOWNLOAD_TIMEOUT  # s for both files of a model to arrive
+
+    def resolved(self) -> HubAccess:
+        """This access with its endpoint and cache folder filled in from the environment now."""
+        return HubAccess(self.endpoint or hub_endpoint(), self.token, _hub_cache(self.cache_dir), self.timeout,
+                         self.download_timeout)
+
+
 class _Unreachable(OSError):
     """The Hub did not answer (refused, unresolvable, timed out, offline mode)."""
 
@@ -146,15 +162,16 @@ def _check_reachable(repo_id: str, revision: str | None, *, endpoint: str, token
         raise OSError(f"{endpoint} does not look like a Hugging Face Hub (its answer has no commit id)")
 
 
-def _download(repo_id: str, revision: str | None, *, endpoint: str, cache_dir: Path, token, timeout: float,
-              download_timeout: float) -> tuple[Path, Path]:
+def _download(repo_id: str, revision: str | None, access: HubAccess) -> tuple[Path, Path]:
     """Download config.json at ``revision``, then model.safetensors of the same commit.
 
     Going through ``revision`` (not only the sha) records it in the cache's refs, so that the
     cache can serve it later when the Hub is down. huggingface_hub retries a stalled download for
     up to a minute, so this runs in a daemon thread that is abandoned (and finishes into the
-    cache on its own) when ``download_timeout`` passes.
+    cache on its own) when ``access.download_timeout`` passes (``access``: resolved).
     """
+    endpoint, cache_dir, token, timeout = access.endpoint, access.cache_dir, access.token, access.timeout
+    download_timeout = access.download_timeout
     result: dict = {}
 
     def work() -> None:
@@ -188,16 +205,14 @@ def _from_cache(repo_id: str, revision: str | None, cache_dir: Path) -> tuple[Pa
         return None
 
 
-def _load_from_hub(repo_id: str, revision: str | None, *, cache_dir: Path, token, timeout: float,
-                   download_timeout: float) -> MusicVAE:
-    endpoint = hub_endpoint()
+def _load_from_hub(repo_id: str, revision: str | None, access: HubAccess) -> MusicVAE:
+    access = access.resolved()
     from_cache = False
     try:
-        _check_reachable(repo_id, revision, endpoint=endpoint, token=token, timeout=timeout)
-        paths = _download(repo_id, revision, endpoint=endpoint, cache_dir=cache_dir, token=token, timeout=timeout,
-                          download_timeout=download_timeout)
+        _check_reachable(repo_id, revision, endpoint=access.endpoint, token=access.token, timeout=access.timeout)
+        paths = _download(repo_id, revision, access)
     except _Unreachable:
-        paths = _from_cache(repo_id, revision, cache_dir)
+        paths = _from_cache(repo_id, revision, access.cache_dir)
         if paths is None:
             raise
         from_cache = True
@@ -219,9 +234,7 @@ def _is_local(source: str) -> bool:
 
 
 def load_model(source: str | Path | None = None, revision: str | None = None, *, fallback: bool = True,
-               timeout: float = DEFAULT_TIMEOUT, download_timeout: float = DEFAULT_DOWNLOAD_TIMEOUT,
-               bundled_dir: str | Path | None = None, cache_dir: str | Path | None = None,
-               token: str | bool | None = None) -> MusicVAE:
+               bundled_dir: str | Path | None = None, access: HubAccess | None = None) -> MusicVAE:
     """Load a MusicVAE from a Hub repo, a local folder, or the bundled copy.
 
     Args:
@@ -231,11 +244,9 @@ def load_model(source: str | Path | None = None, revision: str | None = None, *,
             else "main". Ignored for folders.
         fallback: when the requested source fails, load the bundled folder and record why
             (True), or raise (False).
-        timeout: seconds to wait for each answer of the Hub (honours ``$HF_ENDPOINT``).
-        download_timeout: seconds for both files to download.
         bundled_dir: the fallback folder; default :data:`BUNDLED_DIR` (``assets/model``).
-        cache_dir: Hub cache; default ``$HF_HUB_CACHE``, else ``$HF_HOME/hub``, else huggingface_hub's.
-        token: Hub token for private repos; default: the saved login or ``$HF_TOKEN``.
+        access: how to reach the Hub (:class:`HubAccess`: endpoint, token for private repos, cache, the seconds
+            to wait for an answer and for the download); default: from the environment, ``DEFAULT_TIMEOUT``.
 
     Returns:
         The model in eval mode, with ``model.source_info`` (a :class:`SourceInfo`) saying where
@@ -258,8 +269,7 @@ def load_model(source: str | Path | None = None, revision: str | None = None, *,
             model = load_folder(folder)
             model.source_info = SourceInfo(requested=requested, source="local", path=str(folder.resolve()))
         else:
-            model = _load_from_hub(requested, revision, cache_dir=_hub_cache(cache_dir), token=token,
-                                   timeout=timeout, download_timeout=download_timeout)
+            model = _load_from_hub(requested, revision, access or HubAccess())
         return model
     except (OSError, ValueError) as err:
         if not fallback:
@@ -283,9 +293,8 @@ class PushResult:
     commit_url: str
 
 
-def push_model(folder: str | Path, repo_id: str, *, revision: str | None = None, token: str | bool | None = None,
-               private: bool = False, commit_message: str = DEFAULT_COMMIT_MESSAGE,
-               endpoint: str | None = None) -> PushResult:
+def push_model(folder: str | Path, repo_id: str, *, revision: str | None = None, private: bool = False,
+               commit_message: str = DEFAULT_COMMIT_MESSAGE, access: HubAccess | None = None) -> PushResult:
     """Upload a model folder to a Hub model repo, creating the repo (and branch) when needed.
 
     The folder is checked first: config.json and model.safetensors must load strictly.
@@ -294,10 +303,10 @@ def push_model(folder: str | Path, repo_id: str, *, revision: str | None = None,
         folder: a folder written by :func:`save_model` (every file in it is uploaded, hidden files excepted).
         repo_id: "user/repo" or "org/repo".
         revision: branch to commit to; default "main".
-        token: Hub token with write access; default: the saved login or ``$HF_TOKEN``.
         private: create the repo as private (ignored when it exists already).
         commit_message: message of the commit.
-        endpoint: Hub URL; default ``$HF_ENDPOINT`` or https://huggingface.co.
+        access: the Hub's URL (default ``$HF_ENDPOINT`` or https://huggingface.co) and a token with write access
+            (default: the saved login or ``$HF_TOKEN``); its cache and timeouts are not used.
 
     Returns:
         A :class:`PushResult` with the commit sha and its URL.
@@ -311,8 +320,9 @@ def push_model(folder: str | Path, repo_id: str, *, revision: str | None = None,
     load_folder(folder)
     if not _REPO_ID.match(repo_id) or "/" not in repo_id:
         raise ValueError(f"repo_id must look like 'user/repo', got {repo_id!r}")
-    endpoint = endpoint or hub_endpoint()
-    api = HfApi(endpoint=endpoint, token=token)
+    access = (access or HubAccess()).resolved()
+    endpoint = access.endpoint
+    api = HfApi(endpoint=endpoint, token=access.token)
     branch = revision or constants.DEFAULT_REVISION
     try:
         api.create_repo(repo_id, repo_type="model", private=private, exist_ok=True)
@@ -325,8 +335,7 @@ def push_model(folder: str | Path, repo_id: str, *, revision: str | None = None,
     return PushResult(repo_id=repo_id, revision=branch, commit=info.oid, commit_url=info.commit_url)
 
 
-def model_file(source_info: SourceInfo, name: str, *, timeout: float = DEFAULT_TIMEOUT,
-               cache_dir: str | Path | None = None, token: str | bool | None = None) -> Path | None:
+def model_file(source_info: SourceInfo, name: str, access: HubAccess | None = None) -> Path | None:
     """A companion file of a loaded model's folder (dims.json, report.json, README.md), or None.
 
     For a local or bundled model the file is read from its folder; for a Hub model it is
@@ -336,19 +345,19 @@ def model_file(source_info: SourceInfo, name: str, *, timeout: float = DEFAULT_T
     Args:
         source_info: ``model.source_info`` of a model returned by :func:`load_model`.
         name: a plain file name, e.g. "dims.json".
-        timeout: seconds to wait for the Hub.
-        cache_dir, token: as for :func:`load_model`.
+        access: as for :func:`load_model` (its download timeout aside).
     """
     if Path(name).name != name:
         raise ValueError(f"name must be a plain file name, got {name!r}")
     local = Path(source_info.path) / name
     if source_info.source != "hub" or local.is_file():
         return local if local.is_file() else None
+    access = (access or HubAccess()).resolved()
     for offline in (True,) if source_info.from_cache else (False, True):
         try:
             return Path(hf_hub_download(source_info.repo_id, name, revision=source_info.revision,
-                                        cache_dir=_hub_cache(cache_dir), endpoint=hub_endpoint(), token=token,
-                                        etag_timeout=timeout, local_files_only=offline))
+                                        cache_dir=access.cache_dir, endpoint=access.endpoint, token=access.token,
+                                        etag_timeout=access.timeout, local_files_only=offline))
         except (OSError, ValueError, httpx2.HTTPError) as err:  # missing file, Hub down, offline mode
             logger.info("%s of %s is not available (%s)", name, source_info.repo_id, err)
     return None

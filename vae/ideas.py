@@ -14,12 +14,14 @@ same melodies.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import numpy as np
 import torch
 from torch import Tensor
 
 from vae import latent
-from vae.dims import Dims
+from vae.dims import KnobSpace
 from vae.inference import decode_z, device_of, encode_z, inference
 from vae.knobs import control_dims
 from vae.melody import (
@@ -39,6 +41,34 @@ MIX_RANGE = (0.0, 1.0)
 TEMPERATURE_RANGE = (0.0, 3.0)  # 0: greedy decoding
 SPREAD_RANGE = (0.0, 3.0)  # in units of the encoder's σ
 MAX_SAMPLES = 64  # melodies per call (the app shows up to 16)
+
+
+@dataclass(frozen=True)
+class Analogy:
+    """What an analogy takes from which song (see :func:`analogy`)."""
+
+    mix: float = 1.0  # 0 decodes the pitch song as it is, 1 takes the rhythm song's rhythm dims whole
+    direction: str = "a_pitch"  # "a_pitch": A's pitch, B's rhythm (as long as A); "a_rhythm": the other way
+    control: bool = False  # swap random non-significant dims instead of the rhythm dims
+
+
+@dataclass(frozen=True)
+class Variations:
+    """How many versions of a song :func:`variations` draws, and how far from it."""
+
+    n: int = 4  # versions, 1..MAX_SAMPLES
+    spread: float = 1.0  # in units of the encoder's σ, within SPREAD_RANGE
+    seed: int = 0  # seeds the draw (and the sampling at temperature > 0)
+    temperature: float = 0.0  # 0: greedy decoding, else sampling at this temperature
+
+
+@dataclass(frozen=True, eq=False)
+class SongSet:
+    """Melodies shown together (samples or variations), as the page keeps them for a click on one."""
+
+    songs: list[np.ndarray] = field(default_factory=list)  # int64 (T_i,) each
+    bpm: float = 120.0  # the tempo they play at, quarter notes per minute
+    stem: str = "melodies"  # file-name stem: song i is "<stem>_<i + 1>"
 
 
 def _check(name: str, value: float, bounds: tuple[float, float]) -> float:
@@ -74,39 +104,38 @@ def paired(z_a: Tensor, z_b: Tensor) -> Tensor:
     return z_b[torch.arange(len(z_a)) % len(z_b)]
 
 
-def analogy_latents(z_a: Tensor, z_b: Tensor, dims: Dims, mix: float = 1.0, control: bool = False) -> Tensor:
+def analogy_latents(z_a: Tensor, z_b: Tensor, space: KnobSpace, mix: float = 1.0, control: bool = False) -> Tensor:
     """z_a (N, D) with its rhythm dims slerped towards z_b's (clips paired, :func:`paired`) by ``mix``.
 
     With ``control`` the swap happens on the rhythm dims' random stand-ins instead.
     """
-    rhythm = control_dims(dims)[1] if control else dims.rhythm_dims
+    rhythm = control_dims(space)[1] if control else space.rhythm_dims
     return swap_dims(z_a, paired(z_a, z_b), rhythm, mix)
 
 
-def analogy(model, dims: Dims, song_a: np.ndarray, song_b: np.ndarray, mix: float = 1.0,
-            direction: str = "a_pitch", control: bool = False, faithful: bool = True) -> np.ndarray:
+def analogy(model, space: KnobSpace, song_a: np.ndarray, song_b: np.ndarray, how: Analogy | None = None,
+            faithful: bool = True) -> np.ndarray:
     """The pitch of one song with the rhythm of the other, clip by clip: int64 tokens.
 
     Args:
         model: the VAE.
-        dims: the model's pitch and rhythm dims.
+        space: the model's knob space (its pitch and rhythm dims).
         song_a, song_b: int arrays (T_A,), (T_B,) of token ids.
-        mix: 0 decodes the pitch song as it is, 1 takes the rhythm song's rhythm dims whole.
-        direction: "a_pitch" (A's pitch, B's rhythm; as long as A) or "a_rhythm" (B's pitch,
-            A's rhythm; as long as B). The rhythm song's clips repeat when it is shorter.
-        control: swap random non-significant dims instead of the rhythm dims.
+        how: the mix, the direction and the control (:class:`Analogy`; default: A's pitch with all of B's
+            rhythm). The rhythm song's clips repeat when it is shorter.
         faithful: both songs' latents fitted to their clips (so mix 0 plays the pitch song itself), else μ.
 
     Returns:
         int64 (T,) with T the length of the song whose pitch is kept.
     """
-    if direction not in DIRECTIONS:
-        raise ValueError(f"the direction must be one of {', '.join(DIRECTIONS)}, got {direction!r}")
-    pitch_song, rhythm_song = (song_a, song_b) if direction == "a_pitch" else (song_b, song_a)
+    how = how or Analogy()
+    if how.direction not in DIRECTIONS:
+        raise ValueError(f"the direction must be one of {', '.join(DIRECTIONS)}, got {how.direction!r}")
+    pitch_song, rhythm_song = (song_a, song_b) if how.direction == "a_pitch" else (song_b, song_a)
     pitch_song = check_tokens(np.asarray(pitch_song))
     z_p = encode_z(model, split_clips(pitch_song), faithful)
     z_r = encode_z(model, split_clips(check_tokens(np.asarray(rhythm_song))), faithful)
-    out = decode_z(model, analogy_latents(z_p, z_r, dims, mix, control))
+    out = decode_z(model, analogy_latents(z_p, z_r, space, how.mix, how.control))
     return join_clips(out)[: len(pitch_song)]
 
 
@@ -140,18 +169,19 @@ def posterior(model, clips: np.ndarray) -> tuple[Tensor, Tensor]:
     return mu.float().cpu(), (0.5 * logvar.float()).exp().cpu()
 
 
-def variations(model, song: np.ndarray, n: int = 4, spread: float = 1.0, seed: int = 0,
-               temperature: float = 0.0, faithful: bool = True) -> np.ndarray:
-    """``n`` versions of a song: each clip's z = z₀ + spread · σ · ε, ε ~ N(0, I): int64 (n, T).
+def variations(model, song: np.ndarray, how: Variations | None = None, faithful: bool = True) -> np.ndarray:
+    """``how.n`` versions of a song (T,): each clip's z = z₀ + spread · σ · ε, ε ~ N(0, I): int64 (n, T).
 
     z₀ is the clip's latent fitted to it when ``faithful`` (spread 0 then plays the song itself), else μ
     (spread 0 plays the model's reconstruction); σ is the encoder's. Spread 1 draws as widely as the
-    encoder's posterior.
+    encoder's posterior. ``how`` (:class:`Variations`) also gives the seed and the decoding temperature.
     """
+    how = how or Variations()
+    n, seed = how.n, how.seed
     if int(n) != n or not 1 <= n <= MAX_SAMPLES:
         raise ValueError(f"the number of variations must be a whole number from 1 to {MAX_SAMPLES}, got {n}")
-    spread = _check("the spread", spread, SPREAD_RANGE)
-    temperature = _check("the temperature", temperature, TEMPERATURE_RANGE)
+    spread = _check("the spread", how.spread, SPREAD_RANGE)
+    temperature = _check("the temperature", how.temperature, TEMPERATURE_RANGE)
     song = check_tokens(np.asarray(song))
     clips = split_clips(song)
     mu, sigma = posterior(model, clips)

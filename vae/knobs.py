@@ -2,23 +2,24 @@
 
 One path for every caller (the app, the measures, the report's figures): :func:`apply` checks the
 :class:`Knobs`, moves the latents of the clips in the bar range with :func:`move` and decodes them.
-Each knob's move comes from :func:`knob_move`, which asks the model's :class:`~vae.dims.Dims` how
-that knob moves (:meth:`~vae.dims.Dims.kind`: along a direction, or along fitted transport maps);
+Each knob's move comes from :func:`knob_move`, which asks the model's :class:`~vae.dims.KnobSpace` how
+that knob moves (:meth:`~vae.dims.KnobSpace.kind`: along a direction, or along fitted transport maps);
 a new kind of knob is one more entry in ``MOVES``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
 from torch import Tensor
 
 from vae import curves, latent, render
-from vae.dims import KNOBS, Dims
+from vae.dims import KNOBS, KnobSpace
 from vae.inference import decode_z, encode_z
 from vae.melody import CLIP_STEPS, STEPS_PER_BAR, check_tokens, join_clips, split_clips
 from vae.pianoroll import thumbnails
@@ -40,6 +41,18 @@ def _check_range(name: str, value: float, bounds: tuple[float, float], unit: str
 
 def _clip(value: float, bounds: tuple[float, float]) -> float:
     return float(min(max(value, bounds[0]), bounds[1]))
+
+
+class Controls(NamedTuple):
+    """The knob controls' values as the page's widgets and the API send them, in that order (not yet checked)."""
+
+    pitch: float = 0.0  # semitones
+    rhythm: float = 0.0  # splits
+    residual: float = 0.0  # standard deviations
+    control: bool = False  # the random control
+    bar_from: int | None = 1  # first bar moved, from 1 (None: the first)
+    bar_to: int | None = None  # last bar moved (None, or past the end: the song's last)
+    offsets: Sequence[float] | str | None = ()  # per-dimension offsets, as numbers or text "0.5,0,-1"
 
 
 @dataclass(frozen=True)
@@ -95,13 +108,15 @@ class Knobs:
                        offsets=tuple(_clip(v, OFFSET_RANGE) for v in self.offsets))
 
     @classmethod
-    def from_controls(cls, pitch, rhythm, residual, control, bar_from, bar_to, offsets, n_bars: int) -> Knobs:
+    def from_controls(cls, controls: Controls, n_bars: int) -> Knobs:
         """Knobs as the page's controls or an API call give them (not yet checked): ``offsets`` as numbers
         or text "0.5,0,-1" (see :func:`parse_offsets`); a last bar past the song's end means its end."""
+        offsets = controls.offsets
         if isinstance(offsets, str) or offsets is None:
             offsets = parse_offsets(offsets)
-        last = min(int(bar_to or n_bars), n_bars)
-        return cls(pitch, rhythm, residual, bool(control), (int(bar_from or 1), last), tuple(offsets))
+        last = min(int(controls.bar_to or n_bars), n_bars)
+        return cls(controls.pitch, controls.rhythm, controls.residual, bool(controls.control),
+                   (int(controls.bar_from or 1), last), tuple(offsets))
 
     def title(self, name: str, offset_names: list[str] | tuple[str, ...] = ()) -> str:
         """A result's caption, e.g. 'twinkle: pitch +3, rhythm +0, residual +0', with each per-dimension offset that
@@ -128,37 +143,37 @@ def parse_offsets(text: str | None) -> tuple[float, ...]:
 # ----------------------------------------------------------------------------- moves
 
 
-def control_dims(dims: Dims, seed: int = CONTROL_SEED) -> tuple[Tensor, Tensor]:
+def control_dims(space: KnobSpace, seed: int = CONTROL_SEED) -> tuple[Tensor, Tensor]:
     """The random control's stand-ins for the pitch dims and the rhythm dims (paper figs 6b/7b).
 
     Returns:
         (pitch_ctrl, rhythm_ctrl): LongTensors of the lengths of the pitch and rhythm dims, all
         distinct and outside pitch ∪ rhythm; the same seed gives the same dims.
     """
-    p, r = dims.pitch_dims, dims.rhythm_dims
-    ctrl = latent.random_control_dims(dims.latent_dim, torch.cat([p, r]).unique(), len(p) + len(r), seed)
+    p, r = space.pitch_dims, space.rhythm_dims
+    ctrl = latent.random_control_dims(space.latent_dim, torch.cat([p, r]).unique(), len(p) + len(r), seed)
     return ctrl[:len(p)], ctrl[len(p):]
 
 
-def _linear_move(z: Tensor, dims: Dims, knob: str, amount: float) -> Tensor:
-    return (amount * dims.directions[knob]).to(z.dtype).expand_as(z)
+def _linear_move(z: Tensor, space: KnobSpace, knob: str, amount: float) -> Tensor:
+    return (amount * space.directions[knob]).to(z.dtype).expand_as(z)
 
 
-def _transport_move(z: Tensor, dims: Dims, knob: str, amount: float) -> Tensor:
-    return latent.transport_move(z, dims.transport["forward"], dims.transport["backward"], amount, dims.pitch_dims)
+def _transport_move(z: Tensor, space: KnobSpace, knob: str, amount: float) -> Tensor:
+    return latent.transport_move(z, space.transport["forward"], space.transport["backward"], amount, space.pitch_dims)
 
 
-def _curve_move(z: Tensor, dims: Dims, knob: str, amount: float) -> Tensor:
-    return curves.move_along(z, dims.curves[knob], amount)
+def _curve_move(z: Tensor, space: KnobSpace, knob: str, amount: float) -> Tensor:
+    return curves.move_along(z, space.curves[knob], amount)
 
 
-# How each kind of knob (Dims.kind) moves z: (z (N, D), dims, knob, amount) -> move (N, D).
-MOVES: dict[str, Callable[[Tensor, Dims, str, float], Tensor]] = {"linear": _linear_move,
+# How each kind of knob (KnobSpace.kind) moves z: (z (N, D), space, knob, amount) -> move (N, D).
+MOVES: dict[str, Callable[[Tensor, KnobSpace, str, float], Tensor]] = {"linear": _linear_move,
                                                                    "transport": _transport_move,
                                                                    "curve": _curve_move}
 
 
-def knob_move(z: Tensor, dims: Dims, knob: str, amount: float, control: bool = False,
+def knob_move(z: Tensor, space: KnobSpace, knob: str, amount: float, control: bool = False,
               seed: int = CONTROL_SEED) -> Tensor:
     """The move (N, D) that ``amount`` of one knob adds to each latent of z (N, D).
 
@@ -166,37 +181,37 @@ def knob_move(z: Tensor, dims: Dims, knob: str, amount: float, control: bool = F
     its own amount. With ``control`` the pitch and rhythm moves are carried over, component for
     component, onto the random control dims (:func:`control_dims`).
     """
-    move = MOVES[dims.kind(knob)](z, dims, knob, float(amount))
+    move = MOVES[space.kind(knob)](z, space, knob, float(amount))
     if control and knob != "residual":
-        own = dims.pitch_dims if knob == "pitch" else dims.rhythm_dims
-        move = latent.carry_over(move, own, control_dims(dims, seed)[KNOBS.index(knob)])
+        own = space.pitch_dims if knob == "pitch" else space.rhythm_dims
+        move = latent.carry_over(move, own, control_dims(space, seed)[KNOBS.index(knob)])
     return move
 
 
-def offset_vector(dims: Dims, offsets: tuple[float, ...]) -> Tensor:
+def offset_vector(space: KnobSpace, offsets: tuple[float, ...]) -> Tensor:
     """FloatTensor (D,) with ``offsets`` on the pitch dims, then the rhythm dims, zeros elsewhere."""
-    out = torch.zeros(dims.latent_dim)
-    for d, value in zip(torch.cat([dims.pitch_dims, dims.rhythm_dims]).tolist(), offsets, strict=True):
+    out = torch.zeros(space.latent_dim)
+    for d, value in zip(torch.cat([space.pitch_dims, space.rhythm_dims]).tolist(), offsets, strict=True):
         out[d] += float(value)
     return out
 
 
-def move(z: Tensor, dims: Dims, knobs: Knobs, seed: int = CONTROL_SEED) -> Tensor:
+def move(z: Tensor, space: KnobSpace, knobs: Knobs, seed: int = CONTROL_SEED) -> Tensor:
     """Latents z (N, D) with every knob of ``knobs`` turned (the bar range aside): FloatTensor (N, D).
 
     The per-dimension offsets are added after the knobs' moves; with ``control`` their pitch-dim
     and rhythm-dim components go onto the control dims like the knobs.
     """
-    if dims.latent_dim != z.shape[-1]:
-        raise ValueError(f"the dims are for a {dims.latent_dim}-dim latent, the latents are {z.shape[-1]}-dim")
-    moves = (knob_move(z, dims, knob, amount, knobs.control, seed) for knob, amount in knobs.amounts().items()
+    if space.latent_dim != z.shape[-1]:
+        raise ValueError(f"the dims are for a {space.latent_dim}-dim latent, the latents are {z.shape[-1]}-dim")
+    moves = (knob_move(z, space, knob, amount, knobs.control, seed) for knob, amount in knobs.amounts().items()
              if amount)
     z = z + sum(moves, torch.zeros_like(z))
     if any(knobs.offsets):
-        offset = offset_vector(dims, knobs.offsets)
+        offset = offset_vector(space, knobs.offsets)
         if knobs.control:
-            p_ctrl, r_ctrl = control_dims(dims, seed)
-            offset = latent.carry_over(latent.carry_over(offset, dims.pitch_dims, p_ctrl), dims.rhythm_dims, r_ctrl)
+            p_ctrl, r_ctrl = control_dims(space, seed)
+            offset = latent.carry_over(latent.carry_over(offset, space.pitch_dims, p_ctrl), space.rhythm_dims, r_ctrl)
         z = z + offset
     return z
 
@@ -208,8 +223,8 @@ def clip_rows(n_clips: int, bars: tuple[int, int] | None) -> slice:
     return slice((bars[0] - 1) // 2, min(n_clips, (bars[1] - 1) // 2 + 1))
 
 
-def apply(model, dims: Dims, tokens: np.ndarray, knobs: Knobs, latents: Tensor | None = None,
-          seed: int = CONTROL_SEED, faithful: bool = True) -> np.ndarray:
+def apply(model, space: KnobSpace, tokens: np.ndarray, knobs: Knobs, latents: Tensor | None = None,
+          faithful: bool = True) -> np.ndarray:
     """The song with the knobs turned: int64 tokens (T,).
 
     Every clip in the bar range is moved and decoded (one batch); clips outside it keep their
@@ -217,26 +232,25 @@ def apply(model, dims: Dims, tokens: np.ndarray, knobs: Knobs, latents: Tensor |
 
     Args:
         model: the VAE.
-        dims: the model's knobs.
+        space: the model's knobs.
         tokens: the song, int array (T,).
         knobs: where the knobs stand; checked against the song's length (ValueError when not valid).
         latents: the song's latents (N, D), when cached (``Song.latents``), so that a knob move only decodes.
-        seed: seeds the random control's dims.
         faithful: without ``latents``, fit them to the song (else μ; see :func:`vae.inference.encode_z`).
     """
     tokens = check_tokens(np.asarray(tokens))
-    knobs = knobs.checked(-(-len(tokens) // STEPS_PER_BAR), dims.n_offsets)
+    knobs = knobs.checked(-(-len(tokens) // STEPS_PER_BAR), space.n_offsets)
     clips = split_clips(tokens)
     z = encode_z(model, clips, faithful) if latents is None else latents
     rows = clip_rows(len(clips), knobs.bars)
-    clips[rows] = decode_z(model, move(z[rows], dims, knobs, seed))
+    clips[rows] = decode_z(model, move(z[rows], space, knobs))  # the random control on CONTROL_SEED's dims
     return join_clips(clips)[: len(tokens)]
 
 
 # ----------------------------------------------------------------------------- the 2-way grid
 
 
-def grid(model, dims: Dims, source: np.ndarray, target: np.ndarray, n: int, faithful: bool = True) -> np.ndarray:
+def grid(model, space: KnobSpace, source: np.ndarray, target: np.ndarray, n: int, faithful: bool = True) -> np.ndarray:
     """The paper's 2-way grid between two clips (32,), decoded in one batch: int64 (n, n, 32).
 
     Rows move the pitch dims from source to target, columns the rhythm dims; cell (0, 0)
@@ -247,8 +261,25 @@ def grid(model, dims: Dims, source: np.ndarray, target: np.ndarray, n: int, fait
         raise ValueError(f"the grid size must be a whole number from {GRID_RANGE[0]} to {GRID_RANGE[1]}, got {n}")
     n = int(n)
     z = encode_z(model, np.stack([source, target]), faithful)
-    cells = latent.interpolation_grid(z[0], z[1], dims.pitch_dims, dims.rhythm_dims, n)  # (n, n, D)
+    cells = latent.interpolation_grid(z[0], z[1], space.pitch_dims, space.rhythm_dims, n)  # (n, n, D)
     return decode_z(model, cells.reshape(n * n, -1), batch_size=n * n).reshape(n, n, CLIP_STEPS)
+
+
+@dataclass(frozen=True, eq=False)
+class GridState:
+    """An interpolation grid as the page keeps it between clicks: its cells and the tempo they play at."""
+
+    cells: np.ndarray  # int64 (n, n, 32), from grid()
+    bpm: float  # the source song's tempo, quarter notes per minute
+
+    @property
+    def n(self) -> int:
+        """Cells per side."""
+        return len(self.cells)
+
+    def position(self, index: int) -> tuple[int, int]:
+        """(row, column) of the ``index``-th cell counted row by row (a gallery's order, as grid_gallery's)."""
+        return divmod(int(index), self.n)
 
 
 def grid_gallery(cells: np.ndarray) -> list[tuple[Path, str]]:

@@ -6,13 +6,15 @@ measured is what a user gets.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from vae import knobs
-from vae.dims import KNOBS, Dims
+from vae.dims import KNOBS, KnobSpace
 from vae.inference import BATCH_SIZE, Progress, Tracker, decode_z, device_of, encode_z, fit_z, inference, n_batches
 from vae.melody import HOLD, N_PITCHES, check_clips, join_clips, normalize_tokens, split_clips
 
@@ -81,8 +83,17 @@ def _onset_stats(tokens: np.ndarray) -> tuple[int, float | None]:
     return len(onsets), (float(onsets.mean()) if len(onsets) else None)
 
 
-def knob_effects(model, song_tokens: np.ndarray, dims: Dims, amount: float, knob: str = "pitch",
-                 control: bool = False, seed: int = 0, batch_size: int = BATCH_SIZE, faithful: bool = True) -> dict:
+@dataclass(frozen=True)
+class KnobMove:
+    """One knob move to measure (:func:`knob_effects`)."""
+
+    amount: float  # +5 = five semitones for pitch, +1 = one split for rhythm
+    knob: str = "pitch"  # "pitch", "rhythm" or "residual"
+    control: bool = False  # the same-size move on random dims outside pitch ∪ rhythm instead (pitch, rhythm only)
+    seed: int = 0  # seeds the control's dims
+
+
+def knob_effects(model, song_tokens: np.ndarray, space: KnobSpace, turn: KnobMove, faithful: bool = True) -> dict:
     """What one knob move does to a song, measured against the decoded unmodified song.
 
     Both are decoded clip by clip (32 steps each, the last clip's padding included).
@@ -90,12 +101,8 @@ def knob_effects(model, song_tokens: np.ndarray, dims: Dims, amount: float, knob
     Args:
         model: the VAE.
         song_tokens: int array (T,).
-        dims: the model's knobs.
-        amount: the knob amount (+5 = five semitones for pitch, +1 = one split for rhythm).
-        knob: "pitch", "rhythm" or "residual".
-        control: apply the same-size move on random dims outside pitch ∪ rhythm instead (pitch and
-            rhythm knobs only).
-        seed: seeds the control dims.
+        space: the model's knobs.
+        turn: which knob, how far, and whether on the random control's dims.
         faithful: move the latents fitted to the song, as the app does by default (else μ).
 
     Returns:
@@ -106,15 +113,16 @@ def knob_effects(model, song_tokens: np.ndarray, dims: Dims, amount: float, knob
         mean over the song's clips) and ``moved_dims``. Holds that follow a rest are read as
         rests; a mean over no onsets is None.
     """
+    knob, amount, control, seed = turn.knob, turn.amount, turn.control, turn.seed
     if knob not in KNOBS:
         raise ValueError(f"knob must be one of {KNOBS}, got {knob!r}")
     if control and knob == "residual":
         raise ValueError("the random control is defined for the pitch and rhythm knobs only")
     z = encode_z(model, split_clips(song_tokens), faithful)
     turned = knobs.Knobs(control=control, **{knob: float(amount)})
-    before = normalize_tokens(join_clips(decode_z(model, z, batch_size)))
-    after = normalize_tokens(join_clips(decode_z(model, knobs.move(z, dims, turned, seed), batch_size)))
-    move = knobs.knob_move(z, dims, knob, amount, control, seed)
+    before = normalize_tokens(join_clips(decode_z(model, z)))
+    after = normalize_tokens(join_clips(decode_z(model, knobs.move(z, space, turned, seed))))
+    move = knobs.knob_move(z, space, knob, amount, control, seed)
     n_before, mean_before = _onset_stats(before)
     n_after, mean_after = _onset_stats(after)
     classes = [np.select([t < N_PITCHES, t == HOLD], [0, 1], 2) for t in (before, after)]
@@ -148,12 +156,11 @@ def transposed(tokens: np.ndarray, semitones: int) -> np.ndarray:
     return np.where(tokens < N_PITCHES, np.clip(tokens + int(semitones), 0, N_PITCHES - 1), tokens)
 
 
-def knob_fidelity(model, songs: list[np.ndarray], dims: Dims, knob: str = "pitch",
-                  amounts: tuple[float, ...] | None = None, progress: Progress | None = None,
-                  faithful: bool = True) -> dict:
+def knob_fidelity(model, songs: list[np.ndarray], space: KnobSpace, knob: str = "pitch",
+                  progress: Progress | None = None, faithful: bool = True) -> dict:
     """What a user gets from a knob (DESIGN "Knob fidelity"), through :func:`vae.knobs.move`.
 
-    For each song and amount k: the pitch knob's mean-pitch shift (semitones), or the rhythm
+    For each song and amount k of ``FIDELITY_AMOUNTS``: the pitch knob's mean-pitch shift (semitones), or the rhythm
     knob's log2 density ratio, of the decoded song against the song decoded at rest. Linearity
     = R² of one straight line through all (k, effect) points, gain = its slope (1.0: the knob
     moves as many semitones, or doublings of the notes, as it says). For the pitch knob also the
@@ -167,7 +174,7 @@ def knob_fidelity(model, songs: list[np.ndarray], dims: Dims, knob: str = "pitch
     """
     if knob not in ("pitch", "rhythm"):
         raise ValueError(f"knob fidelity is defined for the pitch and rhythm knobs, got {knob!r}")
-    amounts = tuple(FIDELITY_AMOUNTS[knob] if amounts is None else amounts)
+    amounts = FIDELITY_AMOUNTS[knob]
     tracker = Tracker(progress, len(songs))
     effects, kept = [], []
     for song in songs:
@@ -175,7 +182,7 @@ def knob_fidelity(model, songs: list[np.ndarray], dims: Dims, knob: str = "pitch
         rest = join_clips(decode_z(model, z))
         row, same = [], []
         for k in amounts:
-            after = join_clips(decode_z(model, knobs.move(z, dims, knobs.Knobs(**{knob: k}))))
+            after = join_clips(decode_z(model, knobs.move(z, space, knobs.Knobs(**{knob: k}))))
             same.append(float((normalize_tokens(after) == normalize_tokens(transposed(rest, round(k)))).mean()))
             (n0, m0), (n1, m1) = _onset_stats(rest), _onset_stats(after)
             if knob == "pitch":
@@ -231,9 +238,9 @@ HELP = ("**Reading the numbers.** *C_pitch* / *C_rhythm*: the share of the laten
         "decoded back exactly. *Linearity* (R²) and *gain* (slope): how closely a knob moves by what its label says.")
 
 
-def dims_rows(dims: Dims) -> list[list[str]]:
+def dims_rows(space: KnobSpace) -> list[list[str]]:
     """(measure, value) rows describing a model's dims and how well they were found, for a table."""
-    meta = dims.meta
+    meta = space.meta
 
     def fmt(key: str) -> str:
         value = meta.get(key)
@@ -242,9 +249,9 @@ def dims_rows(dims: Dims) -> list[list[str]]:
     def note(key: str) -> str:
         return f" ({meta[key]})" if meta.get(key) else ""
 
-    return [["pitch dims", ", ".join(str(d) for d in dims.pitch_dims.tolist())],
-            ["rhythm dims", ", ".join(str(d) for d in dims.rhythm_dims.tolist())],
-            ["pitch knob", dims.pitch_knob + note("pitch_knob_note")],
+    return [["pitch dims", ", ".join(str(d) for d in space.pitch_dims.tolist())],
+            ["rhythm dims", ", ".join(str(d) for d in space.rhythm_dims.tolist())],
+            ["pitch knob", space.pitch_knob + note("pitch_knob_note")],
             ["rhythm knob +1", (meta.get("rhythm_unit") or {}).get("calibrated_on", "whole_notes")
              + note("rhythm_unit_note")],
             ["C_pitch", fmt("c_pitch")], ["C_rhythm", fmt("c_rhythm")], ["overlap", fmt("overlap")],
@@ -266,14 +273,14 @@ def report_rows(report: dict, prefix: str = "") -> list[list[str]]:
     return rows
 
 
-def dim_scores_figure(dims: Dims, title: str = "") -> Figure:
+def dim_scores_figure(space: KnobSpace, title: str = "") -> Figure:
     """Bar chart of Σ_p |Δ_p| and Σ_n |Δ_n| per latent dim, the chosen dims highlighted."""
     fig = Figure(figsize=(9, 4.2), layout="constrained")
     FigureCanvasAgg(fig)
     axes = fig.subplots(2, 1, sharex=True)
     for ax, kind, color in zip(axes, ("pitch", "rhythm"), ("#d9480f", "#1c7ed6"), strict=True):
-        scores = np.asarray(dims.meta[f"{kind}_scores"], dtype=float)
-        chosen = set(getattr(dims, f"{kind}_dims").tolist())
+        scores = np.asarray(space.meta[f"{kind}_scores"], dtype=float)
+        chosen = set(getattr(space, f"{kind}_dims").tolist())
         colors = [color if d in chosen else "#ced4da" for d in range(len(scores))]
         ax.bar(np.arange(len(scores)), scores, color=colors, width=0.9)
         ax.set_ylabel(f"{kind}\nΣ|Δz|", fontsize=8)

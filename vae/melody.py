@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pretty_midi
 
-from vae.midifile import describe_instruments, meter_spans, open_midi
+from vae.midifile import Track, describe_instruments, meter_spans, open_midi
 
 N_PITCHES = 128
 HOLD = 128
@@ -37,8 +37,21 @@ MAX_CODE_CHARS = 16_000  # longest song code accepted (share links): a long song
 _NATIVE_BAR_STEPS = (8, 16, 32)
 
 
-class MeterWarning(UserWarning):  # the song's meter does not tile 2-bar 4/4 clips; it is still cut every 32 steps
-    pass
+class SongWarning(UserWarning):
+    """Something a reader noticed about a song and changed or could not honour; the song is still read.
+    ``str(warning)`` is the sentence for the user. Readers decide by its type, never by its text."""
+
+
+class MeterWarning(SongWarning):
+    """The song's meter (or some of its bars') does not tile 2-bar 4/4 clips; it is still cut every 32 steps."""
+
+
+class TempoWarning(SongWarning):
+    """The song's tempo lies outside ``BPM_RANGE``; it is played at the nearest end of the range."""
+
+
+class GridWarning(SongWarning):
+    """Notes shorter than the sixteenth-note grid were lengthened to one step (typed melodies)."""
 
 
 @dataclass
@@ -50,16 +63,27 @@ class Melody:
         bpm: tempo of the source at its first beat, in quarter notes per minute.
         meter: time signature of most of the song, e.g. "4/4".
         instrument: index into ``instruments`` of the track that was read.
-        instruments: a description of every track of the file (name, program, notes, drum).
-        warnings: messages to show the user (for example a non-duple meter).
+        instruments: every track of the file (:class:`vae.midifile.Track`: name, program, notes, drum).
+        warnings: what the reader noticed, each a :class:`SongWarning` whose ``str`` is a sentence for the
+            user (a non-duple meter, a tempo moved into ``BPM_RANGE``).
     """
 
     tokens: np.ndarray
     bpm: float = DEFAULT_BPM
     meter: str = "4/4"
     instrument: int = 0
-    instruments: list[dict] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
+    instruments: list[Track] = field(default_factory=list)
+    warnings: list[SongWarning] = field(default_factory=list)
+
+    @property
+    def duple(self) -> bool:
+        """Whether every bar is in a duple meter (no :class:`MeterWarning`): its bars line up with the clips."""
+        return not any(isinstance(w, MeterWarning) for w in self.warnings)
+
+    @property
+    def messages(self) -> list[str]:
+        """The warnings as sentences for the user."""
+        return [str(w) for w in self.warnings]
 
 
 # ----------------------------------------------------------------------------- validation
@@ -167,21 +191,21 @@ def normalize_tokens(tokens: np.ndarray) -> np.ndarray:
 # ----------------------------------------------------------------------------- MIDI -> tokens
 
 
-def _melody_track(tracks: list[dict], instrument: int | None) -> int:
-    """The track to read: ``instrument`` checked, or by default the highest voice (a chorale's soprano) of
-    the pitched tracks with at least ``MELODY_MIN_SHARE`` of the busiest one's notes."""
-    if not any(t["notes"] for t in tracks):
+def _melody_track(tracks: list[Track], instrument: int | None) -> int:
+    """The track to read: ``instrument`` checked, or by default the highest voice (a chorale's soprano) of the
+    pitched tracks with at least ``MELODY_MIN_SHARE`` of the busiest one's notes."""
+    if not any(t.notes for t in tracks):
         raise ValueError("this MIDI file has no notes; choose a file with a melody in it")
-    melodic = [t for t in tracks if not t["is_drum"] and t["notes"]]
+    melodic = [t for t in tracks if t.melodic]
     if not melodic:
         raise ValueError("this MIDI file has only drum tracks; a melody needs a pitched instrument")
     if instrument is None:
-        busy = [t for t in melodic if t["notes"] >= MELODY_MIN_SHARE * max(m["notes"] for m in melodic)]
-        return max(busy, key=lambda t: (t["pitch"], t["notes"]))["index"]
+        busy = [t for t in melodic if t.notes >= MELODY_MIN_SHARE * max(m.notes for m in melodic)]
+        return max(busy, key=lambda t: (t.pitch, t.notes)).index
     if not 0 <= instrument < len(tracks):
         raise ValueError(f"track {instrument} does not exist; this file has tracks 0-{len(tracks) - 1}")
-    if tracks[instrument]["is_drum"] or not tracks[instrument]["notes"]:
-        raise ValueError(f"track {instrument} ({tracks[instrument]['name']}) has no pitched notes; pick another")
+    if not tracks[instrument].melodic:
+        raise ValueError(f"track {instrument} ({tracks[instrument].name}) has no pitched notes; pick another")
     return instrument
 
 
@@ -214,11 +238,11 @@ def load_melody(source, instrument: int | None = None) -> Melody:
 
     spans = meter_spans(pm, ticks_per_step, end_step)
     steps_in = {}  # meter -> steps written in it (a meter that changes every bar has no longest span)
-    for a, b, _, name in spans:
-        steps_in[name] = steps_in.get(name, 0) + b - a
-    main = next(s for s in spans if s[3] == max(steps_in, key=steps_in.get))
+    for span in spans:
+        steps_in[span.name] = steps_in.get(span.name, 0) + span.end - span.start
+    main = next(s for s in spans if s.name == max(steps_in, key=steps_in.get))
     # First downbeat of a full bar in the main meter; bar lines run every bar_steps from it.
-    downbeat, bar_steps = main[0], main[2]
+    downbeat, bar_steps = main.start, main.bar_steps
     start = downbeat - bar_steps * int(np.ceil((downbeat - first_onset) / bar_steps))
     n_steps = int(np.ceil((end_step - start) / STEPS_PER_BAR)) * STEPS_PER_BAR
     if n_steps > MAX_BARS * STEPS_PER_BAR:  # counted with the pickup's padding, before any array is made
@@ -229,30 +253,31 @@ def load_melody(source, instrument: int | None = None) -> Melody:
 
     messages = []
     if bar_steps not in _NATIVE_BAR_STEPS:
-        messages.append(f"This song is in {main[3]}, not a duple meter: it is still cut into 2-bar 4/4 clips "
-                        "of 32 sixteenths, so clips will not line up with its bars.")
-    elif odd := sorted({s[3] for s in spans if s[2] not in _NATIVE_BAR_STEPS and s[1] > s[0]}):
-        messages.append(f"Some bars of this song are in {', '.join(odd)}, not a duple meter: it is still cut into "
-                        "2-bar 4/4 clips of 32 sixteenths, so those bars will not line up with the clips.")
+        messages.append(MeterWarning(f"This song is in {main.name}, not a duple meter: it is still cut into 2-bar 4/4 "
+                                     "clips of 32 sixteenths, so clips will not line up with its bars."))
+    elif odd := sorted({s.name for s in spans if s.bar_steps not in _NATIVE_BAR_STEPS and s.end > s.start}):
+        messages.append(MeterWarning(f"Some bars of this song are in {', '.join(odd)}, not a duple meter: it is still "
+                                     "cut into 2-bar 4/4 clips of 32 sixteenths, so those bars will not line up with "
+                                     "the clips."))
     tempi = pm.get_tempo_changes()[1]
     bpm = round(float(tempi[0]), 2) if len(tempi) else DEFAULT_BPM
     if not BPM_RANGE[0] <= bpm <= BPM_RANGE[1]:
         played = min(max(bpm, BPM_RANGE[0]), BPM_RANGE[1])
-        messages.append(f"This song's tempo is {bpm:g} bpm; it is played at {played:g} bpm "
-                        f"(tempi from {BPM_RANGE[0]:g} to {BPM_RANGE[1]:g} bpm are played as written).")
+        messages.append(TempoWarning(f"This song's tempo is {bpm:g} bpm; it is played at {played:g} bpm "
+                                     f"(tempi from {BPM_RANGE[0]:g} to {BPM_RANGE[1]:g} bpm are played as written)."))
         bpm = played
-    return Melody(tokens=tokens, bpm=bpm, meter=main[3], instrument=instrument, instruments=tracks, warnings=messages)
+    return Melody(tokens=tokens, bpm=bpm, meter=main.name, instrument=instrument, instruments=tracks, warnings=messages)
 
 
 def midi_to_tokens(source, instrument: int | None = None) -> np.ndarray:
     """Tokens (T,) of a MIDI file's melody; see :func:`load_melody`.
 
-    What the reader noticed (a non-duple meter, a tempo outside ``BPM_RANGE``) is reported with a
-    :class:`MeterWarning`.
+    What the reader noticed is reported as its :class:`SongWarning`: a :class:`MeterWarning` for a non-duple
+    meter, a :class:`TempoWarning` for a tempo outside ``BPM_RANGE``.
     """
     melody = load_melody(source, instrument)
-    for message in melody.warnings:
-        warnings.warn(message, MeterWarning, stacklevel=2)
+    for warning in melody.warnings:
+        warnings.warn(warning, stacklevel=2)
     return melody.tokens
 
 
@@ -326,8 +351,8 @@ def clip_is_valid(clips: np.ndarray) -> np.ndarray:
 # ----------------------------------------------------------------------------- tokens <-> song code
 
 
-def encode_song(tokens: np.ndarray) -> str:
-    """Token ids (T,) as a compact URL-safe string; the inverse of :func:`decode_song`.
+def tokens_to_link_code(tokens: np.ndarray) -> str:
+    """Token ids (T,) as a compact URL-safe string; the inverse of :func:`link_code_to_tokens`.
 
     The ids as bytes (all < 130), zlib-compressed, URL-safe base64 without padding: a 24-bar
     melody takes ~100 characters.
@@ -337,8 +362,8 @@ def encode_song(tokens: np.ndarray) -> str:
     return base64.urlsafe_b64encode(packed).decode("ascii").rstrip("=")
 
 
-def decode_song(code: str) -> np.ndarray:
-    """Token ids int64 (T,) from :func:`encode_song`'s string.
+def link_code_to_tokens(code: str) -> np.ndarray:
+    """Token ids int64 (T,) from :func:`tokens_to_link_code`'s string.
 
     Raises:
         ValueError: the code is damaged (cut short, edited), too long, or not a song.

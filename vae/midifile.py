@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pretty_midi
@@ -60,30 +62,56 @@ def open_midi(source) -> pretty_midi.PrettyMIDI:
         raise ValueError(f"could not read this file as MIDI: {what}; choose a Standard MIDI File (.mid)") from err
 
 
-def describe_instruments(pm: pretty_midi.PrettyMIDI) -> list[dict]:
-    """One dict per track: index, name, program, number of notes, median pitch, whether it is drums."""
+@dataclass(frozen=True)
+class Track:
+    """One track (pretty_midi instrument) of a MIDI file, as the melody picker sees it."""
+
+    index: int  # position in the file's tracks, from 0
+    name: str  # the track's name, else its General MIDI instrument's
+    program: int  # General MIDI program, 0-127
+    notes: int  # how many notes it plays
+    pitch: float  # median MIDI pitch of its notes (0.0 when it has none)
+    is_drum: bool  # a drum track (channel 10): no melody
+
+    @property
+    def melodic(self) -> bool:
+        """Whether it could be the melody: pitched, with notes."""
+        return self.notes > 0 and not self.is_drum
+
+
+class MeterSpan(NamedTuple):
+    """A stretch of the song under one time signature, on the sixteenth-note grid."""
+
+    start: int  # first step
+    end: int  # step after the last
+    bar_steps: int  # steps per bar in this meter (16 for 4/4)
+    name: str  # the time signature, "n/d"
+
+
+def describe_instruments(pm: pretty_midi.PrettyMIDI) -> list[Track]:
+    """Every track of the file: index, name, program, number of notes, median pitch, whether it is drums."""
     out = []
     for i, inst in enumerate(pm.instruments):
         name = inst.name.strip() or pretty_midi.program_to_instrument_name(inst.program)
-        out.append({"index": i, "name": name, "program": inst.program, "notes": len(inst.notes),
-                    "pitch": float(np.median([n.pitch for n in inst.notes])) if inst.notes else 0.0,
-                    "is_drum": inst.is_drum})
+        out.append(Track(index=i, name=name, program=inst.program, notes=len(inst.notes),
+                         pitch=float(np.median([n.pitch for n in inst.notes])) if inst.notes else 0.0,
+                         is_drum=inst.is_drum))
     return out
 
 
-def meter_spans(pm: pretty_midi.PrettyMIDI, ticks_per_step: float, end_step: int) -> list[tuple[int, int, int, str]]:
-    """(start_step, end_step, bar_steps, "n/d") for each time signature in force."""
+def meter_spans(pm: pretty_midi.PrettyMIDI, ticks_per_step: float, end_step: int) -> list[MeterSpan]:
+    """Each time signature in force, as a :class:`MeterSpan`; 4/4 before the first one and without any."""
     from vae.melody import STEPS_PER_BAR, STEPS_PER_QUARTER  # the grid's constants (melody imports this module)
 
     sigs = sorted(pm.time_signature_changes, key=lambda ts: ts.time)
     if not sigs:
-        return [(0, end_step, STEPS_PER_BAR, "4/4")]
+        return [MeterSpan(0, end_step, STEPS_PER_BAR, "4/4")]
     spans = []
     for i, ts in enumerate(sigs):
         start = round(pm.time_to_tick(ts.time) / ticks_per_step)
         stop = round(pm.time_to_tick(sigs[i + 1].time) / ticks_per_step) if i + 1 < len(sigs) else end_step
         bar = max(1, round(ts.numerator * STEPS_PER_QUARTER * 4 / ts.denominator))
-        spans.append((start, max(stop, start), bar, f"{ts.numerator}/{ts.denominator}"))
-    if spans[0][0] > 0:
-        spans.insert(0, (0, spans[0][0], STEPS_PER_BAR, "4/4"))
+        spans.append(MeterSpan(start, max(stop, start), bar, f"{ts.numerator}/{ts.denominator}"))
+    if spans[0].start > 0:
+        spans.insert(0, MeterSpan(0, spans[0].start, STEPS_PER_BAR, "4/4"))
     return spans

@@ -23,7 +23,18 @@ from fractions import Fraction
 
 import numpy as np
 
-from vae.melody import BPM_RANGE, DEFAULT_BPM, MAX_BARS, STEPS_PER_BAR, Melody, notes_to_tokens, tokens_to_notes
+from vae.melody import (
+    BPM_RANGE,
+    DEFAULT_BPM,
+    MAX_BARS,
+    STEPS_PER_BAR,
+    GridWarning,
+    Melody,
+    MeterWarning,
+    SongWarning,
+    notes_to_tokens,
+    tokens_to_notes,
+)
 
 STEPS_PER_WHOLE = 16
 MAX_TEXT_CHARS = 20_000
@@ -58,7 +69,7 @@ def _length(text: str) -> Fraction:
     return Fraction(int(num or 1), int(den or 2) if slashes else 1)
 
 
-def _finish(notes: list[tuple[Fraction, Fraction, int | None]], bpm: float, meter: str, warnings: list[str]) -> Melody:
+def _finish(notes: list[tuple[Fraction, Fraction, int | None]], bpm: float, meter: str, warnings: list[SongWarning]) -> Melody:
     """Notes (start, end in whole notes, pitch or None for rest) as a Melody padded to whole bars."""
     steps = [(round(s * STEPS_PER_WHOLE), round(e * STEPS_PER_WHOLE), p) for s, e, p in notes]
     end = max((e for _, e, _ in steps), default=0)
@@ -68,7 +79,7 @@ def _finish(notes: list[tuple[Fraction, Fraction, int | None]], bpm: float, mete
     if n_steps > MAX_BARS * STEPS_PER_BAR:
         raise ValueError(f"the typed melody is {n_steps // STEPS_PER_BAR} bars long; the limit is {MAX_BARS}")
     if any(e - s < 1 for s, e, p in steps if p is not None):
-        warnings.append("notes shorter than a sixteenth were lengthened to one sixteenth")
+        warnings.append(GridWarning("notes shorter than a sixteenth were lengthened to one sixteenth"))
     tokens = notes_to_tokens([(s, e, p) for s, e, p in steps if p is not None], n_steps=n_steps)
     bpm = min(max(float(bpm), BPM_RANGE[0]), BPM_RANGE[1])
     return Melody(tokens=tokens, bpm=bpm, meter=meter, warnings=warnings)
@@ -195,7 +206,7 @@ def parse_abc(text: str) -> Melody:
     meter = headers.get("M", "4/4").replace("C|", "2/2").replace("C", "4/4")
     unit = Fraction(headers["L"].strip()) if headers.get("L") else Fraction(1, 8)
     key, bar_acc = key_accidentals(headers.get("K", "C")), {}
-    warnings = [] if meter in ("4/4", "2/4", "2/2") else [f"the tune is in {meter}; it is still cut every 2 bars of 4/4"]
+    warnings = [] if meter in ("4/4", "2/4", "2/2") else [MeterWarning(f"the tune is in {meter}; it is still cut every 2 bars of 4/4")]
     notes, time, tuplet, broken = [], Fraction(0), [], Fraction(1)
     for m in _ABC_TOKEN.finditer(body):
         kind = m.lastgroup

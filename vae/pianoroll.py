@@ -40,6 +40,8 @@ BLACK_KEYS = (1, 3, 6, 8, 10)  # pitch classes
 WHITE_KEYS = (0, 2, 4, 5, 7, 9, 11)
 OUTSIDE_SHADE = 0.88  # bars outside the chosen range: background darkened to 88 %
 LABEL_POINTS = 7  # pitch names and bar numbers
+TITLE_POINTS = 8  # the caption above a roll
+DPI = 100  # pixels per inch of the text's point sizes; the image size does not depend on it
 LABEL_GREY = "#6b7280"  # pitch names other than C
 BAR_LINE = "#c3c8cf"
 CLIP_LINE = "#7d848e"  # every 2 bars: where the model cuts the song into clips
@@ -82,16 +84,16 @@ def _rgb(color: str) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=1024)
-def _text_mask(text: str, size: float, bold: bool, dpi: int) -> np.ndarray:
+def _text_mask(text: str, size: float) -> np.ndarray:
     """Coverage (h, w) uint8 of ``text`` in matplotlib's default font, drawn by its FreeType wrapper.
 
     matplotlib keeps one FT2Font per font file and thread, so this is safe in a threaded server;
     labels repeat from call to call (bar numbers, octaves), so they are drawn once.
     """
-    prop = font_manager.FontProperties(size=size, weight="bold" if bold else "normal")
+    prop = font_manager.FontProperties(size=size, weight="normal")
     font = font_manager.get_font(font_manager.findfont(prop))
     font.clear()
-    font.set_size(size, dpi)
+    font.set_size(size, DPI)
     font.set_text(text, 0.0, flags=LoadFlags.DEFAULT)
     font.draw_glyphs_to_bitmap(antialiased=True)
     mask = np.asarray(font.get_image()).copy()
@@ -99,10 +101,12 @@ def _text_mask(text: str, size: float, bold: bool, dpi: int) -> np.ndarray:
     return mask
 
 
-def _draw_text(image: np.ndarray, text: str, x: float, y: float, size: float, dpi: int, color: str = "#000000", *,
-               ha: str = "left", va: str = "top", bold: bool = False) -> None:
-    """Blend ``text`` into ``image`` (in place), anchored at pixel (x, y) by ``ha`` and ``va``."""
-    mask = _text_mask(text, size, bold, dpi)
+def _draw_text(image: np.ndarray, text: str, at: tuple[float, float], size: float, color: str = "#000000",
+               anchor: tuple[str, str] = ("left", "top")) -> None:
+    """Blend ``text`` (``size`` points) into ``image`` (in place), anchored at pixel ``at`` = (x, y) by its
+    ``anchor`` = (horizontal: left / center / right, vertical: top / center / bottom)."""
+    mask = _text_mask(text, size)
+    (x, y), (ha, va) = at, anchor
     h, w = mask.shape
     x0 = round(x - {"left": 0, "center": w / 2, "right": w}[ha])
     y0 = round(y - {"top": 0, "center": h / 2, "bottom": h}[va])
@@ -115,9 +119,11 @@ def _draw_text(image: np.ndarray, text: str, x: float, y: float, size: float, dp
     region[:] = region * (1 - alpha) + _rgb(color) * alpha + 0.5
 
 
-def _boxes(image: np.ndarray, x0, x1, y0, y1, fill: str, edge: str) -> None:
-    """Rectangles [y0, y1) x [x0, x1) with a 1-pixel border, drawn in place."""
-    fill, edge = _rgb(fill), _rgb(edge)
+def _boxes(image: np.ndarray, xs: tuple[np.ndarray, np.ndarray], ys: tuple[np.ndarray, np.ndarray], fill: str,
+           edge: str) -> None:
+    """Rectangles [y0, y1) x [x0, x1) with a 1-pixel border, drawn in place; ``xs`` = (x0, x1) and ``ys`` =
+    (y0, y1), int arrays (n,) of pixels."""
+    (x0, x1), (y0, y1), fill, edge = xs, ys, _rgb(fill), _rgb(edge)
     for a, b, c, d in zip(y0.tolist(), y1.tolist(), x0.tolist(), x1.tolist(), strict=True):
         image[a:b, c:d] = edge
         image[a + 1:b - 1, c + 1:d - 1] = fill
@@ -179,38 +185,37 @@ def _draw_notes(image: np.ndarray, f: _Frame, notes: np.ndarray, ghost: np.ndarr
             y0, y1 = f.rows_of(drawn[:, 2])
             pad = round(row_h * margin)
             x0 = f.x_of(drawn[:, 0])
-            _boxes(image, x0, np.maximum(f.x_of(drawn[:, 1]) - gap, x0 + 1), y0 + pad,
-                   np.maximum(y1 - pad, y0 + pad + 1), fill, edge)
+            _boxes(image, (x0, np.maximum(f.x_of(drawn[:, 1]) - gap, x0 + 1)),
+                   (y0 + pad, np.maximum(y1 - pad, y0 + pad + 1)), fill, edge)
 
 
-def _pitch_labels(f: _Frame, dpi: int) -> list[int]:
+def _pitch_labels(f: _Frame) -> list[int]:
     """The pitches to name at the left: every white key when its row fits the text, else C and G, else C."""
     row_h = f.plot_h / (f.hi - f.lo + 1)
-    text_h = _text_mask("C4", LABEL_POINTS, False, dpi).shape[0]
+    text_h = _text_mask("C4", LABEL_POINTS).shape[0]
     for classes, rows in ((WHITE_KEYS, 1), ((0, 7), 5), ((0,), 0)):  # rows: how close two labels can be
         if row_h * rows >= text_h + 1 or rows == 0:
             break
     return [p for p in range(f.lo, f.hi + 1) if p % 12 in classes]
 
 
-def _draw_axes(image: np.ndarray, f: _Frame, title: str | None, dpi: int) -> None:
+def _draw_axes(image: np.ndarray, f: _Frame, title: str | None) -> None:
     """The axes, pitch names at the left (C in black, the others grey), bar numbers below, the title above."""
     image[f.top:f.top + f.plot_h + 1, f.left - 1] = 0
     image[f.top + f.plot_h, f.left - 1:f.left + f.plot_w] = 0
-    for pitch in _pitch_labels(f, dpi):
+    for pitch in _pitch_labels(f):
         y0, y1 = f.rows_of(pitch)
-        _draw_text(image, pretty_midi.note_number_to_name(pitch), f.left - 4, (y0 + y1) / 2, LABEL_POINTS, dpi,
-                   "#000000" if pitch % 12 == 0 else LABEL_GREY, ha="right", va="center")
+        _draw_text(image, pretty_midi.note_number_to_name(pitch), (f.left - 4, (y0 + y1) / 2), LABEL_POINTS,
+                   "#000000" if pitch % 12 == 0 else LABEL_GREY, anchor=("right", "center"))
     for step, label in zip(*_bar_ticks(f.n_steps), strict=True):
-        _draw_text(image, label, int(f.x_of(step)) + 2, f.top + f.plot_h + 3, LABEL_POINTS, dpi)
+        _draw_text(image, label, (int(f.x_of(step)) + 2, f.top + f.plot_h + 3), LABEL_POINTS)
     if title:
-        _draw_text(image, title, f.left, 4, 8, dpi)
+        _draw_text(image, title, (f.left, 4), TITLE_POINTS)
 
 
 @timed("roll")
-def piano_roll(tokens, compare=None, *, title: str | None = None, width: int = ROLL_WIDTH,
-               height: int = ROLL_HEIGHT, pitch_range: tuple[int, int] | None = None, dpi: int = 100,
-               bars: tuple[int, int] | None = None) -> np.ndarray:
+def piano_roll(tokens, compare=None, *, title: str | None = None, size: tuple[int, int] = (ROLL_WIDTH, ROLL_HEIGHT),
+               pitch_range: tuple[int, int] | None = None, bars: tuple[int, int] | None = None) -> np.ndarray:
     """Draw a song as a piano roll.
 
     Time runs left to right in sixteenth-note steps, with a thin line at every bar and a darker
@@ -225,9 +230,8 @@ def piano_roll(tokens, compare=None, *, title: str | None = None, width: int = R
         compare: optional second song (T',), e.g. the original before a knob move, drawn beneath
             in light grey so that what changed stands out.
         title: optional caption above the roll.
-        width, height: image size in pixels.
+        size: (width, height) of the image in pixels.
         pitch_range: (low, high) MIDI pitches to show; default: fitted to the notes.
-        dpi: pixels per inch for font sizes (7 and 8 points); the image size does not depend on it.
         bars: optional (first, last) bar, counted from 1, both included: the bars a knob move
             changed; the bars outside are shaded darker.
 
@@ -237,6 +241,7 @@ def piano_roll(tokens, compare=None, *, title: str | None = None, width: int = R
     Raises:
         ValueError: a token is not a state id, the song is empty, or the size is too small.
     """
+    width, height = (int(v) for v in size)
     if width < 64 or height < 48:
         raise ValueError(f"a piano roll needs at least 64 x 48 pixels, got {width} x {height}")
     song = as_song(tokens)
@@ -252,7 +257,7 @@ def piano_roll(tokens, compare=None, *, title: str | None = None, width: int = R
     image = np.full((height, width, 3), 255, dtype=np.uint8)
     _draw_background(image, frame, _check_bars(bars, n_steps))
     _draw_notes(image, frame, notes, ghost, compare is not None)
-    _draw_axes(image, frame, title, dpi)
+    _draw_axes(image, frame, title)
     return image
 
 

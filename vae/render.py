@@ -203,16 +203,30 @@ def midi_file(tokens, bpm: float, stem: str) -> Path:
     return write_output(midi_bytes(tokens, bpm), f"{safe_stem(stem)}.mid")
 
 
-def sound_files(tokens, bpm: float, stem: str, lossless: bool = False) -> tuple[Path, Path]:
+class SoundFiles(NamedTuple):
+    """What plays a song: its audio (MP3 as the page plays it, or WAV) and its MIDI file."""
+
+    audio: Path
+    midi: Path
+
+
+def sound_files(tokens, bpm: float, stem: str, lossless: bool = False) -> SoundFiles:
     """The song's audio and MIDI files: (mp3, mid), or with ``lossless`` (wav, mid)."""
-    return audio_file(tokens, bpm, stem, lossless), midi_file(tokens, bpm, stem)
+    return SoundFiles(audio_file(tokens, bpm, stem, lossless), midi_file(tokens, bpm, stem))
+
+
+class Label(NamedTuple):
+    """What a result is called: its roll's caption and its files' name stem."""
+
+    title: str  # e.g. "twinkle: pitch +5"
+    stem: str  # e.g. "twinkle_pitch+5": files are <stem>.png, .mid, .mp3
 
 
 class ResultFiles(NamedTuple):
     """The files of a knob result: its piano roll over the original (PNG), its audio (MP3, or WAV), its MIDI."""
 
-    roll: Path
-    audio: Path | None  # None while it is being encoded (see result_files_as_ready)
+    roll: Path | None  # None: not written (the CLI without --roll)
+    audio: Path | None  # None while it is being encoded (see result_files_as_ready), or not written
     midi: Path
 
 
@@ -221,20 +235,21 @@ class ResultFiles(NamedTuple):
 _BESIDE = ThreadPoolExecutor(max_workers=2, thread_name_prefix="render")
 
 
-def result_files_as_ready(tokens, original: np.ndarray, bpm: float, title: str, stem: str,
+def result_files_as_ready(tokens, original: np.ndarray, bpm: float, label: Label,
                           bars: tuple[int, int] | None = None, lossless: bool = False) -> Iterator[ResultFiles]:
     """A knob result's files as they are ready: first its piano roll (over the original, the bars outside ``bars``
-    shaded) and its MIDI with ``audio=None``, then all three. The audio is synthesised once, meanwhile, on another
-    thread: the page's MP3, or with ``lossless`` the WAV. The page shows the roll while the audio is encoded."""
-    audio = _BESIDE.submit(audio_file, tokens, bpm, stem, lossless)
-    roll = write_output(roll_png(tokens, original, title=title, bars=bars), f"{safe_stem(stem)}.png")
-    midi = midi_file(tokens, bpm, stem)
+    shaded, captioned ``label.title``) and its MIDI with ``audio=None``, then all three, named ``label.stem``. The
+    audio is synthesised once, meanwhile, on another thread: the page's MP3, or with ``lossless`` the WAV. The page
+    shows the roll while the audio is encoded."""
+    audio = _BESIDE.submit(audio_file, tokens, bpm, label.stem, lossless)
+    roll = write_output(roll_png(tokens, original, title=label.title, bars=bars), f"{safe_stem(label.stem)}.png")
+    midi = midi_file(tokens, bpm, label.stem)
     yield ResultFiles(roll, None, midi)
     yield ResultFiles(roll, audio.result(), midi)
 
 
-def result_files(tokens, original: np.ndarray, bpm: float, title: str, stem: str,
+def result_files(tokens, original: np.ndarray, bpm: float, label: Label,
                  bars: tuple[int, int] | None = None, lossless: bool = False) -> ResultFiles:
     """All the files of :func:`result_files_as_ready` at once: (roll, audio, midi)."""
-    *_, files = result_files_as_ready(tokens, original, bpm, title, stem, bars, lossless)
+    *_, files = result_files_as_ready(tokens, original, bpm, label, bars, lossless)
     return files

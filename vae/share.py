@@ -1,7 +1,7 @@
 """Share links: a song and its knob settings as URL query parameters, and back.
 
 A song that is one of the examples is named (``example=twinkle``); any other song travels in the
-URL itself (``song=<code>&bpm=100``, the code of :func:`vae.melody.encode_song`). A song read the model's
+URL itself (``song=<code>&bpm=100``, the code of :func:`vae.melody.tokens_to_link_code`). A song read the model's
 own way (μ, not fitted to the song) says so (``faithful=0``); faithful is the default and goes unsaid. A song
 that is not an example carries its title (``title=...``), and a model other than the default is named
 (``model=paper``), so that whoever opens the link hears the same thing.
@@ -16,7 +16,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 import numpy as np
 
 from vae.knobs import Knobs
-from vae.melody import BPM_RANGE, decode_song, encode_song
+from vae.melody import BPM_RANGE, link_code_to_tokens, tokens_to_link_code
 from vae.song import Song
 
 
@@ -46,7 +46,7 @@ def share_query(song: Song, knobs: Knobs, model: str = "") -> str:
         if song.track != min((index for _, index in song.tracks), default=song.track):
             params["track"] = str(song.track)
     else:
-        params["song"] = encode_song(song.tokens)
+        params["song"] = tokens_to_link_code(song.tokens)
         params["bpm"] = f"{song.bpm:g}"
         if song.label != "shared song":
             params["title"] = song.label[:MAX_TITLE_CHARS]
@@ -149,7 +149,7 @@ def restore(params: Mapping[str, str], examples: Mapping[str, object], n_offsets
     problems = [f"This link could not be read in full ({'; '.join(faults)}); the rest of it is restored."] * bool(faults)
     if shared.code:
         try:
-            decode_song(shared.code)
+            link_code_to_tokens(shared.code)
         except ValueError as err:
             problems.append(f"This link's song is damaged ({err}; was the link cut short?); showing the default song "
                             "with the link's knobs.")

@@ -10,8 +10,9 @@ show as it is.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -21,16 +22,18 @@ from vae import render
 from vae.inference import Progress, readings
 from vae.melody import (
     BPM_RANGE,
+    DEFAULT_BPM,
     MAX_BARS,
     MELODY_MIN_SHARE,
     STEPS_PER_BAR,
     Melody,
-    decode_song,
-    encode_song,
     join_clips,
+    link_code_to_tokens,
     load_melody,
     split_clips,
+    tokens_to_link_code,
 )
+from vae.notation import parse_melody
 from vae.pianoroll import piano_roll, png_bytes
 from vae.timing import timed
 
@@ -43,11 +46,18 @@ LIMITS = (f"Limits: MIDI files up to {MAX_UPLOAD_BYTES // 2**20} MB, {MAX_BARS} 
           f"minutes, played at {BPM_RANGE[0]:g} to {BPM_RANGE[1]:g} bpm.")
 
 
+class OriginalFiles(NamedTuple):
+    """A song's own files as the page shows them: its piano roll (PNG) and its audio (the page's MP3, or a WAV)."""
+
+    roll: Path
+    audio: Path
+
+
 @dataclass
 class Song:
     """One user's song, ready for knob moves. Holds no big arrays but its latents."""
 
-    key: str  # identifies the source (example, upload bytes or share code, and track), see song_key
+    key: str  # identifies the source (example, upload bytes, code or text, the track aside), see SongSource.key
     name: str  # for file names (and captions, unless it has a title)
     tokens: np.ndarray  # int64 (T,)
     bpm: float  # tempo of the source, quarter notes per minute
@@ -60,7 +70,7 @@ class Song:
     accuracy: float = 0.0  # share of steps played back with the knobs at 0 (from the latents)
     model_accuracy: float = 0.0  # the same from μ: the model's own reading of the song
     faithful: bool = True  # whether the latents were fitted to the song (else μ)
-    rest: np.ndarray | None = None  # int64 (T,): the song decoded with the knobs at 0 (what the knobs move from)
+    unmoved: np.ndarray | None = None  # int64 (T,): the song decoded with the knobs at 0 (what the knobs move from)
     model_name: str = ""  # the model the latents are of
     roll_path: Path | None = None  # the original's piano roll (PNG)
     page_audio_path: Path | None = None  # the original's audio (Ogg, see render.page_audio_bytes); a WAV on request
@@ -73,11 +83,12 @@ class Song:
         """What captions and the song box call it: the title, else the name."""
         return self.title or self.name
 
-    def matches(self, key: str, track: int | None, model_name: str = "", faithful: bool = True) -> bool:
-        """Whether this song is what ``key`` (see :func:`song_key`) and ``track`` ask for, encoded by that model
-        the same way (fitted or μ)."""
-        return (self.key == key and (track is None or int(track) == self.track) and self.model_name == model_name
-                and self.faithful == bool(faithful))
+    def matches(self, key: str, track: int | None, reading: Reading | None = None) -> bool:
+        """Whether this song is what ``key`` (see :meth:`SongSource.key`) and ``track`` ask for, encoded by the
+        model that ``reading`` names the same way (fitted or μ)."""
+        reading = reading or Reading()
+        return (self.key == key and (track is None or int(track) == self.track)
+                and self.model_name == reading.model_name and self.faithful == bool(reading.faithful))
 
     @property
     def n_bars(self) -> int:
@@ -87,14 +98,15 @@ class Song:
     def n_clips(self) -> int:
         return len(self.latents)
 
-    def files(self, lossless: bool = False) -> tuple[Path, Path]:
+    def files(self, lossless: bool = False) -> OriginalFiles:
         """The original's (roll PNG, audio): the page's Ogg, written again where the bounded output cache dropped
         them, or with ``lossless`` a WAV (written when asked for)."""
         if not all(p is not None and p.is_file() for p in (self.roll_path, self.page_audio_path)):
             self.roll_path, self.page_audio_path = original_files(self.tokens, self.bpm, self.name, self.label)
         if lossless:
-            return self.roll_path, render.audio_file(self.tokens, self.bpm, f"{self.name}-original", lossless=True)
-        return self.roll_path, self.page_audio_path
+            return OriginalFiles(self.roll_path, render.audio_file(self.tokens, self.bpm, f"{self.name}-original",
+                                                                   lossless=True))
+        return OriginalFiles(self.roll_path, self.page_audio_path)
 
     def bar_range(self, keep: tuple[int, int] | None = None) -> tuple[int, int]:
         """(first, last) bar, counted from 1: ``keep`` moved into this song (a share link's range), else all."""
@@ -120,7 +132,7 @@ class Song:
                 "track": self.track, "tracks": [{"index": i, "label": label} for label, i in self.tracks],
                 "reconstruction_accuracy": self.accuracy, "model_reading_accuracy": self.model_accuracy,
                 "faithful": self.faithful, "warnings": self.warnings,
-                "song_code": encode_song(self.tokens)}
+                "song_code": tokens_to_link_code(self.tokens)}
 
 
 def example_songs(folder: Path = EXAMPLES_DIR) -> dict[str, Path]:
@@ -151,7 +163,7 @@ def folder_songs(folder: Path, n: int, min_bars: int = 8, seed: int = 0) -> list
             melody = load_melody(path)
         except ValueError:
             continue
-        if not melody.warnings and len(melody.tokens) >= min_bars * STEPS_PER_BAR:
+        if melody.duple and len(melody.tokens) >= min_bars * STEPS_PER_BAR:
             songs.append(melody.tokens)
     pick = np.random.default_rng(seed).choice(len(songs), size=min(n, len(songs)), replace=False)
     return [songs[i] for i in sorted(pick)]
@@ -169,77 +181,116 @@ def upload_bytes(path: str | Path) -> bytes:
     return path.read_bytes()
 
 
-def song_key(example: str | None = None, upload: str | Path | None = None, code: str | None = None,
-             bpm: float | None = None) -> str:
-    """The cache key of a song source (the track aside); precedence: upload, then share code, then example."""
-    if upload:
-        return f"upload:{render.digest(upload_bytes(upload))}"
-    if code:
-        return f"code:{render.digest(code.encode())}:{bpm}"
-    return f"example:{example or DEFAULT_EXAMPLE}"
+@dataclass(frozen=True)
+class SongSource:
+    """Where a song comes from, as the page, a share link, the API and the CLI name it.
 
-
-@timed("read_song")
-def read_song(example: str | None = None, upload: str | Path | None = None, code: str | None = None,
-              bpm: float | None = None, track: int | None = None,
-              examples: dict[str, Path] | None = None) -> tuple[Melody, str, str | None]:
-    """Read a song from an upload, a share code or an example: (melody, display name, example name).
-
-    Raises:
-        ValueError: unknown example, unreadable or unsuitable MIDI, bad share code, too long.
+    The first of ``upload``, ``text`` (not blank) and ``code`` that is given is read, else the example (default:
+    :data:`DEFAULT_EXAMPLE`). ``track`` picks a MIDI file's melody track; ``bpm`` is a code's or a typed melody's
+    tempo.
     """
-    if upload:
-        return load_melody(upload_bytes(upload), track), Path(upload).stem, None
-    if code:
-        bpm = float(bpm or 120.0)
-        if not BPM_RANGE[0] <= bpm <= BPM_RANGE[1]:
-            raise ValueError(f"the shared song's tempo must be {BPM_RANGE[0]:g} to {BPM_RANGE[1]:g} bpm, got {bpm:g}")
-        return Melody(tokens=decode_song(code), bpm=bpm), "shared song", None
-    examples = example_songs() if examples is None else examples
-    name = example or DEFAULT_EXAMPLE
-    if name not in examples:
-        raise ValueError(f"there is no example called {name!r}; choose one of {sorted(examples)}")
-    return load_melody(examples[name], track), name, name
+
+    example: str | None = None  # an example's name (a file stem of example_songs)
+    upload: str | Path | None = None  # a MIDI file: an upload's path
+    code: str | None = None  # a link code (vae.melody.tokens_to_link_code)
+    bpm: float | None = None  # tempo of a code or a typed melody, quarter notes per minute (default 120)
+    track: int | None = None  # index of a MIDI file's melody track; None: see vae.melody.load_melody
+    text: str | None = None  # a typed melody: note text or ABC (vae.notation)
+    title: str = ""  # what to call a song read from a code or typed text (a tune's T: line, a link's title)
+
+    @property
+    def typed(self) -> bool:
+        """Whether the song is a typed melody (``text`` not blank, no upload)."""
+        return not self.upload and bool((self.text or "").strip())
+
+    @property
+    def example_name(self) -> str | None:
+        """The example this source reads, or None when an upload, a typed melody or a code comes first."""
+        return None if self.upload or self.typed or self.code else self.example or DEFAULT_EXAMPLE
+
+    def key(self) -> str:
+        """The cache key of the source (the track aside): the upload's bytes, the code or text and tempo, or the
+        example."""
+        if self.upload:
+            return f"upload:{render.digest(upload_bytes(self.upload))}"
+        if self.typed:
+            return f"text:{render.digest(self.text.encode())}:{self.bpm}"
+        if self.code:
+            return f"code:{render.digest(self.code.encode())}:{self.bpm}"
+        return f"example:{self.example_name}"
+
+    @timed("read_song")
+    def read(self, examples: dict[str, Path] | None = None) -> tuple[Melody, str]:
+        """The song: (melody, display name): an upload's file stem, "typed melody", "shared song" or the example's
+        name (one of ``examples``, default :func:`example_songs`).
+
+        Raises:
+            ValueError: unknown example, unreadable or unsuitable MIDI or text, bad link code, too long.
+        """
+        if self.upload:
+            return load_melody(upload_bytes(self.upload), self.track), Path(self.upload).stem
+        if self.typed:
+            return parse_melody(self.text, self.bpm), "typed melody"
+        if self.code:
+            bpm = float(self.bpm or DEFAULT_BPM)
+            if not BPM_RANGE[0] <= bpm <= BPM_RANGE[1]:
+                raise ValueError(f"the shared song's tempo must be {BPM_RANGE[0]:g} to {BPM_RANGE[1]:g} bpm, got {bpm:g}")
+            return Melody(tokens=link_code_to_tokens(self.code), bpm=bpm), "shared song"
+        examples = example_songs() if examples is None else examples
+        name = self.example_name
+        if name not in examples:
+            raise ValueError(f"there is no example called {name!r}; choose one of {sorted(examples)}")
+        return load_melody(examples[name], self.track), name
 
 
-def prepare_song(model, melody: Melody, name: str, key: str, example: str | None = None,
-                 model_name: str = "", title: str = "", faithful: bool = True, progress: Progress | None = None
-                 ) -> Song:
+@dataclass(frozen=True)
+class Reading:
+    """How a song's latents are found: by which model, fitted to the song or μ, and who follows the fit."""
+
+    model_name: str = ""  # the model's name in the app ("" for the default model)
+    faithful: bool = True  # fit the latents to the song (vae.inference.encode_z), else μ
+    progress: Progress | None = None  # progress(fraction, message) while the latents are fitted
+
+
+def prepare_song(model, melody: Melody, name: str, source: SongSource | None = None, title: str = "",
+                 reading: Reading | None = None) -> Song:
     """Encode a melody's clips once and render its original roll and audio to files (``title``: what the
-    page calls it, default ``name``). With ``faithful`` the latents are fitted to the clips
-    (:func:`vae.inference.encode_z`; ``progress(fraction, message)`` follows it), else they are μ.
+    page calls it, default ``name``; ``source``: where it was read, None for tokens made here). The latents are
+    found as ``reading`` says (default: fitted to the clips, :func:`vae.inference.encode_z`), else μ.
 
     Raises:
         ValueError: the song plays longer than ``MAX_SONG_SECONDS`` at its tempo.
     """
+    reading = reading or Reading()
     seconds = render.song_seconds(len(melody.tokens), melody.bpm)
     if seconds > MAX_SONG_SECONDS:
         raise ValueError(f"this song plays for {seconds / 60:.0f} minutes at {melody.bpm:g} bpm; the limit is "
                          f"{MAX_SONG_SECONDS // 60} minutes. Cut it shorter and try again")
     clips = split_clips(melody.tokens)
-    latents, rest, own = readings(model, clips, faithful, progress)
-    accuracy, model_accuracy = float((rest == clips).mean()), float((own == clips).mean())
-    tracks = [(f"{t['index'] + 1}. {t['name']} ({t['notes']} notes)", t["index"]) for t in melody.instruments
-              if t["notes"] and not t["is_drum"]]
+    latents, played, own = readings(model, clips, reading.faithful, reading.progress)
+    accuracy, model_accuracy = float((played == clips).mean()), float((own == clips).mean())
+    tracks = [(f"{t.index + 1}. {t.name} ({t.notes} notes)", t.index) for t in melody.instruments if t.melodic]
     chosen = melody.instruments[melody.instrument] if melody.instruments else None
-    choice = (f"**Melody: track {chosen['index'] + 1}, {chosen['name']}** (median pitch "
-              f"{note_number_to_name(round(chosen['pitch']))}). Unless you pick another track, the melody is the "
+    choice = (f"**Melody: track {chosen.index + 1}, {chosen.name}** (median pitch "
+              f"{note_number_to_name(round(chosen.pitch))}). Unless you pick another track, the melody is the "
               f"highest voice, as in a chorale's soprano, of the tracks that play at least {MELODY_MIN_SHARE:.0%} as "
               "many notes as the busiest." if chosen and len(tracks) > 1 else "")
     roll, page_audio = original_files(melody.tokens, melody.bpm, name, title)
-    return Song(key=key, name=name, tokens=melody.tokens, bpm=melody.bpm, latents=latents, example=example,
-                meter=melody.meter, warnings=list(melody.warnings), tracks=tracks, track=melody.instrument,
-                accuracy=accuracy, model_accuracy=model_accuracy, faithful=bool(faithful),
-                rest=join_clips(rest)[: len(melody.tokens)], model_name=model_name,
-                roll_path=roll, page_audio_path=page_audio, choice=choice, title=title)
+    key = source.key() if source else f"tokens:{render.digest(melody.tokens.tobytes())}:{melody.bpm}"
+    return Song(key=key, name=name, tokens=melody.tokens, bpm=melody.bpm, latents=latents,
+                example=source.example_name if source else None, meter=melody.meter, warnings=melody.messages,
+                tracks=tracks, track=melody.instrument, accuracy=accuracy, model_accuracy=model_accuracy,
+                faithful=bool(reading.faithful), unmoved=join_clips(played)[: len(melody.tokens)],
+                model_name=reading.model_name, roll_path=roll, page_audio_path=page_audio,
+                upload=str(source.upload) if source and source.upload else None, choice=choice, title=title)
 
 
-def original_files(tokens: np.ndarray, bpm: float, name: str, label: str | None = None) -> tuple[Path, Path]:
+def original_files(tokens: np.ndarray, bpm: float, name: str, label: str | None = None) -> OriginalFiles:
     """A song's own piano roll (PNG, captioned ``label``, default ``name``) and page audio (Ogg), written under
     ``render.OUT_DIR`` with ``name`` in their file names."""
     roll = piano_roll(tokens, title=f"{label or name}: original, {len(tokens) // STEPS_PER_BAR} bars")
     stem = f"{render.safe_stem(name)}-original"
-    return render.write_output(png_bytes(roll), f"{stem}.png"), render.audio_file(tokens, bpm, stem)
+    return OriginalFiles(render.write_output(png_bytes(roll), f"{stem}.png"), render.audio_file(tokens, bpm, stem))
 
 
 def track_number(track) -> int | None:
@@ -255,25 +306,21 @@ def track_number(track) -> int | None:
     return int(number)
 
 
-def load(model, example: str | None = None, upload: str | Path | None = None, code: str | None = None,
-         bpm: float | None = None, track: int | str | None = None, examples: dict[str, Path] | None = None,
-         cached: Song | None = None, model_name: str = "", faithful: bool = True,
-         progress: Progress | None = None, title: str = "") -> Song:
-    """The song that example / upload / code (and track) name: ``cached`` when it is that song, encoded by
-    the model called ``model_name`` the same way (``faithful``: see :func:`prepare_song`), else read and
-    prepared. ``title``: what to call a song read from a code (a typed tune's or a shared song's title)."""
-    track = track_number(track)
-    key = song_key(example, upload, code, bpm)
-    if isinstance(cached, Song) and cached.matches(key, track, model_name, faithful) and (
-            not title or not code or cached.title == title.strip()):
+def load(model, source: SongSource, examples: dict[str, Path] | None = None, cached: Song | None = None,
+         reading: Reading | None = None) -> Song:
+    """The song that ``source`` names: ``cached`` when it is that song, encoded by the same model the same way
+    (``reading``, see :func:`prepare_song`), else read and prepared."""
+    reading = reading or Reading()
+    source = replace(source, track=track_number(source.track))
+    named = source.title.strip() if not source.upload and (source.code or source.typed) else ""
+    if isinstance(cached, Song) and cached.matches(source.key(), source.track, reading) and (
+            not named or cached.title == named):
         return cached
     examples = example_songs() if examples is None else examples
-    melody, name, example = read_song(example, upload, code, bpm, track, examples)
-    title = example_title(examples[example]) if example else (title.strip() if code and not upload else "")
-    name = render.safe_stem(title) if title and not example else name
-    s = prepare_song(model, melody, name, key, example, model_name, title, faithful, progress)
-    s.upload = str(upload) if upload else None
-    return s
+    melody, name = source.read(examples)
+    example = source.example_name
+    title = example_title(examples[example]) if example else named
+    return prepare_song(model, melody, render.safe_stem(title) if named else name, source, title, reading)
 
 
 def clip_of(tokens: np.ndarray, number: int, name: str = "this song") -> np.ndarray:
@@ -295,5 +342,5 @@ def clip_of(tokens: np.ndarray, number: int, name: str = "this song") -> np.ndar
 def read_clip(example: str | None, upload: str | Path | None, number: int,
               examples: dict[str, Path] | None = None) -> tuple[np.ndarray, float]:
     """Clip ``number`` (from 1) of the song an example or an upload names, and the song's tempo: (int64 (32,), bpm)."""
-    melody, name, _ = read_song(example, upload, examples=examples)
+    melody, name = SongSource(example=example, upload=upload).read(examples)
     return clip_of(melody.tokens, number, name), melody.bpm
