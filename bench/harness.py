@@ -112,7 +112,7 @@ class App:
             raise
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *_) -> None:
         self.stop()
 
 

@@ -16,7 +16,7 @@ import logging
 import os
 import re
 import threading
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx2  # huggingface_hub's HTTP client: its transport errors are how "unreachable" shows up
@@ -71,9 +71,6 @@ class SourceInfo:
         if self.fallback_reason:
             text += f". {self.requested} could not be used: {self.fallback_reason}"
         return text
-
-    def as_dict(self) -> dict:
-        return asdict(self)
 
 
 # ----------------------------------------------------------------------------- model folders
