@@ -11,6 +11,8 @@ For each split S of :data:`SPLITS` the file holds
 
 from __future__ import annotations
 
+import zipfile
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -20,22 +22,44 @@ from vae.melody import STEPS_PER_BAR
 SPLITS = ("train", "val", "test")
 
 
-def read_data(path: str | Path) -> np.lib.npyio.NpzFile:
-    """The arrays of a prepared data file (read lazily, pickling refused).
+class NpzArrays(Mapping):
+    """The arrays of an .npz file by name, each read when asked for, with pickling refused (the library never
+    unpickles: tests/test_no_pickle.py)."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        with zipfile.ZipFile(self.path) as archive:
+            self.names = [name.removesuffix(".npy") for name in archive.namelist()]
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        if name not in self.names:
+            raise KeyError(f"{name} is not in {self.path}")
+        with zipfile.ZipFile(self.path) as archive:
+            return np.lib.format.read_array(archive.open(f"{name}.npy"), allow_pickle=False)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names)
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+
+def read_data(path: str | Path) -> NpzArrays:
+    """The arrays of a prepared data file, read lazily, pickling refused.
 
     Raises:
         FileNotFoundError: there is no such file; it says how to make one.
     """
     if not Path(path).is_file():
         raise FileNotFoundError(f"{path} not found: make it with training/prepare_data.py")
-    return np.load(path, allow_pickle=False)
+    return NpzArrays(path)
 
 
 def split_songs(data, split: str, min_bars: int = 0, max_bars: int | None = None) -> dict[int, np.ndarray]:
     """The songs of one split, by their index in the file, that last ``min_bars`` to ``max_bars`` bars.
 
     Args:
-        data: :func:`read_data`'s arrays (or any mapping with the same keys).
+        data: :func:`read_data`'s arrays (or any mapping with the same keys, e.g. ``np.load``'s).
         split: "train", "val" or "test".
         min_bars, max_bars: bounds on a song's length, inclusive (16 steps a bar); None: no upper bound.
 
