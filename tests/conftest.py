@@ -16,7 +16,8 @@ torch.set_num_threads(1)
 BROWSER_FILES = "test_browser"  # file name prefix: a real Chromium on a served app
 SERVER_FIXTURES = {"app_url"}  # a test that asks for one of these (at any depth) talks to a served app
 SERVER_FILES = {"test_api_unchanged.py", "test_concurrency.py", "test_crash.py"}  # serve in fixtures of their own
-SLOW_FILES = {"test_distributed.py", "test_training.py", "test_wheel.py"}  # torchrun, the pipeline, a wheel
+# torchrun, the pipeline and its scripts run as processes, a wheel built and installed
+SLOW_FILES = {"test_distributed.py", "test_training.py", "test_prepare_data.py", "test_recipes.py", "test_wheel.py"}
 
 
 def pytest_collection_modifyitems(config, items):
