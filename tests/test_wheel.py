@@ -1,6 +1,6 @@
 """The wheel, installed as a user installs it: built from the checkout's files, installed (not editable) into a new
 venv, run from a folder outside any checkout, offline. The CLI modulates a song and ``serve`` answers ``/modulate``
-on the bundled model, with no file of the checkout in reach. Marked slow (tests/conftest.py), ~40 s.
+on the bundled model, with no file of the checkout in reach. Marked slow (tests/conftest.py): 40 to 70 s.
 
 The new venv reuses this environment's packages (a path line to its site-packages: no download), while its own
 site-packages, which holds the wheel's ``vae``, ``app`` and the bundled files, comes first on its path.
