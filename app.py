@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-from pathlib import Path
 from types import SimpleNamespace
 
 import gradio as gr
@@ -24,6 +23,7 @@ from ui.inspect_tab import FIGURES_DIR
 from ui.knobs_tab import Handlers, model_note
 from vae import hub, render, song
 from vae.bundle import Bundle, load_bundles
+from vae.resources import asset
 
 __all__ = ["EXAMPLES", "Handlers", "build_demo", "main", "serve"]
 TITLE = "Melody Knobs"
@@ -36,7 +36,7 @@ QUEUE_SIZE = 64  # waiting events beyond this are refused with "queue full"
 # torch threads per process. One event's work is small (a song's clips in one batch); with more threads, concurrent
 # events and the server spin against each other (2 busy cores: a Twinkle knob move took 470 ms with 2 threads, 99 with 1).
 TORCH_THREADS = int(os.environ.get("MELODY_KNOBS_TORCH_THREADS", "1"))
-CSS = (Path(__file__).resolve().parent / "assets" / "app.css").read_text()  # grid captions, phone order, report
+CSS = asset("app.css").read_text()  # grid captions, phone order, report (assets/, or the installed wheel's copy)
 logger = logging.getLogger("melody_knobs")
 
 

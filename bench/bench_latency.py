@@ -32,23 +32,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import signal
-import socket
-import subprocess
-import sys
 import tempfile
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 import numpy as np
 import torch
-from gradio_client import Client, handle_file
-
-ROOT = Path(__file__).resolve().parents[1]
+from gradio_client import handle_file
+from harness import ROOT, ApiClient, App, PageClient, load_average, machine, make_client
 
 from vae import knobs, song, timing
 from vae.augment import transpose
@@ -101,41 +94,13 @@ def clip_pairs(n_clips: int, n: int) -> list[tuple[int, int]]:
 # ----------------------------------------------------------------------------- the app process
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class App:
-    """``app.py`` in a subprocess with profiling on; stage records go to ``timings``."""
+class ProfiledApp(App):
+    """The app (:class:`harness.App`) with gradio's profiling and the app's stage timings on."""
 
     def __init__(self, model: str, workdir: Path):
-        self.port, self.timings = free_port(), workdir / "timings.jsonl"
-        self.url = f"http://127.0.0.1:{self.port}/"
-        env = dict(os.environ, GRADIO_PROFILING="1", GRADIO_ANALYTICS_ENABLED="False",
-                   GRADIO_TEMP_DIR=str(workdir / "gradio"), **{timing.ENV_VAR: str(self.timings)})
-        self.log = open(workdir / "app.log", "wb")  # noqa: SIM115 - closed in stop()
-        self.started = time.perf_counter()
-        self.proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--model", model, "--host", "127.0.0.1",
-                                      "--port", str(self.port)], cwd=ROOT, env=env, stdout=self.log,
-                                     stderr=subprocess.STDOUT)
-        self.offset = 0
-
-    def wait_up(self) -> float:
-        """Seconds from process start until the page answers."""
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                log = Path(self.log.name).read_text(errors="replace")[-3000:]
-                raise RuntimeError(f"the app exited with code {self.proc.returncode}:\n{log}")
-            try:
-                if httpx.get(self.url, timeout=2).status_code == 200:
-                    return time.perf_counter() - self.started
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.05)
-        raise TimeoutError(f"the app did not answer within {START_TIMEOUT} s; see {self.log.name}")
+        timings = workdir / "timings.jsonl"
+        super().__init__(model, workdir, env={"GRADIO_PROFILING": "1", timing.ENV_VAR: str(timings)})
+        self.timings, self.offset = timings, 0
 
     def stages(self) -> dict[str, float]:
         """ms per stage recorded since the last call."""
@@ -146,81 +111,6 @@ class App:
         """gradio's profiling traces (events and uploads) created after the wall-clock time ``since``."""
         traces = httpx.get(f"{self.url}gradio_api/profiling/traces", params={"last_n": 20}, timeout=10).json()
         return [t for t in traces if t["timestamp"] >= since]
-
-    def memory(self) -> dict[str, float]:
-        status = Path(f"/proc/{self.proc.pid}/status").read_text()
-        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
-        return {k: int(fields[k].split()[0]) / 1024 for k in ("VmHWM", "VmRSS") if k in fields}  # MiB
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
-
-
-# ----------------------------------------------------------------------------- clients
-
-
-class PageClient:
-    """The app's queue protocol as the page's JavaScript speaks it: POST queue/join, then read the SSE stream.
-
-    gradio_client polls its message queue every 50 ms (``stream_sse_v1plus``), which adds up to 50 ms
-    that a browser never waits; this client reads the event stream as the browser does. Returns
-    outputs like ``Client(download_files=False)``: files as dicts with a ``url``.
-    """
-
-    def __init__(self, url: str):
-        self.http = httpx.Client(base_url=url, timeout=120)
-        config = self.http.get("config").json()
-        info = self.http.get("gradio_api/info").json()["named_endpoints"]
-        types = {c["id"]: c["type"] for c in config["components"]}
-        self.endpoints = {}
-        for index, dep in enumerate(config["dependencies"]):
-            if f"/{dep.get('api_name')}" in info:
-                params = iter(info[f"/{dep['api_name']}"]["parameters"])
-                inputs = [None if types[i] == "state" else next(params) for i in dep["inputs"]]
-                self.endpoints[f"/{dep['api_name']}"] = (dep.get("id", index), inputs)
-        self.session = uuid.uuid4().hex
-
-    def _value(self, param: dict | None, kwargs: dict):
-        if param is None:  # gr.State: the server keeps it per session
-            return None
-        value = kwargs.get(param["parameter_name"], param.get("parameter_default"))
-        if isinstance(value, dict) and value.get("path") and Path(value["path"]).is_file():  # handle_file(...)
-            path = Path(value["path"])
-            with open(path, "rb") as f:
-                uploaded = self.http.post("gradio_api/upload", files={"files": (path.name, f)}).json()[0]
-            value = {"path": uploaded, "orig_name": path.name, "meta": {"_type": "gradio.FileData"}}
-        return value
-
-    def predict(self, api_name: str, **kwargs):
-        fn_index, inputs = self.endpoints[api_name]
-        data = [self._value(p, kwargs) for p in inputs]
-        joined = self.http.post("gradio_api/queue/join", json={"data": data, "fn_index": fn_index,
-                                                               "session_hash": self.session, "event_data": None})
-        joined.raise_for_status()
-        event_id = joined.json()["event_id"]
-        with self.http.stream("GET", "gradio_api/queue/data", params={"session_hash": self.session}) as stream:
-            for line in stream.iter_lines():
-                if not line.startswith("data:"):
-                    continue
-                msg = json.loads(line[5:])
-                if msg.get("event_id") == event_id and msg.get("msg") == "process_completed":
-                    if not msg.get("success"):
-                        raise RuntimeError(f"{api_name} failed: {msg.get('output')}")
-                    return tuple(msg["output"]["data"])
-
-    def close(self) -> None:
-        self.http.close()
-
-
-def make_client(kind: str, url: str):
-    return PageClient(url) if kind == "page" else Client(url, verbose=False, download_files=False)
 
 
 # ----------------------------------------------------------------------------- one call
@@ -242,7 +132,7 @@ def fetch(http: httpx.Client, url: str) -> int:
     return len(response.content)
 
 
-def timed_call(app: App, client: PageClient | Client, http: httpx.Client, api_name: str, kwargs: dict) -> dict:
+def timed_call(app: ProfiledApp, client: PageClient | ApiClient, http: httpx.Client, api_name: str, kwargs: dict) -> dict:
     """One call: server and client time, bytes downloaded, the app's stages and gradio's phases."""
     app.stages()  # drop records of anything before this call
     wall, t0 = time.time(), time.perf_counter()
@@ -284,7 +174,7 @@ def summary(rows: list[dict]) -> dict:
 # ----------------------------------------------------------------------------- scenarios
 
 
-def bench_knobs(app: App, kind: str, name: str, song_args: dict, calls: int, seed: int) -> dict:
+def bench_knobs(app: ProfiledApp, kind: str, name: str, song_args: dict, calls: int, seed: int) -> dict:
     client = make_client(kind, app.url)  # one session: the song stays loaded
     with httpx.Client() as http:
         first = timed_call(app, client, http, "/modulate", song_args)  # loads the song into the session
@@ -294,7 +184,7 @@ def bench_knobs(app: App, kind: str, name: str, song_args: dict, calls: int, see
             "rows": rows}
 
 
-def bench_grid(app: App, kind: str, size: int, calls: int) -> dict:
+def bench_grid(app: ProfiledApp, kind: str, size: int, calls: int) -> dict:
     rows, client = [], make_client(kind, app.url)
     with httpx.Client() as http:
         timed_call(app, client, http, "/interpolate", {"grid_size": size})  # warm-up
@@ -342,19 +232,6 @@ def model_cost(model_source: str, songs: dict[str, Path], calls: int, seed: int)
 
 
 # ----------------------------------------------------------------------------- report
-
-
-def machine() -> str:
-    try:
-        lscpu = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-        model = next(line.split(":", 1)[1].strip() for line in lscpu.splitlines() if line.startswith("Model name"))
-    except (OSError, subprocess.CalledProcessError, StopIteration):
-        model = platform.processor() or platform.machine()
-    return f"{model}, {os.cpu_count()} cores"
-
-
-def load_average() -> list[float]:
-    return [round(v, 2) for v in os.getloadavg()]
 
 
 def print_report(report: dict) -> None:
@@ -407,15 +284,17 @@ def main() -> None:
     ap.add_argument("--out", default="bench/out/latency.json")
     args = ap.parse_args()
 
-    report = {"machine": machine(), "label": args.label, "model": args.model, "calls": args.calls,
-              "torch": torch.__version__, "load_average_start": load_average(), "scenarios": []}
+    facts = machine()
+    report = {"machine": f"{facts['cpu']}, {facts['cores']} cores", "label": args.label, "model": args.model,
+              "calls": args.calls, "torch": torch.__version__, "load_average_start": facts["load_average"],
+              "scenarios": []}
     with tempfile.TemporaryDirectory(prefix="bench-latency-") as tmp:
         work = Path(tmp)
         songs = {"twinkle": song.example_songs()["twinkle"],
                  f"{SONG_BARS} bars": long_song(work / f"twinkle_{SONG_BARS}_bars.mid")}
-        app = App(args.model, work)
+        app = ProfiledApp(args.model, work)
         try:
-            page_up = app.wait_up()
+            page_up = app.wait_up(START_TIMEOUT)
             client = PageClient(app.url)
             client.predict("/modulate", example="twinkle", pitch=1)
             client.close()

@@ -23,14 +23,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
-import socket
-import subprocess
-import sys
 import tempfile
 import threading
 import time
-import uuid
 from collections import Counter, defaultdict
 from pathlib import Path
 
@@ -38,7 +33,7 @@ import httpx
 import numpy as np
 import pretty_midi
 import torch
-from gradio_client import Client, handle_file
+from harness import ROOT, ApiClient, App, PageClient
 
 from vae import knobs, render, song
 from vae.bundle import load_bundle
@@ -46,17 +41,9 @@ from vae.inference import encode_z
 from vae.melody import split_clips, tokens_to_link_code, tokens_to_midi
 from vae.pianoroll import png_bytes, thumbnails
 
-ROOT = Path(__file__).resolve().parents[1]
-START_TIMEOUT = 180
 KNOB_VALUES = [{"pitch": p, "rhythm": r} for p in (-5, -2, 0, 3, 7) for r in (0.0, 1.0)]
 GRID = {"source_clip": 1, "target_clip": 3, "grid_size": 3}
 CYCLE = ["modulate", "modulate", "modulate", "interpolate", "upload"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def upload_songs(folder: Path, n: int) -> list[Path]:
@@ -121,68 +108,6 @@ class Expected:
                 images = thumbnails(knobs.grid(self.bundle.model, self.bundle.space, a, b, GRID["grid_size"]))
                 self.cache[key] = (png_bytes(images[0]), png_bytes(images[-1]))
             return self.cache[key]
-
-
-class PageClient:
-    """The queue protocol as the page's JavaScript speaks it (POST queue/join, then read the SSE stream)."""
-
-    def __init__(self, url: str):
-        self.http = httpx.Client(base_url=url, timeout=300)
-        config = self.http.get("config").json()
-        info = self.http.get("gradio_api/info").json()["named_endpoints"]
-        types = {c["id"]: c["type"] for c in config["components"]}
-        self.endpoints = {}
-        for index, dep in enumerate(config["dependencies"]):
-            if f"/{dep.get('api_name')}" in info:
-                params = iter(info[f"/{dep['api_name']}"]["parameters"])
-                inputs = [None if types[i] == "state" else next(params) for i in dep["inputs"]]
-                self.endpoints[f"/{dep['api_name']}"] = (dep.get("id", index), inputs)
-        self.session = uuid.uuid4().hex
-
-    def _value(self, param, kwargs):
-        if param is None:
-            return None
-        value = kwargs.get(param["parameter_name"], param.get("parameter_default"))
-        if isinstance(value, Path):
-            with value.open("rb") as f:
-                uploaded = self.http.post("gradio_api/upload", files={"files": (value.name, f)}).json()[0]
-            value = {"path": uploaded, "orig_name": value.name, "meta": {"_type": "gradio.FileData"}}
-        return value
-
-    def predict(self, api_name: str, **kwargs):
-        fn_index, inputs = self.endpoints[api_name]
-        joined = self.http.post("gradio_api/queue/join", json={
-            "data": [self._value(p, kwargs) for p in inputs], "fn_index": fn_index, "session_hash": self.session,
-            "event_data": None})
-        if joined.status_code != 200:
-            raise RuntimeError(joined.json().get("detail", joined.text)[:200])
-        event_id = joined.json()["event_id"]
-        with self.http.stream("GET", "gradio_api/queue/data", params={"session_hash": self.session}) as stream:
-            for line in stream.iter_lines():
-                if line.startswith("data:"):
-                    msg = json.loads(line[5:])
-                    if msg.get("event_id") == event_id and msg.get("msg") == "process_completed":
-                        if not msg.get("success"):
-                            raise RuntimeError(str((msg.get("output") or {}).get("error"))[:200])
-                        return tuple(msg["output"]["data"])
-        raise RuntimeError("the event stream ended without an answer")
-
-    def close(self):
-        self.http.close()
-
-
-class ApiClient:
-    """gradio_client, with files left on the server (their URLs are fetched like the page's)."""
-
-    def __init__(self, url: str):
-        self.client = Client(url, verbose=False, download_files=False)
-
-    def predict(self, api_name: str, **kwargs):
-        kwargs = {k: handle_file(str(v)) if isinstance(v, Path) else v for k, v in kwargs.items()}
-        return self.client.predict(**kwargs, api_name=api_name)
-
-    def close(self):
-        self.client.close()
 
 
 def fetch(http: httpx.Client, item) -> bytes:
@@ -275,11 +200,6 @@ def percentiles(values: list[float]) -> dict:
             "p99": round(float(np.percentile(ms, 99))), "max": round(float(ms.max()))}
 
 
-def memory(pid: int) -> dict:
-    fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
-    return {k: round(int(fields[k].split()[0]) / 1024) for k in ("VmHWM", "VmRSS") if k in fields}  # MiB
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default="assets/model")
@@ -300,43 +220,22 @@ def main() -> None:
         for moves in KNOB_VALUES:
             expected.midi(source, moves)
 
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/"
-    env = dict(os.environ, GRADIO_ANALYTICS_ENABLED="False", TMPDIR=str(work), GRADIO_TEMP_DIR=str(work / "gradio"))
-    log = (work / "app.log").open("wb")
-    proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--model", args.model, "--port", str(port)],
-                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    began = time.monotonic()
-    while True:
-        try:
-            if httpx.get(f"{url}config", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None or time.monotonic() - began > START_TIMEOUT:
-            raise SystemExit(f"the app did not start; see {log.name}")
-        time.sleep(0.2)
-    started = time.monotonic() - began
-    load_before = os.getloadavg()
-
-    until = time.monotonic() + args.seconds
-    run = LoadRun(url, until)
-    slow = {"path": long_song(work)}
-    halfway = until - args.seconds / 2  # the slow reader reads during the second half only: the first is the control
-    threads = [threading.Thread(target=slow_reader, args=(url, args.kbps, halfway, until, slow), daemon=True)]
-    threads += [threading.Thread(target=run_client, args=(i, ("page", "gradio_client")[i % 2],
-                                                          sources[i % len(sources)], expected, run),
-                                 daemon=True) for i in range(args.clients)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=args.seconds + 600)
-    mem, rows = memory(proc.pid), run.rows
-    proc.send_signal(signal.SIGINT)
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    with App(args.model, work) as app:
+        started, url = time.perf_counter() - app.started, app.url
+        load_before = os.getloadavg()
+        until = time.monotonic() + args.seconds
+        run = LoadRun(url, until)
+        slow = {"path": long_song(work)}
+        halfway = until - args.seconds / 2  # the slow reader reads in the second half only: the first is the control
+        threads = [threading.Thread(target=slow_reader, args=(url, args.kbps, halfway, until, slow), daemon=True)]
+        threads += [threading.Thread(target=run_client, args=(i, ("page", "gradio_client")[i % 2],
+                                                              sources[i % len(sources)], expected, run),
+                                     daemon=True) for i in range(args.clients)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=args.seconds + 600)
+        mem, rows = app.memory(), run.rows
 
     by_op = defaultdict(list)
     for r in rows:

@@ -14,13 +14,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
-import subprocess
 import time
 from pathlib import Path
 
 import torch
+from harness import cpu_model
 
 from vae.hub import load_model
 from vae.model import PRESETS, MusicVAE
@@ -35,14 +34,6 @@ def timed(fn, repeat: int, budget: float) -> float:
         fn()
         times.append(time.perf_counter() - t)
     return statistics.median(times)
-
-
-def machine() -> str:
-    try:
-        lscpu = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-        return next(line.split(":", 1)[1].strip() for line in lscpu.splitlines() if line.startswith("Model name"))
-    except (OSError, subprocess.CalledProcessError, StopIteration):
-        return platform.processor() or platform.machine()
 
 
 def bench_model(name: str, model: MusicVAE, repeat: int, budget: float) -> dict:
@@ -91,7 +82,7 @@ def main() -> None:
         if row is not base:
             for key in ("train_clips_per_s", "encode_clips_per_s_batch256", "decode_clips_per_s_batch256"):
                 row[f"{key}_ratio_{base['preset']}_over_this"] = base[key] / row[key]
-    report = {"machine": f"{machine()}, {os.cpu_count()} cores, {args.threads} torch threads",
+    report = {"machine": f"{cpu_model()}, {os.cpu_count()} cores, {args.threads} torch threads",
               "torch": torch.__version__, "results": rows}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(report, indent=2))

@@ -25,53 +25,25 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 from urllib.parse import unquote
 
-import httpx
 import numpy as np
+from harness import CHROMIUM, CHROMIUM_ARGS, ROOT, App, folder_bytes, machine
 from playwright.sync_api import sync_playwright
 
-ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
 LINK = {"offline": False, "latency": 40, "downloadThroughput": 10e6 / 8, "uploadThroughput": 10e6 / 8}  # 10 Mbit/s
 ROLL, AUDIO_LINK = "#result-roll img", "#result-audio a[download]"
 
 
-def disk_bytes(folder: Path) -> int:
-    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) if folder.exists() else 0
-
-
-def start_app(model: str, tmp: Path, cache_mb: float, grace_s: float, root: Path = ROOT) -> tuple[subprocess.Popen, str]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    env = dict(os.environ, TMPDIR=str(tmp), GRADIO_ANALYTICS_ENABLED="False", MELODY_KNOBS_CACHE_MB=str(cache_mb),
-               MELODY_KNOBS_CACHE_GRACE_S=str(grace_s))
-    log = open(tmp / "app.log", "w")  # noqa: SIM115 (open while the app runs)
-    env["PYTHONPATH"] = os.pathsep.join([str(root), env.get("PYTHONPATH", "")])  # that checkout's vae/
-    proc = subprocess.Popen([sys.executable, str(root / "app.py"), "--model", model, "--port", str(port)],
-                            cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
-    for _ in range(1200):
-        if proc.poll() is not None:
-            raise RuntimeError((tmp / "app.log").read_text()[-3000:])
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return proc, url
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError("the app did not answer in 120 s")
+def start_app(model: str, tmp: Path, cache_mb: float, grace_s: float, root: Path = ROOT) -> App:
+    """The app of ``root`` with its output cache bounded to ``cache_mb`` (``grace_s``), once it answers."""
+    app = App(model, tmp, {"MELODY_KNOBS_CACHE_MB": str(cache_mb), "MELODY_KNOBS_CACHE_GRACE_S": str(grace_s)}, root)
+    app.wait_up()
+    return app
 
 
 class Page:
@@ -161,7 +133,7 @@ def soak(page: Page, n: int, out_dir: Path, gradio_dir: Path) -> dict:
     number = page.page.locator("#pitch input[type=number]")
     rhythm = page.page.locator("#rhythm input[type=number]")
     sizes, t0 = [], time.perf_counter()
-    before = {"out": disk_bytes(out_dir), "gradio": disk_bytes(gradio_dir)}
+    before = {"out": folder_bytes(out_dir), "gradio": folder_bytes(gradio_dir)}
     for k in range(n):  # 49 pitch values x 7 rhythm values: every move a new result
         pitch, rhy = -12 + 0.5 * (k % 49), [-1, -0.5, 0, 0.5, 1, 1.5, 2][(k // 49) % 7]
         href = page.audio_href()
@@ -176,9 +148,9 @@ def soak(page: Page, n: int, out_dir: Path, gradio_dir: Path) -> dict:
         page.page.wait_for_function("(b) => decodeURIComponent(document.querySelector('#result-audio a[download]')"
                                     "?.getAttribute('href') || '') !== b", arg=href, timeout=60_000)
         if k % 10 == 9:
-            sizes.append(disk_bytes(out_dir) + disk_bytes(gradio_dir))
+            sizes.append(folder_bytes(out_dir) + folder_bytes(gradio_dir))
     return {"moves": n, "seconds": time.perf_counter() - t0, "before": before,
-            "after": {"out": disk_bytes(out_dir), "gradio": disk_bytes(gradio_dir)}, "max_total": max(sizes),
+            "after": {"out": folder_bytes(out_dir), "gradio": folder_bytes(gradio_dir)}, "max_total": max(sizes),
             "files_after": sum(1 for p in out_dir.rglob("*") if p.is_file())}
 
 
@@ -193,9 +165,10 @@ def main() -> None:
     parser.add_argument("--root", default=str(ROOT), help="the checkout whose app.py to run (e.g. main's, to compare)")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench_page_"))
-    proc, url = start_app(args.model, tmp, args.cache_mb, args.grace_s, Path(args.root))
-    result = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
-              "load_start": os.getloadavg(), "model": args.model}
+    app = start_app(args.model, tmp, args.cache_mb, args.grace_s, Path(args.root))
+    url, facts = app.url, machine()
+    result = {"machine": f"{facts['cpu']}, {facts['cores']} cores", "load_start": facts["load_average"],
+              "model": args.model}
     rng = np.random.default_rng(0)
     try:
         with sync_playwright() as pw:
@@ -214,8 +187,7 @@ def main() -> None:
                 print("soak", json.dumps(result["soak"]), flush=True)
             browser.close()
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        app.stop()
         shutil.rmtree(tmp, ignore_errors=True)
     result["load_end"] = os.getloadavg()
     print("files", json.dumps(result["files"]), "load", result["load_start"], result["load_end"])

@@ -17,39 +17,21 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-import httpx
 import pretty_midi
 from gradio_client import Client, handle_file
+from harness import ROOT, App
 
 from vae import song
-
-ROOT = Path(__file__).resolve().parents[1]
-START_TIMEOUT = 180
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def folder_use(folder: Path) -> dict:
     """Bytes and files under ``folder``."""
     files = [p for p in folder.rglob("*") if p.is_file()] if folder.is_dir() else []
     return {"mb": round(sum(p.stat().st_size for p in files) / 1e6, 2), "files": len(files)}
-
-
-def rss_mib(pid: int) -> dict:
-    fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
-    return {k: round(int(fields[k].split()[0]) / 1024) for k in ("VmRSS", "VmHWM")}
 
 
 def song_file(folder: Path, i: int) -> Path:
@@ -80,26 +62,13 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-soak-"))
     outputs, cache = work / "melody-knobs", work / "gradio"
     uploads = [song_file(work, i) for i in range(args.uploads)]
-    port = free_port()
-    env = dict(os.environ, GRADIO_ANALYTICS_ENABLED="False", TMPDIR=str(work), GRADIO_TEMP_DIR=str(cache))
-    log = (work / "app.log").open("wb")
-    proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--model", args.model, "--port", str(port)],
-                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url, began = f"http://127.0.0.1:{port}/", time.monotonic()
-    while True:
-        try:
-            if httpx.get(f"{url}config", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None or time.monotonic() - began > START_TIMEOUT:
-            raise SystemExit(f"the app did not start; see {log.name}")
-        time.sleep(0.2)
-
+    app = App(args.model, work)
+    app.wait_up()
+    url = app.url
     client = Client(url, verbose=False, download_files=False)
     client.predict(example=song.DEFAULT_EXAMPLE, api_name="/modulate")  # warm: the first answer's files
     samples = [{"moves": 0, "uploads": 0, "outputs": folder_use(outputs), "gradio_cache": folder_use(cache),
-                "memory_mib": rss_mib(proc.pid)}]
+                "memory_mib": app.memory()}]
     examples = list(song.example_songs())
     failures, start, done_uploads = [], time.monotonic(), 0
     upload_every = max(1, args.moves // max(1, args.uploads))
@@ -116,15 +85,11 @@ def main() -> None:
             failures.append(f"{type(err).__name__}: {err}"[:160])
         if move % args.every == 0 or move == args.moves:
             samples.append({"moves": move, "uploads": done_uploads, "outputs": folder_use(outputs),
-                            "gradio_cache": folder_use(cache), "memory_mib": rss_mib(proc.pid),
+                            "gradio_cache": folder_use(cache), "memory_mib": app.memory(),
                             "seconds": round(time.monotonic() - start, 1)})
             print(json.dumps(samples[-1]), flush=True)
     client.close()
-    proc.send_signal(signal.SIGINT)
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    app.stop()
 
     first, last = samples[0], samples[-1]
     disk = lambda s: s["outputs"]["mb"] + s["gradio_cache"]["mb"]

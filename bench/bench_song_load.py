@@ -17,24 +17,20 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-import httpx
 import numpy as np
 import torch
-from gradio_client import Client, handle_file
+from gradio_client import handle_file
+from harness import ROOT, App, connect
 
 from vae.hub import load_model
 from vae.inference import encode_mu, fit_z
 from vae.measures import transposed
 from vae.melody import STEPS_PER_BAR, load_melody, split_clips, tokens_to_midi
 
-ROOT = Path(__file__).resolve().parents[1]
 NOTTINGHAM = ROOT.parent / "shared" / "eval" / "nottingham"
 TWINKLE = ROOT / "assets" / "examples" / "twinkle.mid"
 LONG_BARS = 64
@@ -71,21 +67,6 @@ def write(songs: list[np.ndarray], folder: Path, stem: str) -> list[Path]:
     return paths
 
 
-def start_app(port: int) -> subprocess.Popen:
-    env = {**os.environ, "GRADIO_TEMP_DIR": tempfile.mkdtemp(prefix="song_load_gradio_")}
-    return subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--port", str(port)], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
-def connect(port: int) -> Client:
-    for _ in range(180):
-        try:
-            return Client(f"http://127.0.0.1:{port}/", verbose=False)
-        except (OSError, ValueError, httpx.HTTPError):  # not up yet
-            time.sleep(1)
-    raise RuntimeError("the app did not start")
-
-
 def summary(ms: list[float]) -> dict:
     return {"median_ms": round(float(np.median(ms)), 1), "p90_ms": round(float(np.percentile(ms, 90)), 1), "n": len(ms)}
 
@@ -113,26 +94,24 @@ def main() -> None:
             fit_z(model, clips)
             fit.append(1000 * (time.perf_counter() - start))
         report["model"][kind] = {"clips": len(split_clips(songs[0])), "fit_z": summary(fit), "mu": summary(mu)}
-    with tempfile.TemporaryDirectory() as tmp, socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-        sock.close()
+    with tempfile.TemporaryDirectory() as tmp:
         paths = {kind: write(songs, Path(tmp), kind.replace(" ", "_")) for kind, songs in sets.items()}
-        server = start_app(port)
+        server = App(None, Path(tmp))  # the bundled models, as a Space serves them
+        url = server.url
         try:
-            connect(port).predict(example="twinkle", api_name="/load_song")  # warm: first call of the process
+            connect(url).predict(example="twinkle", api_name="/load_song")  # warm: first call of the process
             for kind, files in paths.items():
                 for r, faithful in enumerate((True, False)):
                     times = []
                     for path in files[r * args.calls:(r + 1) * args.calls]:
-                        client = connect(port)  # a new session: nothing of the song in it
+                        client = connect(url)  # a new session: nothing of the song in it
                         start = time.perf_counter()
                         client.predict(midi_file=handle_file(str(path)), faithful=faithful, api_name="/load_song")
                         times.append(1000 * (time.perf_counter() - start))
                         client.close()
                     report["server"].setdefault(kind, {})["faithful" if faithful else "model_reading"] = summary(times)
             for faithful in (True, False):  # a knob move with the song in the session
-                client = connect(port)
+                client = connect(url)
                 client.predict(example="twinkle", faithful=faithful, api_name="/modulate")
                 times = []
                 for i in range(args.calls):
@@ -142,7 +121,7 @@ def main() -> None:
                 report["knob_move"]["faithful" if faithful else "model_reading"] = summary(times)
                 client.close()
         finally:
-            server.kill()
+            server.stop()
     report["load_average_end"] = os.getloadavg()
     text = json.dumps(report, indent=1)
     print(text)

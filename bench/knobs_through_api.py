@@ -17,20 +17,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import socket
-import subprocess
-import sys
-import time
+import tempfile
 from pathlib import Path
 
-import httpx
 import numpy as np
-from gradio_client import Client, handle_file
+from gradio_client import handle_file
+from harness import ROOT, App, connect
 
 from vae.measures import transposed
 from vae.melody import N_PITCHES, REST, STEPS_PER_BAR, load_melody, normalize_tokens
 
-ROOT = Path(__file__).resolve().parents[1]
 NOTTINGHAM = ROOT.parent / "shared" / "eval" / "nottingham"
 MOVES = [("pitch", -5.0), ("pitch", 5.0), ("pitch", 12.0), ("rhythm", -1.0), ("rhythm", 1.0), ("residual", 2.0),
          ("control", 5.0)]
@@ -69,18 +65,9 @@ def main() -> None:
     ap.add_argument("--songs", type=int, default=20)
     ap.add_argument("--out", default="bench/out/knobs_api.json")
     args = ap.parse_args()
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--port", str(port)], cwd=ROOT,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = App(None, Path(tempfile.mkdtemp(prefix="knobs_api_")))  # the bundled models, as a Space serves them
     try:
-        for _ in range(120):
-            try:
-                client = Client(f"http://127.0.0.1:{port}/", verbose=False)
-                break
-            except (OSError, ValueError, httpx.HTTPError):  # not up yet
-                time.sleep(1)
+        client = connect(server.url)
         results, picked = {}, songs(args.songs)
         for model, faithful in ((m, f) for m in ("regularised", "paper") for f in (True, False)):
             rows, at_rest = {f"{k}{a:+g}": [] for k, a in MOVES}, []
@@ -114,7 +101,7 @@ def main() -> None:
         out.write_text(json.dumps({"songs": len(picked), "source": str(NOTTINGHAM if NOTTINGHAM.is_dir() else "examples"),
                                    "medians": results}, indent=2))
     finally:
-        server.kill()
+        server.stop()
 
 
 if __name__ == "__main__":

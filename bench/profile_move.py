@@ -23,17 +23,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
-import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
+from bench_page import Page, start_app
+from harness import CHROMIUM, CHROMIUM_ARGS, ROOT, describe, machine
 from playwright.sync_api import sync_playwright
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_page import CHROMIUM, CHROMIUM_ARGS, ROOT, Page, start_app
 
 from vae import timing
 
@@ -92,8 +89,9 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="profile_move_"))
     log = tmp / "timings.jsonl"
     os.environ[timing.ENV_VAR] = str(log)  # the app started below inherits it
-    proc, url = start_app(args.model, tmp, 256, 120, Path(args.root))
-    load_start, rows = os.getloadavg(), []
+    app = start_app(args.model, tmp, 256, 120, Path(args.root))
+    url, facts, rows = app.url, machine(), []
+    load_start = facts["load_average"]
     try:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
@@ -107,12 +105,10 @@ def main() -> None:
                     rows.append(row)
             browser.close()
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        app.stop()
         shutil.rmtree(tmp, ignore_errors=True)
     keys = sorted({k for r in rows for k in r}, key=lambda k: np.nanmedian([r.get(k, np.nan) for r in rows]))
-    print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores; load average {load_start} -> "
-          f"{os.getloadavg()}; {len(rows)} moves of the pitch knob on Twinkle; {args.root}")
+    print(f"{describe(facts)} -> {os.getloadavg()}; {len(rows)} moves of the pitch knob on Twinkle; {args.root}")
     print("ms from the knob's input event (…_took_ms: how long a handler stage took), median (p90):")
     for key in keys:
         values = np.array([r.get(key, np.nan) for r in rows], dtype=float)

@@ -10,38 +10,13 @@ together), the Interpolate tab with a 5x5 grid and a cell selected, the Inspect 
 from __future__ import annotations
 
 import argparse
-import os
-import socket
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
-import httpx
+from harness import CHROMIUM, CHROMIUM_ARGS, ROOT, App
 from playwright.sync_api import sync_playwright
 
-ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
 SIZES = {"desktop": (1400, 1000), "phone": (390, 844)}
-
-
-def start_app(model: str, tmp: Path) -> tuple[subprocess.Popen, str]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    env = dict(os.environ, TMPDIR=str(tmp), GRADIO_ANALYTICS_ENABLED="False")
-    proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--model", model, "--port", str(port)], cwd=ROOT,
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}/"
-    for _ in range(1200):
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return proc, url
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    raise RuntimeError("the app did not answer in 120 s")
 
 
 def open_tab(page, name: str) -> None:
@@ -91,17 +66,12 @@ def main() -> None:
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="screenshots_") as tmp:
-        proc, url = start_app(args.model, Path(tmp))
-        try:
-            with sync_playwright() as pw:
-                browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS, headless=True)
-                for kind in SIZES:
-                    shoot(browser, url, kind, out)
-                browser.close()
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
+    with (tempfile.TemporaryDirectory(prefix="screenshots_") as tmp, App(args.model, Path(tmp)) as app,
+          sync_playwright() as pw):
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        for kind in SIZES:
+            shoot(browser, app.url, kind, out)
+        browser.close()
     print("\n".join(sorted(str(p) for p in out.glob("*.png"))))
 
 

@@ -11,6 +11,25 @@ from vae.model import PRESETS, MusicVAE, set_seed
 
 torch.set_num_threads(1)
 
+# Markers by what a test needs (registered in pyproject.toml; README "Tests"): `pytest -m "not browser"` leaves out
+# Chromium, `-m "not browser and not server and not slow"` is the quick library-and-handlers loop.
+BROWSER_FILES = "test_browser"  # file name prefix: a real Chromium on a served app
+SERVER_FIXTURES = {"app_url"}  # a test that asks for one of these (at any depth) talks to a served app
+SERVER_FILES = {"test_api_unchanged.py", "test_concurrency.py", "test_crash.py"}  # serve in fixtures of their own
+# torchrun, the pipeline and its scripts run as processes, a wheel built and installed
+SLOW_FILES = {"test_distributed.py", "test_training.py", "test_prepare_data.py", "test_recipes.py", "test_wheel.py"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        name = item.path.name
+        if name.startswith(BROWSER_FILES):
+            item.add_marker(pytest.mark.browser)
+        if name in SERVER_FILES or SERVER_FIXTURES & set(item.fixturenames):
+            item.add_marker(pytest.mark.server)
+        if name in SLOW_FILES:
+            item.add_marker(pytest.mark.slow)
+
 
 @pytest.fixture
 def tiny_model() -> MusicVAE:

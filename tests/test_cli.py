@@ -110,7 +110,18 @@ def test_bad_text_file_and_a_missing_model(tmp_path, capsys):
     assert cli.main(["inspect", "twinkle", "--model", str(tmp_path / "nope")]) == 2
 
 
-@pytest.mark.parametrize("command", [None, *cli.COMMANDS])
+def test_a_missing_song_is_said_before_missing_weights(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr("vae.hub.BUNDLED_DIR", tmp_path / "no_weights")
+    assert cli.main(["modulate", str(tmp_path / "gone.mid"), "-o", str(tmp_path / "x.mid")]) == 2
+    assert "there is no file" in capsys.readouterr().err
+    assert cli.main(["analogy", "twinkle", str(tmp_path / "gone.abc"), "-o", str(tmp_path / "x.mid")]) == 2
+    assert "there is no file" in capsys.readouterr().err
+    assert cli.main(["modulate", "twinkle", "-o", str(tmp_path / "x.mid")]) == 2
+    err = capsys.readouterr().err  # the hint holds for a wheel install too, which has no training/ folder
+    assert "no bundled weights" in err and "reinstall melody-knobs" in err and "--model" in err
+
+
+@pytest.mark.parametrize("command", [None, *cli.COMMANDS, "serve"])
 def test_help(command):
     argv = [sys.executable, "-m", "vae.cli", *([command] if command else []), "--help"]
     done = subprocess.run(argv, check=False, capture_output=True, text=True, cwd=ROOT, timeout=120)

@@ -33,6 +33,7 @@ def test_sampling_is_reproducible_and_differs_from_greedy(tiny_model):
     assert not torch.equal(a, tiny_model.decode(z))
 
 
+@pytest.mark.slow  # a training loop: 10-25 s on 2 busy cores
 @pytest.mark.parametrize("kl_norm", ["sum", "mean"])
 def test_tiny_model_overfits_eight_clips(kl_norm):
     set_seed(0)

@@ -69,3 +69,38 @@ def test_abc_first_tune_only_inline_fields_and_lyrics():
     assert t[t < 128].tolist() == [60, 62, 64, 65, 66, 67, 65, 67, 67]
     assert t[24] == 65 and t[28] == 67 and t[30] == 67  # eighth notes after [L:1/8]
     assert key_accidentals("none") == {}
+
+
+def onsets(abc_body: str) -> list[int]:
+    """The onset pitches of an ABC body in C major, quarter-note units."""
+    tokens = parse_abc(f"X:1\nL:1/4\nK:C\n{abc_body}\n").tokens
+    return tokens[tokens < HOLD].tolist()
+
+
+C, D, E, F, G, A, B = 60, 62, 64, 65, 67, 69, 71
+
+
+@pytest.mark.parametrize("body, played", [
+    ("|: C D E F :|", [C, D, E, F] * 2),
+    ("C D E F :| G4 |", [C, D, E, F] * 2 + [G]),  # no |: : from the start of the tune
+    ("G4 || |: C D E F :| A4 |]", [G] + [C, D, E, F] * 2 + [A]),
+    ("|: C4 :: D4 :| E4", [C, C, D, D, E]),  # :: ends one part and starts the next
+    ("|: C D E F |1 G4 :|2 A4 |] B4", [C, D, E, F, G, C, D, E, F, A, B]),
+    ("|: C D E F [1 G4 :| [2 A4 || c4", [C, D, E, F, G, C, D, E, F, A, 72]),
+    ("|: C4 |1 D4 :|2 E4 :|3 F4 |]", [C, D, C, E, C, F]),  # three endings
+    ("|: C4 |1 D4 :|2 E4 || |: F4 |1 G4 :|2 A4 |]", [C, D, C, E, F, G, F, A]),  # A part, B part, each with endings
+])
+def test_abc_repeats_and_endings_are_played_as_written(body, played):
+    assert onsets(body) == played
+
+
+def test_a_repeated_tune_is_twice_as_long_and_accidentals_reset_at_the_repeat_sign():
+    plain = parse_abc(TWINKLE_ABC).tokens
+    repeated = parse_abc(TWINKLE_ABC.replace("CCGG|", "|:CCGG|").replace("C2|\n", "C2:|\n")).tokens
+    assert np.array_equal(repeated, np.concatenate([plain, plain]))
+    assert onsets("|: F2 ^F2 :|") == [F, 66, F, 66]  # the sharp lasts to the repeat sign, not into the repeat
+
+
+def test_a_chord_right_after_a_bar_line_is_a_chord():
+    assert onsets("C D E F|[CEG]2 [DF]2|") == [C, D, E, F, G, F]
+    assert onsets("|:[CE]2 D2:|") == [E, D, E, D]

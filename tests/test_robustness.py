@@ -346,6 +346,7 @@ def _closed_port() -> int:
         return sock.getsockname()[1]
 
 
+@pytest.mark.server
 def test_an_unreachable_hub_falls_back_within_seconds_and_the_model_tab_says_why(tiny_model_dir, tmp_path,
                                                                                 monkeypatch):
     monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{_closed_port()}")

@@ -27,6 +27,7 @@ from tqdm import tqdm
 
 from vae import ideas
 from vae.bundle import Bundle, load_bundle, load_bundles
+from vae.dataset import read_data, split_songs
 from vae.inference import decode_z, encode_mu
 from vae.knobs import control_dims
 from vae.melody import CLIP_STEPS, STEPS_PER_BAR, split_clips
@@ -36,11 +37,9 @@ MEASURES = ("rhythm_agreement_b", "rhythm_agreement_a", "pitch_distance_a", "pit
 
 def test_pairs(data, n_pairs: int, n_clips: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Clips (P, n_clips, 32) of songs A and of songs B: distinct test songs of >= 2·n_clips bars, seeded."""
-    lengths = data["test_song_lengths"]
-    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
-    ok = np.flatnonzero(lengths >= n_clips * CLIP_STEPS)
-    pick = np.random.default_rng(seed).choice(ok, size=min(2 * n_pairs, len(ok) // 2 * 2), replace=False)
-    songs = [split_clips(data["test_songs"][starts[i]:starts[i] + lengths[i]])[:n_clips] for i in pick]
+    long = split_songs(data, "test", min_bars=n_clips * CLIP_STEPS // STEPS_PER_BAR)
+    pick = np.random.default_rng(seed).choice(list(long), size=min(2 * n_pairs, len(long) // 2 * 2), replace=False)
+    songs = [split_clips(long[i])[:n_clips] for i in pick]
     return np.stack(songs[0::2]), np.stack(songs[1::2])
 
 
@@ -85,7 +84,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("assets/reports/analogy.json"))
     args = parser.parse_args()
 
-    a, b = test_pairs(np.load(args.data), args.pairs, args.clips, args.seed)
+    a, b = test_pairs(read_data(args.data), args.pairs, args.clips, args.seed)
     bundles = ({m: load_bundle(m, fallback=False) for m in args.model} if args.model else load_bundles())
     report = {"data": str(args.data), "split": "test", "pairs": len(a), "bars_per_song": args.clips * 2,
               "seed": args.seed, "steps_per_bar": STEPS_PER_BAR, "measures": {

@@ -19,17 +19,9 @@ import torch
 
 from vae import curves
 from vae.checkpoint import load_folder
+from vae.dataset import draw_songs, read_data
 from vae.dims import discover_dims
 from vae.measures import KnobMove, knob_effects, reconstruction_accuracy
-from vae.melody import STEPS_PER_BAR
-
-
-def val_songs(data, n: int, seed: int = 0) -> list[np.ndarray]:
-    lengths = data["val_song_lengths"]
-    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
-    ok = [i for i in range(len(lengths)) if lengths[i] >= 8 * STEPS_PER_BAR]
-    pick = np.random.default_rng(seed).choice(ok, size=min(n, len(ok)), replace=False)
-    return [data["val_songs"][starts[i]:starts[i] + lengths[i]] for i in sorted(pick)]
 
 
 def main() -> None:
@@ -41,9 +33,9 @@ def main() -> None:
     ap.add_argument("--out", default="runs/compare.json")
     args = ap.parse_args()
     torch.set_num_threads(2)
-    data = np.load(args.data)
+    data = read_data(args.data)
     clips = data["val_clips"][np.random.default_rng(0).permutation(len(data["val_clips"]))[: args.n_clips]]
-    songs = val_songs(data, args.n_songs)
+    songs = draw_songs(data, "val", args.n_songs)
     out = {}
     for folder in args.models:
         model = load_folder(folder)

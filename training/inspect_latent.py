@@ -35,12 +35,13 @@ from tqdm import tqdm
 
 from vae import curves, knobs, pianoroll
 from vae.augment import transposable, transpose
+from vae.dataset import draw_songs, read_data
 from vae.dims import KNOBS, PITCH_KNOBS, RHYTHM_KNOBS, Discovery, KnobSpace, discover_dims
 from vae.hub import load_model
 from vae.inference import FIT_LR, FIT_STEPS, encode_mu
 from vae.knobs import Knobs
 from vae.measures import KnobMove, fitted_accuracy, knob_effects, knob_fidelity, rest_agreement
-from vae.melody import STEPS_PER_BAR, clip_is_valid, load_melody, split_clips
+from vae.melody import clip_is_valid, load_melody, split_clips
 from vae.song import folder_songs
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -153,19 +154,10 @@ def pitch_paths_figure(model, clips: np.ndarray, dims: list[int], path: Path, n:
     save(fig, path)
 
 
-def split_songs(data: np.lib.npyio.NpzFile, split: str, n: int, min_bars: int = 8, seed: int = 0) -> list[np.ndarray]:
-    """``n`` songs of at least ``min_bars`` bars from one split of clips.npz, drawn with ``seed``."""
-    lengths = data[f"{split}_song_lengths"]
-    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
-    ok = [i for i in range(len(lengths)) if lengths[i] >= min_bars * STEPS_PER_BAR]
-    pick = np.random.default_rng(seed).choice(ok, size=min(n, len(ok)), replace=False)
-    return [data[f"{split}_songs"][starts[i] : starts[i] + lengths[i]] for i in sorted(pick)]
-
-
 def song_sets(data, args) -> dict[str, list[np.ndarray]]:
     """The songs every knob measure runs on: Twinkle, test songs and Nottingham songs (none without the folder)."""
     nottingham = Path(args.nottingham)
-    return {"twinkle": [load_melody(TWINKLE).tokens], "test_songs": split_songs(data, "test", args.n_songs, seed=args.seed),
+    return {"twinkle": [load_melody(TWINKLE).tokens], "test_songs": draw_songs(data, "test", args.n_songs, seed=args.seed),
             "nottingham": folder_songs(nottingham, args.n_nottingham, seed=args.seed) if nottingham.is_dir() else []}
 
 
@@ -196,7 +188,7 @@ def knob_space(model, data, args) -> tuple[KnobSpace, dict]:
     space = discover_dims(model, val, Discovery(seed=args.seed, pitch_knob="transport", rhythm_unit="songs"),
                           progress=lambda f, msg: bar.update(round(100 * f) - bar.n))
     bar.close()
-    fitted = curves.fit_curves(model, val, split_songs(data, "val", args.n_songs, seed=args.seed), seed=args.seed)
+    fitted = curves.fit_curves(model, val, draw_songs(data, "val", args.n_songs, seed=args.seed), seed=args.seed)
     space = space.with_curves(fitted)
     pitch_knob = args.pitch_knob or ("curve" if "pitch" in fitted else "transport")
     rhythm_knob = args.rhythm_knob or ("curve" if "rhythm" in fitted else "linear")
@@ -295,7 +287,7 @@ def main() -> None:
     if args.faithful_only:
         model = load_model(args.model, fallback=False)
         space = KnobSpace.from_json(json.loads((Path(args.model) / "dims.json").read_text()))
-        data = np.load(args.data)
+        data = read_data(args.data)
         sets = song_sets(data, args)
         path = Path(args.out) / "report.json"
         report = json.loads(path.read_text())
@@ -313,7 +305,7 @@ def main() -> None:
     label = args.label or Path(args.model).name
 
     model = load_model(args.model, fallback=False)
-    data = np.load(args.data)
+    data = read_data(args.data)
     weights = Path(model.source_info.path) / "model.safetensors"
     space, fitted = knob_space(model, data, args)
     space.meta["weights_sha256"] = hashlib.sha256(weights.read_bytes()).hexdigest()

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from vae.melody import HOLD, STEPS_PER_QUARTER, tokens_to_midi
+from vae.dataset import read_data, split_songs
+from vae.melody import HOLD, STEPS_PER_BAR, STEPS_PER_QUARTER, tokens_to_midi
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "assets" / "examples"
 TWINKLE_BPM = 100.0
@@ -49,19 +50,17 @@ def write_twinkle(folder: Path = EXAMPLES) -> Path:
 
 def write_test_tunes(data: Path, n: int, folder: Path = EXAMPLES, min_bars: int = 8, seed: int = 0) -> list[dict]:
     """Write ``n`` test-split tunes of at least ``min_bars`` bars; returns what was written."""
-    arrays = np.load(data)
-    songs, lengths, ids = arrays["test_songs"], arrays["test_song_lengths"], arrays["test_tune_ids"]
-    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
-    long_enough = [i for i in range(len(lengths)) if lengths[i] >= min_bars * 16 and lengths[i] <= 32 * 16]
+    arrays = read_data(data)
+    songs, ids = split_songs(arrays, "test", min_bars, max_bars=32), arrays["test_tune_ids"]
     rng = np.random.default_rng(seed)
     written = []
-    for k, i in enumerate(sorted(rng.choice(long_enough, size=min(n, len(long_enough)), replace=False))):
-        tokens = songs[starts[i] : starts[i] + lengths[i]]
+    for k, i in enumerate(sorted(rng.choice(list(songs), size=min(n, len(songs)), replace=False))):
+        tokens = songs[i]
         pm = tokens_to_midi(tokens, bpm=120.0)
         pm.instruments[0].name = str(ids[i])
         path = folder / f"test_{k + 1}.mid"
         pm.write(str(path))
-        written.append({"file": path.name, "tune": str(ids[i]), "bars": int(lengths[i] // 16)})
+        written.append({"file": path.name, "tune": str(ids[i]), "bars": len(tokens) // STEPS_PER_BAR})
     return written
 
 

@@ -12,8 +12,9 @@ from ui.common import TABLE
 from ui.guards import private, user_errors
 from vae import measures
 from vae.dims import song_dims
+from vae.resources import asset
 
-FIGURES_DIR = Path(__file__).resolve().parents[1] / "assets" / "figures"
+FIGURES_DIR = asset("figures")  # assets/figures, or the installed wheel's copy (vae/resources.py)
 # The figures in the paper's order, each with what it shows; a model other than the default has its own in a
 # sub-folder of its name (those it lacks are not shown); the last two compare the models and show for both.
 FIGURES = {

@@ -6,19 +6,22 @@
     melody-knobs sample --n 8 --temperature 0.8 --seed 0 -o folder/
     melody-knobs vary SONG.mid --n 4 --spread 1 --seed 0 -o folder/
     melody-knobs inspect SONG.mid [--analyse]
+    melody-knobs serve [--port 7860] [--host 127.0.0.1] [--model user/repo]
 
 A SONG is a MIDI file (.mid, .midi), a typed melody (.abc or .txt: ABC notation or note text, see
 :mod:`vae.notation`) or the name of an example song (twinkle). Every subcommand takes ``--model``
 (a Hub repo id or a model folder; default ``$MELODY_KNOBS_MODEL``, else the bundled model), and
 every one that reads a song ``--faithful`` (the default: its latents fitted to it, so the knobs at 0
 give the song back) or ``--no-faithful`` (μ: the model's own reading); each calls the same library
-functions as the app. Bad input: one line on stderr and exit code 2.
+functions as the app. Bad input: one line on stderr and exit code 2; a song that is not there is said before the
+weights are read. ``serve`` runs the app's page (``app.py``, which the wheel ships beside ``vae/``).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -27,7 +30,7 @@ import numpy as np
 from tqdm import tqdm
 
 from vae import ideas, knobs, render
-from vae.bundle import Bundle, load_bundle
+from vae.bundle import Bundle, load_bundle, load_bundles
 from vae.dims import song_dims
 from vae.inference import readings
 from vae.knobs import Knobs
@@ -54,21 +57,29 @@ def _ogg_bytes(samples: np.ndarray) -> bytes:
 AUDIO_WRITERS: dict[str, Callable[[np.ndarray], bytes]] = {".wav": render.wav_bytes, ".mp3": _mp3_bytes,
                                                            ".ogg": _ogg_bytes}
 MIDI_SUFFIXES, TEXT_SUFFIXES = (".mid", ".midi"), (".abc", ".txt")
+SONG_ARGS = ("song", "source", "target", "song_a", "song_b")  # the parsed arguments that name a song
 
 
-def read_song(source: str, track: int | None = None) -> tuple[Melody, str]:
-    """A MIDI file, a typed-melody file (.abc/.txt) or an example name: (melody, name)."""
+def song_path(source: str) -> Path:
+    """The file a song argument names: a MIDI or typed-melody (.abc/.txt) file, or an example's MIDI file (its
+    stem is the example's name)."""
     path = Path(source)
     if path.suffix.lower() in MIDI_SUFFIXES + TEXT_SUFFIXES or path.exists():
         if not path.is_file():
             raise ValueError(f"there is no file {source}")
-        if path.suffix.lower() in TEXT_SUFFIXES:
-            return parse_melody(path.read_text(encoding="utf-8", errors="replace")), path.stem
-        return SongSource(upload=path, track=track).read()
+        return path
     examples = example_songs()
     if source not in examples:
         raise ValueError(f"{source} is neither a file nor an example ({', '.join(examples)})")
-    return SongSource(example=source, track=track).read(examples)
+    return examples[source]
+
+
+def read_song(source: str, track: int | None = None) -> tuple[Melody, str]:
+    """A MIDI file, a typed-melody file (.abc/.txt) or an example name: (melody, name)."""
+    path = song_path(source)
+    if path.suffix.lower() in TEXT_SUFFIXES:
+        return parse_melody(path.read_text(encoding="utf-8", errors="replace")), path.stem
+    return SongSource(upload=path, track=track).read()
 
 
 def _files(args) -> render.ResultFiles:
@@ -180,6 +191,20 @@ def cmd_inspect(b: Bundle, args) -> None:
     print(json.dumps(facts, indent=2, default=str))
 
 
+def serve(args) -> None:
+    """The app's page on the bundled models (or ``--model`` and the bundled paper-recipe model), until Ctrl-C.
+
+    The page is the UI floor above this library: ``app`` (a top-level module of the wheel, ``app.py`` in a
+    checkout) is imported here only, so that the other subcommands never load gradio.
+    """
+    import app
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    log = lambda f, msg: app.logger.info("computing the pitch and rhythm dims: %3.0f %% (%s)", 100 * f, msg)
+    bundles = load_bundles(args.model, args.revision, app.EXAMPLES, progress=log)
+    app.serve(app.build_demo(bundles), args.host or app.HOST, args.port or app.PORT, args.share)
+
+
 # ----------------------------------------------------------------------------- the parser
 
 
@@ -254,17 +279,29 @@ def build_parser() -> argparse.ArgumentParser:
     _song_arg(p)
     p.add_argument("--analyse", action="store_true", help="re-run the pitch/rhythm analysis on this song's clips")
     _common(p, output=None)
+    p = sub.add_parser("serve", help="run the app's page (knobs, grid, ideas, inspect) in a browser")
+    p.add_argument("--host", default=None, help="address to listen on (default $GRADIO_SERVER_NAME, else 127.0.0.1; "
+                                                "0.0.0.0 on a Space)")
+    p.add_argument("--port", type=int, default=None, help="port (default $GRADIO_SERVER_PORT, else 7860)")
+    p.add_argument("--share", action="store_true", help="also serve through a public gradio.live link")
+    _common(p, output=None)
     return parser
 
 
 COMMANDS = {"modulate": cmd_modulate, "grid": cmd_grid, "analogy": cmd_analogy, "sample": cmd_sample,
-            "vary": cmd_vary, "inspect": cmd_inspect}
+            "vary": cmd_vary, "inspect": cmd_inspect}  # and serve, which loads the app's models itself
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one subcommand; returns the exit code (0, or 2 on bad input with one line on stderr)."""
     args = build_parser().parse_args(argv)
     try:
+        for name in SONG_ARGS:  # the input first: a missing file is said even where the weights are missing too
+            if hasattr(args, name):
+                song_path(getattr(args, name))
+        if args.command == "serve":
+            serve(args)
+            return 0
         bundle = load_bundle(args.model, args.revision, fallback=args.model is None)
         COMMANDS[args.command](bundle, args)
     except (ValueError, OSError) as err:

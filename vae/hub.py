@@ -16,7 +16,7 @@ import logging
 import os
 import re
 import threading
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx2  # huggingface_hub's HTTP client: its transport errors are how "unreachable" shows up
@@ -32,11 +32,12 @@ from huggingface_hub.errors import (
 
 from vae.checkpoint import CONFIG_FILE, WEIGHTS_FILE, build_model, load_folder
 from vae.model import MusicVAE
+from vae.resources import asset
 
 logger = logging.getLogger(__name__)
 
-BUNDLED_DIR = Path(__file__).resolve().parents[1] / "assets" / "model"
-PAPER_DIR = BUNDLED_DIR.parent / "model-paper"  # the paper-recipe model (no attribute regularisation)
+BUNDLED_DIR = asset("model")  # the default (regularised) model, in the checkout's assets/ or the installed wheel
+PAPER_DIR = asset("model-paper")  # the paper-recipe model (no attribute regularisation)
 ENV_MODEL = "MELODY_KNOBS_MODEL"  # Hub repo id ("user/repo") or a local folder
 ENV_REVISION = "MELODY_KNOBS_REVISION"  # branch, tag or commit sha of the Hub repo
 DEFAULT_TIMEOUT = 5.0  # s to wait for the Hub to answer a request before falling back
@@ -71,9 +72,6 @@ class SourceInfo:
             text += f". {self.requested} could not be used: {self.fallback_reason}"
         return text
 
-    def as_dict(self) -> dict:
-        return asdict(self)
-
 
 # ----------------------------------------------------------------------------- model folders
 
@@ -81,8 +79,9 @@ class SourceInfo:
 def _load_bundled(bundled: Path, requested: str | None, reason: str | None) -> MusicVAE:
     if not (bundled / CONFIG_FILE).is_file() or not (bundled / WEIGHTS_FILE).is_file():
         raise FileNotFoundError(
-            f"there are no bundled weights in {bundled} ({CONFIG_FILE} and {WEIGHTS_FILE} are needed): train a model "
-            f"with training/train.py, or set ${ENV_MODEL} to a Hub repo id or a model folder")
+            f"there are no bundled weights in {bundled} ({CONFIG_FILE} and {WEIGHTS_FILE} are needed): reinstall "
+            f"melody-knobs from its wheel (it carries them), or pass --model / set ${ENV_MODEL} to a Hub repo id or a "
+            f"model folder (a clone of the project trains one with training/train.py)")
     model = load_folder(bundled)
     model.source_info = SourceInfo(requested=requested, source="bundled", path=str(bundled), fallback_reason=reason)
     return model

@@ -291,5 +291,6 @@ class MusicVAE(nn.Module, PyTorchModelHubMixin, library_name="melody-knobs", tag
 
     @torch.no_grad()
     def reconstruct(self, tokens: torch.Tensor) -> torch.Tensor:
-        """Greedy reconstruction: decode(mu(tokens)), LongTensor (B, 32)."""
+        """Greedy reconstruction: decode(mu(tokens)), LongTensor (B, 32). A user's one-call round trip; the
+        project's measures batch the same work themselves (:func:`vae.measures.reconstruction_accuracy`)."""
         return self.decode(self.encode(tokens)[0])

@@ -6,8 +6,10 @@ Two forms are read by :func:`parse_melody`:
   length, default 1/8), ``M:``, ``Q:`` (tempo), ``K:`` (key signature, with modes), notes
   ``^c _B =F C, c'`` with lengths ``2 /2 3/2 /``, rests ``z``/``x``, ties ``-``, broken rhythm
   ``>`` / ``<``, triplets ``(3``, chords ``[CEG]`` (their top note), mid-tune ``K:`` and ``L:``
-  (lines or inline ``[K:G]``). Accidentals last to the bar line. Only the first tune is read; bar
-  lines, repeats (not unfolded), chord symbols ``"Am"``, decorations and lyrics are skipped.
+  (lines or inline ``[K:G]``). Accidentals last to the bar line. Repeats are played as written:
+  ``|: ... :|`` (from the tune's start where there is no ``|:``), ``::``, and first, second (third ...)
+  endings ``[1 ... :|2 ...`` or ``|1 ... :| [2 ...`` (:func:`unfold_repeats`). Only the first tune is
+  read; chord symbols ``"Am"``, decorations and lyrics are skipped.
 - **Note text**: ``C4 D4 E4/2 E4/2 F#4*2 r | G4 ...``: a pitch name with its octave (C4 = 60,
   middle C) or ``r`` for a rest, each a quarter note, ``*n`` or ``/n`` for n times longer or
   shorter; bar lines are skipped.
@@ -54,7 +56,7 @@ _ABC_TOKEN = re.compile(r"""
     (?P<chord>\[(?P<cnotes>[^\]|:]*)\](?P<clen>\d*/*\d*)) |
     (?P<note>(?P<acc>\^{1,2}|_{1,2}|=)?(?P<letter>[A-Ga-g])(?P<oct>[,']*)(?P<len>\d*/*\d*)) |
     (?P<rest>[zx](?P<rlen>\d*/*\d*)) |
-    (?P<tie>-) | (?P<broken>[<>]+) | (?P<bar>[|:\]\[]+\d*) | (?P<space>\s+|[\\`$])
+    (?P<tie>-) | (?P<broken>[<>]+) | (?P<bar>(?:[|:\]]|\[(?=[|\d]))+\d*) | (?P<space>\s+|[\\`$])
 """, re.VERBOSE)
 
 
@@ -199,6 +201,44 @@ def _event(m: re.Match, unit: Fraction, key: dict[str, int], bar_acc: dict[str, 
     return unit * length, max(pitches)
 
 
+def _bar_signs(bar: str) -> tuple[bool, bool, bool, int | None]:
+    """What a bar token says: (ends a repeat, starts one, is a double or end bar, ending number or None).
+    ':|' ends, '|:' starts, '::' and ':|:' do both; '[2', '|2' and ':|2' open ending 2; '||', '|]', '[|' close
+    a part."""
+    digits = re.search(r"\d+$", bar)
+    marks = bar[:digits.start()] if digits else bar
+    closes = re.search(r"\|\||\|\]|\[\|", marks) is not None
+    return marks.startswith(":"), marks.endswith(":"), closes, int(digits.group()) if digits else None
+
+
+def unfold_repeats(tokens: list[re.Match]) -> list[re.Match]:
+    """The ABC tokens of a tune body in the order they are played: each repeated part twice, each ending in its
+    pass (the part again up to its first ending, then the next ending).
+
+    Args:
+        tokens: matches of the ABC token pattern over a tune body, in text order.
+
+    Returns:
+        The same matches, those of repeated parts appearing again (a part's closing ':|' sign stays once).
+    """
+    out: list[re.Match] = []
+    part, first_ending = 0, None  # where the part being played starts; where its first ending starts
+    for i, m in enumerate(tokens):
+        out.append(m)
+        if m.lastgroup != "bar":
+            continue
+        ends, starts, closes, number = _bar_signs(m.group())
+        if ends:  # the part again, up to its first ending when it has endings
+            out.extend(tokens[part:first_ending if first_ending is not None else i])
+            if first_ending is None:
+                part = i + 1
+        if number is not None and (first_ending is None or number == 1):
+            first_ending = i  # the replayed part stops before this sign
+        if starts or (closes and first_ending is not None and number is None):
+            part, first_ending = i + 1, None
+    return out
+
+
 def parse_abc(text: str) -> Melody:
     """The first tune of an ABC text as a Melody (see the module doc for what is read)."""
     headers, body = _headers(text)
@@ -208,7 +248,7 @@ def parse_abc(text: str) -> Melody:
     key, bar_acc = key_accidentals(headers.get("K", "C")), {}
     warnings = [] if meter in ("4/4", "2/4", "2/2") else [MeterWarning(f"the tune is in {meter}; it is still cut every 2 bars of 4/4")]
     notes, time, tuplet, broken = [], Fraction(0), [], Fraction(1)
-    for m in _ABC_TOKEN.finditer(body):
+    for m in unfold_repeats(list(_ABC_TOKEN.finditer(body))):
         kind = m.lastgroup
         if m.group("note") is not None or m.group("chord") is not None or m.group("rest") is not None:
             length, pitch = _event(m, unit, key, bar_acc)

@@ -35,9 +35,10 @@ from vae.melody import (
 )
 from vae.notation import parse_melody
 from vae.pianoroll import piano_roll, png_bytes
+from vae.resources import asset
 from vae.timing import timed
 
-EXAMPLES_DIR = Path(__file__).resolve().parents[1] / "assets" / "examples"
+EXAMPLES_DIR = asset("examples")  # the checkout's assets/examples, or the installed wheel's copy
 EXAMPLES_INDEX = "examples.json"  # beside the example files: each one's source tune and title
 DEFAULT_EXAMPLE = "twinkle"  # Mozart's theme, "Ah vous dirai-je, Maman" (DESIGN "Example song")
 MAX_UPLOAD_BYTES = 2 * 1024 * 1024  # a MIDI melody is a few kB

@@ -30,7 +30,8 @@ F = TypeVar("F", bound=Callable)
 
 
 def enable(path: str | Path | None) -> None:
-    """Append stage records to ``path`` from now on; None turns timing off."""
+    """Append stage records to ``path`` from now on; None turns timing off. For a caller in the same process
+    (the tests, a notebook): the app and the benchmarks' app processes read ``$MELODY_KNOBS_TIMINGS`` instead."""
     _sink["path"] = str(path) if path else None
 
 
