@@ -19,9 +19,10 @@ from urllib.parse import quote
 import gradio as gr
 import torch
 
+import staff
 import tabs
 from guards import as_faithful, as_lossless, private, refuse_non_numbers, user_errors
-from vae import hub, knobs, measures, render, share, song
+from vae import hub, knobs, measures, render, score, share, song
 from vae.bundle import DEFAULT_MODEL, MODELS_HELP, Bundle, load_bundles, pick_bundle
 from vae.dims import song_dims
 from vae.knobs import GRID_RANGE, OFFSET_RANGE, PITCH_RANGE, RESIDUAL_RANGE, RHYTHM_RANGE, Knobs
@@ -146,8 +147,9 @@ class Handlers:
         bars = slice((first - 1) * STEPS_PER_BAR, last * STEPS_PER_BAR)
         where = "" if (first, last) == (1, s.n_bars) else f" in bars {first}–{last}"
         did = f"**What the knobs did**{where} (against the song at rest): {measures.what_it_did(s.rest[bars], result[bars])}"
-        yield str(roll), gr.skip(), str(midi), None, did, s, self.share_link(s, base, *knob_values)
-        yield gr.skip(), str(next(files).audio), *[gr.skip()] * 5
+        abc = score.abc_text(result, s.bpm, k.title(s.label, self.pick(model).dims.offset_names))  # in its own key
+        yield str(roll), gr.skip(), str(midi), None, did, s, self.share_link(s, base, *knob_values), abc
+        yield gr.skip(), str(next(files).audio), *[gr.skip()] * 6
 
     @user_errors
     def result_wav(self, state, model, faithful, example, midi_file, track, song_code, bpm, *knob_values):
@@ -241,6 +243,7 @@ def knobs_tab(b: Bundle) -> SimpleNamespace:
             with gr.Row():
                 ui.audio_orig = gr.Audio(label="Original", interactive=False)
                 ui.audio_out = gr.Audio(label="Result", interactive=False, elem_id="result-audio")
+            ui.abc = staff.notation_block()  # the result as ABC text and as a staff
             with gr.Row():
                 ui.bar_from = gr.Slider(1, MAX_BARS, value=1, step=1, label="From bar")
                 ui.bar_to = gr.Slider(1, MAX_BARS, value=MAX_BARS, step=1, label="To bar")
@@ -307,7 +310,7 @@ def wire_knobs(demo: gr.Blocks, h: Handlers, k: SimpleNamespace, state, base, mo
     load_in = [*song_in, state, k.bar_from, k.bar_to, model, k.faithful]  # load_song's inputs
     stay = [state, model, k.faithful, k.pitch, k.rhythm, k.residual, k.control, *k.offsets]  # those that stay are named
     refresh = {"fn": h.modulate_sliders, "inputs": [state, model, k.faithful, base, *song_in, *knob_in, *k.offsets],
-               "outputs": [k.roll, k.audio_out, k.midi_out, k.wav_out, k.did, state, k.link], **private("knobs")}
+               "outputs": [k.roll, k.audio_out, k.midi_out, k.wav_out, k.did, state, k.link, k.abc], **private("knobs")}
     loads = (
         demo.load(h.restore, None, [k.example, k.song_code, k.bpm, k.track, k.faithful, *knob_in, *k.offsets, base],
                   **private("restore")
