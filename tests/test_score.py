@@ -105,6 +105,9 @@ def test_abc_accidentals_last_to_the_bar_line_and_naturals_are_written():
     # F major: Bb is in the key, B natural needs '=' once per bar, and again after the bar line.
     tokens = _song((0, 4, 70), (4, 8, 71), (8, 12, 71), (12, 16, 70), (16, 20, 71), (20, 32, 70), bars=2)
     assert _body(abc_text(tokens, 120, key="F")).startswith("B4 =B4 B4 _B4 | =B4 _B4- B8 |]")  # cut at the half-bar
+    # A tied-over note says its accidental again, and lends it to no other note (abcjs, engravers).
+    tokens = _song((12, 20, 71), (20, 24, 71), bars=2)
+    assert _body(abc_text(tokens, 120, key="F")).startswith("z12 =B4- | =B4 =B4 z8 |]")
     # The same letter in another octave gets its accidental written too (readers differ on octaves).
     tokens = _song((0, 4, 73), (4, 8, 61), (8, 12, 60), bars=1)
     assert _body(abc_text(tokens, 120, key="C")).startswith("^c4 ^C4 =C4 z4 |]")

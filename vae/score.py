@@ -147,19 +147,27 @@ def _octave(letter: str, natural_pitch: int) -> str:
 
 
 class _Bar:
-    """The accidentals in force within one bar. An accidental is written where the note's alteration differs
-    from what the bar has said so far, for that letter in that octave (ABC 2.1) or in any octave (what some
-    readers do), so that every reader hears the same note."""
+    """The accidentals in force within one bar, as each kind of reader counts them, so that every reader hears
+    the same note. An accidental is written where the note's alteration differs from what the bar has said so
+    far for that letter in that octave: by every accidental written (ABC 2.1, :mod:`vae.notation`), or by those
+    not on a tied-over note (abcjs, as engravers do: a tied note keeps its pitch and lends its accidental to no
+    other); or for that letter in any octave (what some readers do)."""
 
     def __init__(self, signature: dict[str, int]):
-        self.signature, self.same_octave, self.any_octave = signature, {}, {}
+        self.signature, self.same_octave, self.untied, self.any_octave = signature, {}, {}, {}
 
-    def note(self, letter: str, alter: int, octave: str) -> str:
-        """The ABC note (no length) of ``letter`` altered by ``alter`` in ``octave`` (its case and marks)."""
+    def note(self, letter: str, alter: int, octave: str, tied_in: bool = False) -> str:
+        """The ABC note (no length) of ``letter`` altered by ``alter`` in ``octave`` (its case and marks);
+        ``tied_in``: the note continues the one before it (a tie into it)."""
         default = self.signature.get(letter, 0)
-        if self.same_octave.get(octave, default) == alter and self.any_octave.get(letter, alter) == alter:
+        said = [self.same_octave.get(octave, default), self.any_octave.get(letter, alter)]
+        if not tied_in:  # abcjs plays a tied-over note at the pitch it is tied from, whatever it says
+            said.append(self.untied.get(octave, default))
+        if all(a == alter for a in said):
             return octave
         self.same_octave[octave] = self.any_octave[letter] = alter
+        if not tied_in:
+            self.untied[octave] = alter
         return _ACCIDENTAL[alter] + octave
 
 
@@ -193,16 +201,18 @@ def abc_text(tokens: np.ndarray, bpm: float, title: str = "", key: Key | str | N
             events.append((start, end, pitch))
         time = end
     bars = [[] for _ in range(n_bars)]
-    for start, end, pitch in events:
+    for first, end, pitch in events:
+        start = first
         while start < end:  # one piece per bar the event sounds in
             bar, offset = divmod(start, STEPS_PER_BAR)
             stop = min(end, (bar + 1) * STEPS_PER_BAR)
-            bars[bar].append((offset, stop - bar * STEPS_PER_BAR, pitch, stop < end))
+            bars[bar].append((offset, stop - bar * STEPS_PER_BAR, pitch, offset == 0 and bar * STEPS_PER_BAR > first,
+                              stop < end))
             start = stop
     lines, line = [], []
     for number, pieces in enumerate(bars, 1):
         bar, words = _Bar(key.signature()), []
-        for offset, stop, pitch, tied_on in pieces:
+        for offset, stop, pitch, tied_in, tied_on in pieces:
             lengths = _pieces(offset, stop)
             for i, length in enumerate(lengths):
                 space = " " if offset % 4 == 0 and offset > 0 else ""  # beams end on the beat
@@ -210,7 +220,7 @@ def abc_text(tokens: np.ndarray, bpm: float, title: str = "", key: Key | str | N
                     words.append(f"{space}z{length if length > 1 else ''}")
                 else:
                     letter, alter = key.spelling(pitch)
-                    head = bar.note(letter, alter, _octave(letter, pitch - alter))
+                    head = bar.note(letter, alter, _octave(letter, pitch - alter), tied_in or i > 0)
                     more = i < len(lengths) - 1 or tied_on
                     words.append(f"{space}{head}{length if length > 1 else ''}{'-' * more}")
                 offset += length
