@@ -243,7 +243,6 @@ def knobs_tab(b: Bundle) -> SimpleNamespace:
             with gr.Row():
                 ui.audio_orig = gr.Audio(label="Original", interactive=False)
                 ui.audio_out = gr.Audio(label="Result", interactive=False, elem_id="result-audio")
-            ui.abc = staff.notation_block()  # the result as ABC text and as a staff
             with gr.Row():
                 ui.bar_from = gr.Slider(1, MAX_BARS, value=1, step=1, label="From bar")
                 ui.bar_to = gr.Slider(1, MAX_BARS, value=MAX_BARS, step=1, label="To bar")
@@ -257,6 +256,7 @@ def knobs_tab(b: Bundle) -> SimpleNamespace:
                     ui.make_wav = gr.Button("Make a lossless WAV", size="sm", elem_id="make-wav")
                     ui.wav_out = gr.File(label="Result as WAV", interactive=False, height=80, elem_id="result-wav")
                 ui.link = gr.Textbox(label="Share this song and knobs", buttons=["copy"], interactive=False)
+            ui.abc = staff.notation_block()  # the result as ABC text and as a staff
             with gr.Accordion("Original piano roll", open=False):
                 ui.roll_orig = gr.Image(label="Original piano roll", show_label=False, format="png", interactive=False)
     return ui
