@@ -137,7 +137,7 @@ class Handlers:
     @user_errors
     def modulate_sliders(self, state, model, faithful, base, example, midi_file, track, song_code, bpm, *knob_values):
         """modulate for the page (knob_values: the 6 knobs, then the offsets), in two answers: the result's roll and
-        MIDI (no WAV yet: a button makes one), a line on what the knobs did, the song and the link to it all; then,
+        MIDI (no WAV yet: a button makes one), a line on what the knobs did, the song, its link and its ABC text; then,
         once encoded, its audio."""
         s = self._song(state, example, midi_file, track, song_code, bpm, model, faithful)
         controls = (*knob_values[:6], knob_values[6:])  # pitch, rhythm, residual, control, bars, offsets
