@@ -99,6 +99,8 @@ def test_abc_header_bars_and_lines():
     assert lines[:6] == ["X:1", "T:Twinkle: pitch +3, rhythm +0", "M:4/4", "L:1/16", "Q:1/4=94", "K:C"]
     assert len(lines) == 6 + 3 and text.endswith(" |]\n"), "four bars a line, the last bar closes the tune"
     assert lines[6] == "C8 E8 | z16 | z16 | z16 |"
+    assert abc_text(tokens, 120, title=" 50% ").splitlines()[1] == r"T:50\%"  # a bare % would start a comment
+    assert abc_text(tokens, 120).splitlines()[1] == "T:Untitled"
 
 
 def test_abc_accidentals_last_to_the_bar_line_and_naturals_are_written():

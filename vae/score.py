@@ -105,8 +105,8 @@ def estimate_key(tokens: np.ndarray) -> Key:
         tokens: int array (T,) of token ids (a song) or (N, 32) (clips, joined).
 
     Returns:
-        The :class:`Key`; C major for a song without notes, or whose notes all share one duration per pitch class
-        (a profile with no variance), ties going to the key with fewer accidentals.
+        The :class:`Key`: C major for a song without notes, or whose 12 pitch classes all sound equally long
+        (a profile with no variance); of keys that fit equally well, the one with fewer accidentals.
     """
     durations = np.zeros(12)
     for start, end, pitch in tokens_to_notes(as_song(tokens)):
@@ -171,11 +171,47 @@ class _Bar:
         return _ACCIDENTAL[alter] + octave
 
 
+def _bars(tokens: np.ndarray) -> list[list[tuple[int, int, int | None, bool, bool]]]:
+    """Each bar's notes and rests as (start, end, pitch or None, tied in, tied on): steps from the bar line; a note
+    that sounds over a bar line is a piece in each bar, tied in from the bar before and tied on to the next."""
+    n_bars = -(-len(tokens) // STEPS_PER_BAR)
+    events, time = [], 0  # notes and the rests between them, to the last bar line
+    for start, end, pitch in tokens_to_notes(tokens) + [(n_bars * STEPS_PER_BAR, n_bars * STEPS_PER_BAR, None)]:
+        events += [(time, start, None)] * (start > time) + [(start, end, pitch)] * (pitch is not None)
+        time = end
+    bars = [[] for _ in range(n_bars)]
+    for first, end, pitch in events:
+        start = first
+        while start < end:
+            bar, offset = divmod(start, STEPS_PER_BAR)
+            stop = min(end, (bar + 1) * STEPS_PER_BAR)
+            bars[bar].append((offset, stop - bar * STEPS_PER_BAR, pitch, start > first, stop < end))
+            start = stop
+    return bars
+
+
+def _bar_text(pieces: list[tuple[int, int, int | None, bool, bool]], key: Key) -> str:
+    """One bar (see :func:`_bars`) in ABC with ``L:1/16``: notes spelled in ``key``, a space at each beat."""
+    bar, words = _Bar(key.signature()), []
+    for offset, stop, pitch, tied_in, tied_on in pieces:
+        lengths = _pieces(offset, stop)
+        for i, length in enumerate(lengths):
+            space = " " if offset % 4 == 0 and offset > 0 else ""  # beams end on the beat
+            if pitch is None:
+                words.append(f"{space}z{length if length > 1 else ''}")
+            else:
+                letter, alter = key.spelling(pitch)
+                head = bar.note(letter, alter, _octave(letter, pitch - alter), tied_in or i > 0)
+                words.append(f"{space}{head}{length if length > 1 else ''}{'-' * (i < len(lengths) - 1 or tied_on)}")
+            offset += length
+    return "".join(words)
+
+
 def abc_text(tokens: np.ndarray, bpm: float, title: str = "", key: Key | str | None = None) -> str:
     """The song as an ABC 2.1 tune: 4/4, sixteenth-note unit, its tempo and key, four bars a line.
 
     Notes are spelled in ``key`` (see :meth:`Key.spelling`), with accidentals where the signature and the bar
-    require them; a note that crosses the half-bar or the bar line is written as tied notes.
+    require them (see :class:`_Bar`); a note that crosses the half-bar or the bar line is written as tied notes.
     :func:`vae.notation.parse_melody` reads the text back to the same tokens (holds that continue no note
     read as rests, as everywhere; a song that is not whole bars gets rests to the bar line).
 
@@ -190,45 +226,9 @@ def abc_text(tokens: np.ndarray, bpm: float, title: str = "", key: Key | str | N
     """
     tokens = as_song(tokens)
     key = estimate_key(tokens) if key is None else parse_key(key) if isinstance(key, str) else key
-    n_bars = -(-len(tokens) // STEPS_PER_BAR)
-    notes = tokens_to_notes(tokens)
-    events = []  # (start, end, pitch or None): notes and the rests between them, to the last bar line
-    time = 0
-    for start, end, pitch in notes + [(n_bars * STEPS_PER_BAR, n_bars * STEPS_PER_BAR, None)]:
-        if start > time:
-            events.append((time, start, None))
-        if pitch is not None:
-            events.append((start, end, pitch))
-        time = end
-    bars = [[] for _ in range(n_bars)]
-    for first, end, pitch in events:
-        start = first
-        while start < end:  # one piece per bar the event sounds in
-            bar, offset = divmod(start, STEPS_PER_BAR)
-            stop = min(end, (bar + 1) * STEPS_PER_BAR)
-            bars[bar].append((offset, stop - bar * STEPS_PER_BAR, pitch, offset == 0 and bar * STEPS_PER_BAR > first,
-                              stop < end))
-            start = stop
-    lines, line = [], []
-    for number, pieces in enumerate(bars, 1):
-        bar, words = _Bar(key.signature()), []
-        for offset, stop, pitch, tied_in, tied_on in pieces:
-            lengths = _pieces(offset, stop)
-            for i, length in enumerate(lengths):
-                space = " " if offset % 4 == 0 and offset > 0 else ""  # beams end on the beat
-                if pitch is None:
-                    words.append(f"{space}z{length if length > 1 else ''}")
-                else:
-                    letter, alter = key.spelling(pitch)
-                    head = bar.note(letter, alter, _octave(letter, pitch - alter), tied_in or i > 0)
-                    more = i < len(lengths) - 1 or tied_on
-                    words.append(f"{space}{head}{length if length > 1 else ''}{'-' * more}")
-                offset += length
-        line.append("".join(words))
-        if number % BARS_PER_LINE == 0 or number == n_bars:
-            lines.append(" | ".join(line) + (" |]" if number == n_bars else " |"))
-            line = []
-    title = " ".join((title or "").split())
-    header = ["X:1", f"T:{title}" if title else "T:Untitled", "M:4/4", f"L:1/{STEPS_PER_BAR}",
-              f"Q:1/4={round(float(bpm))}", f"K:{key.abc}"]
+    bars = [_bar_text(pieces, key) for pieces in _bars(tokens)]
+    lines = [" | ".join(bars[i : i + BARS_PER_LINE]) + " |" for i in range(0, len(bars), BARS_PER_LINE)]
+    lines[-1] += "]"  # the final bar line
+    title = (" ".join((title or "").split()) or "Untitled").replace("%", "\\%")  # '%' would start a comment
+    header = ["X:1", f"T:{title}", "M:4/4", f"L:1/{STEPS_PER_BAR}", f"Q:1/4={round(float(bpm))}", f"K:{key.abc}"]
     return "\n".join(header + lines) + "\n"
