@@ -1,4 +1,4 @@
-// The result's staff on the Knobs tab (staff.py runs this as the js_on_load of the #result-staff element):
+// The result's staff on the Knobs tab (ui/staff.py runs this as the js_on_load of the #result-staff element):
 // abcjs (assets/abcjs, loaded by the element's head) draws props.value, the result as ABC, as an SVG staff,
 // at load and whenever the value changes. Nothing is fetched: abcjs comes from the app's own files.
 const draw = () => {

@@ -32,9 +32,9 @@ def tiny_model_dir(tmp_path_factory) -> Path:
 
 
 @contextmanager
-def served(source: str | None, out_dir: Path) -> Iterator[str]:
-    """The app on ``source`` (a model folder; None: the bundled models, as ``app.py`` serves them) on a free
-    localhost port; yields its URL."""
+def served(source: str | dict | None, out_dir: Path) -> Iterator[str]:
+    """The app on ``source`` (a model folder, or loaded bundles by name; None: the bundled models, as ``app.py``
+    serves them) on a free localhost port; yields its URL."""
     import app
     from vae import render
     from vae.bundle import load_bundle, load_bundles
@@ -44,7 +44,8 @@ def served(source: str | None, out_dir: Path) -> Iterator[str]:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    demo = app.build_demo(load_bundles() if source is None else load_bundle(source))
+    demo = app.build_demo(load_bundles() if source is None else source if isinstance(source, dict)
+                          else load_bundle(source))
     app.serve(demo, "127.0.0.1", port, prevent_thread_lock=True, quiet=True)
     try:
         yield f"http://127.0.0.1:{port}/"

@@ -18,6 +18,9 @@ from midi_files import melody_midi, write_midi
 from PIL import Image
 
 import app
+from ui import inspect_tab
+from ui.inspect_tab import Inspect
+from ui.interpolate_tab import Interpolate
 import vae.melody
 import vae.song
 from vae import knobs, measures, pianoroll, render
@@ -123,7 +126,7 @@ def test_a_knob_move_synthesises_once_and_writes_a_wav_only_when_asked(tiny_app,
     synthesize = render.synthesize
     monkeypatch.setattr(render, "synthesize", lambda *a, **kw: calls.append(1) or synthesize(*a, **kw))
     knobs = (3.5, 0.5, 0, False, 1, 12, *[0.0] * n_offsets(tiny_app))
-    song_in = ("twinkle", None, None, "", None)
+    song_in = ("twinkle", None, None, "", None, "")  # example, upload, track, code, bpm, title
     first, then = tiny_app.modulate_sliders(twinkle, None, False, "http://host/", *song_in, *knobs)
     roll, skipped, midi, wav, did, _, link, abc = first  # the roll first, the audio once it is encoded
     assert midi_of(roll).startswith(PNG)
@@ -156,21 +159,20 @@ def test_bar_range_changes_only_the_clips_that_hold_those_bars(tiny_app, twinkle
 
 def test_a_new_song_says_once_which_knobs_stay_and_nothing_at_rest(tiny_app, twinkle, tmp_path, monkeypatch):
     said = []
-    monkeypatch.setattr(gr, "Info", said.append)
+    monkeypatch.setattr(gr, "Info", lambda message, **kw: said.append(message))
     offsets = [0.0] * n_offsets(tiny_app)
     tiny_app.pick_example("test_1", twinkle, None, True, 0, 0, 0, False, *offsets)
-    tiny_app.clear_upload("test_1", twinkle, None, True, 0, 0, 0, True, *offsets)
     assert said == [], "at rest: no notice"
     *_, song = tiny_app.pick_example("test_2", twinkle, None, True, 5, 0, 0, False, *offsets)
     assert song.example == "test_2" and said[0].startswith(
         "The knobs stay where they were: pitch +5. Set them to 0") and len(said) == 1
     tiny_app.pick_upload(str(melody_midi(tmp_path / "scale.mid")), song, None, True, 0, 1, 0, False, 1.0, *offsets[1:])
-    tiny_app.clear_upload("twinkle", song, None, True, 0, 0, -1, False, *offsets)
+    tiny_app.pick_example("twinkle", song, None, True, 0, 0, -1, False, *offsets)
     assert said[1:] == [f"The knobs stay where they were: {w}. Set them to 0 to hear the new song as it is."
                         for w in ("rhythm +1, 1 dim slider", "residual -1")]
     bad = tmp_path / "bad.mid"
     bad.write_bytes(b"not midi")
-    monkeypatch.setattr(gr, "Warning", lambda message: None)
+    monkeypatch.setattr(gr, "Warning", lambda message, **kw: None)
     tiny_app.pick_upload(str(bad), song, None, True, 5, 0, 0, False, *offsets)
     assert len(said) == 3, "a refused file changes no song: no word about the knobs"
 
@@ -187,7 +189,7 @@ def test_per_dimension_sliders_move_the_latent(tiny_app, twinkle):
     *_, zero, _ = tiny_app.modulate(state=twinkle, faithful=False)
     *_, moved, _ = tiny_app.modulate(dim_offsets=",".join(["4"] * n_offsets(tiny_app)), state=twinkle, faithful=False)
     (_, _, from_sliders, _, did, *_), _ = tiny_app.modulate_sliders(twinkle, None, False, "", "twinkle", None, None, "",
-                                                                    None, 0, 0, 0, False, 1, 12, *[4.0] * n_offsets(tiny_app))
+                                                                    None, "", 0, 0, 0, False, 1, 12, *[4.0] * n_offsets(tiny_app))
     assert midi_of(moved) != midi_of(zero) and midi_of(moved) == midi_of(from_sliders)
     assert "What the knobs did" in did and "semitones" in did and "notes" in did
     with pytest.raises(gr.Error, match=f"expected {n_offsets(tiny_app)} per-dimension offsets"):
@@ -242,18 +244,19 @@ def test_bad_uploads_get_a_clear_message_and_the_app_keeps_serving(tiny_app, tmp
 def test_a_refused_upload_leaves_the_box_and_the_song_before_stays(tiny_app, tmp_path, data):
     good = tiny_app.pick_upload(str(melody_midi(tmp_path / "scale.mid")), None)
     song = good[-1]
-    assert good[0] == song.upload and song.name == "scale"
+    assert good[0] is None and good[1] == song.upload and song.name == "scale", "the box is emptied for the next file"
+    assert good[-2] == "scale", "the song box names the upload"
     bad = tmp_path / "bad.mid"
     bad.write_bytes(data)
     with pytest.warns(UserWarning) as notices:
         box, *rest = tiny_app.pick_upload(str(bad), song)
-    assert box == song.upload, "the box shows the song that stays loaded, not the refused file"
+    assert box is None, "the refused file leaves the box"
     assert all(r is gr.skip() or r == gr.skip() for r in rest), "nothing else changes: no error badges, same song"
     message = str(notices[0].message)
-    assert message[0].isupper() and "stays loaded" in message
+    assert message[0].isupper() and message.endswith("scale stays loaded."), "it names the song that stays"
     assert not re.search(r"[A-Z][a-z]+Error|MThd|Traceback", message), message
     assert tiny_app.pick_upload(str(bad), None)[0] is None, "with no upload before, the box is emptied"
-    *_, moved, _ = tiny_app.modulate(midi_file=box, pitch=2, state=song)
+    *_, moved, _ = tiny_app.modulate(midi_file=song.upload, pitch=2, state=song)
     assert "scale_pitch+2" in Path(moved).name, "every knob keeps working on the song before"
 
 
@@ -296,63 +299,80 @@ def _restore(h: app.Handlers, url: str):
 def test_share_link_round_trip_for_an_upload(tiny_app, tmp_path):
     song = tiny_app.load_song(midi_file=str(melody_midi(tmp_path / "scale.mid", bpm=90)))[-1]
     offsets = [0.5] + [0.0] * (n_offsets(tiny_app) - 1)
-    url = tiny_app.share_link(song, "http://host:7860/", 3, 1, -0.5, True, 2, 3, *offsets)
-    assert url.startswith("http://host:7860/?song=") and "example=" not in url
-    example, code, bpm, track, faithful, pitch, rhythm, residual, control, bar_from, bar_to, *rest = _restore(
-        tiny_app, url)
+    url = tiny_app.share_link(song, "http://host:7860/", None, 3, 1, -0.5, True, 2, 3, *offsets)
+    assert url.startswith("http://host:7860/?song=") and "example=" not in url and "title=scale" in url
+    example, upload, track, code, bpm, title, model, faithful, *knobs_and_more = _restore(tiny_app, url)
+    pitch, rhythm, residual, control, bar_from, bar_to, *rest = knobs_and_more
     assert (faithful, pitch, rhythm, residual, control, bar_from, bar_to) == (True, 3, 1, -0.5, True, 2, 3)
-    assert list(rest[:-1]) == offsets and rest[-1] == "http://host:7860/"
-    *_, restored_from, restored_to, box, restored = tiny_app.load_restored(example, None, track, code, bpm, None,
-                                                                           bar_from, bar_to)
-    assert np.array_equal(restored.tokens, song.tokens) and restored.bpm == 90 and box == "shared song"
+    assert list(rest[:-1]) == offsets and rest[-1] == "http://host:7860/" and model == "regularised"
+    *_, restored_from, restored_to, box, restored = tiny_app.load_restored(None, model, True, bar_from, bar_to,
+                                                                           example, upload, track, code, bpm, title)
+    assert np.array_equal(restored.tokens, song.tokens) and restored.bpm == 90
+    assert box == "scale" and restored.label == "scale", "an upload comes back under its own name"
     assert (restored_from.value, restored_to.value) == (2, 3)
 
 
 def test_share_link_names_an_example_and_a_bad_link_falls_back(tiny_app, twinkle):
-    url = tiny_app.share_link(twinkle, "http://host/", 0, 0, 0, False, 1, 12, *[0.0] * n_offsets(tiny_app))
+    url = tiny_app.share_link(twinkle, "http://host/", None, 0, 0, 0, False, 1, 12, *[0.0] * n_offsets(tiny_app))
     assert url == "http://host/?example=twinkle&faithful=0", "the model's own reading travels in the link"
-    assert _restore(tiny_app, url)[4] is False and _restore(tiny_app, "http://host/?example=twinkle")[4] is True
-    assert _restore(tiny_app, url)[:2] == ("twinkle", "")
-    with pytest.warns(UserWarning, match="could not be read"):
-        restored = _restore(tiny_app, "http://host/?pitch=loud")
-    assert restored[0] == "twinkle" and restored[5] == 0
-    assert _restore(tiny_app, "http://host/?example=twinkle&pitch=99")[5] == 12, "a link's knob is clamped to its range"
+    assert _restore(tiny_app, url)[7] is False and _restore(tiny_app, "http://host/?example=twinkle")[7] is True
+    assert _restore(tiny_app, url)[:4] == ("twinkle", None, None, "")
+    with pytest.warns(UserWarning, match="could not be read") as notices:
+        restored = _restore(tiny_app, "http://host/?pitch=loud&rhythm=1&residual=x&bars=3")
+    assert restored[0] == "twinkle" and restored[8:11] == (0, 1, 0), "what reads is kept: rhythm +1"
+    text = str(notices[0].message)
+    assert "pitch='loud'" in text and "residual='x'" in text and "bars='3'" in text, "every fault is named"
+    assert _restore(tiny_app, "http://host/?example=twinkle&pitch=99")[8] == 12, "a link's knob is clamped to its range"
     with pytest.raises(gr.Error, match="damaged"):
         tiny_app.load_song(song_code="!!!not-a-song", bpm=120)
 
 
 def test_a_damaged_shared_song_falls_back_to_the_default_song_with_one_notice(tiny_app, twinkle):
-    url = tiny_app.share_link(twinkle, "http://host/", 0, 0, 0, False, 1, 12, *[0.0] * n_offsets(tiny_app))
+    url = tiny_app.share_link(twinkle, "http://host/", None, 0, 0, 0, False, 1, 12, *[0.0] * n_offsets(tiny_app))
     good = _restore(tiny_app, url.replace("example=twinkle", f"song={vae.melody.encode_song(twinkle.tokens)}&bpm=90"))
-    assert good[1] and good[2] == 90
-    with pytest.warns(UserWarning) as notices:
-        example, code, bpm, *_ = _restore(tiny_app, f"http://host/?song={good[1][:-12]}xyz&bpm=90&pitch=99")
-    assert (example, code) == ("twinkle", "") and len(notices) == 1
+    assert good[3] and good[4] == 90
+    with pytest.warns(UserWarning) as notices:  # a link cut short: the song is lost, its knobs are not
+        example, upload, track, code, bpm, title, model, faithful, pitch, rhythm, *_ = _restore(
+            tiny_app, f"http://host/?pitch=99&rhythm=1&song={good[3][:-12]}xyz&bpm=90")
+    assert (example, code) == ("twinkle", "") and (pitch, rhythm) == (12, 1) and len(notices) == 1
     text = str(notices[0].message)
-    assert "showing the default song" in text and not re.search(r"Error -3|zlib|[A-Z][a-z]+Error", text), text
-    *_, box, song = tiny_app.load_restored(example, None, None, code, bpm, None, 1, 12)
+    assert "showing the default song" in text and "cut short" in text and "outside their ranges" in text
+    assert not re.search(r"Error -3|zlib|[A-Z][a-z]+Error", text), text
+    *_, box, song = tiny_app.load_restored(None, model, faithful, 1, 12, example, upload, track, code, bpm, title)
     assert song.name == "twinkle" and box == "twinkle"
+
+
+def test_the_model_travels_in_the_link_and_a_missing_one_is_said(tiny_bundle, twinkle, monkeypatch, tmp_path):
+    monkeypatch.setattr(render, "OUT_DIR", tmp_path / "out")
+    h = app.Handlers({"regularised": tiny_bundle, "paper": tiny_bundle})
+    url = h.share_link(twinkle, "http://host/", "paper", 2, 0, 0, False, 1, 12, *[0.0] * h.n_sliders)
+    assert "model=paper" in url and "model=" not in h.share_link(twinkle, "", "regularised", 2, 0, 0, False, 1, 12,
+                                                                 *[0.0] * h.n_sliders)
+    assert _restore(h, url)[6] == "paper"
+    with pytest.warns(UserWarning, match="names a model that is not here"):
+        assert _restore(h, "http://host/?model=bigger")[6] == "regularised"
 
 
 # ----------------------------------------------------------------------------- interpolation and inspection
 
 
 def test_grid_corners_decode_the_source_and_target_clips(tiny_app):
-    items, grid_state = tiny_app.interpolate("twinkle", None, 1, "twinkle", None, 3, 5)
-    grid = grid_state["grid"]
+    grids = Interpolate(tiny_app)
+    items, grid_state = grids.interpolate("twinkle", None, 1, "twinkle", None, 3, 5)
+    grid = grid_state.cells
     assert grid.shape == (5, 5, 32) and len(items) == 25
     model = tiny_app.bundle.model
     clips = split_clips(load_melody(app.EXAMPLES["twinkle"]).tokens)[[0, 2]]
     corners = decode_z(model, encode_z(model, clips))  # fitted to the clips (faithful, the default)
     assert np.array_equal(grid[0, 0], corners[0]) and np.array_equal(grid[4, 4], corners[1])
-    _, own = tiny_app.interpolate("twinkle", None, 1, "twinkle", None, 3, 5, faithful=False)
-    assert np.array_equal(own["grid"][0, 0], decode_z(model, encode_mu(model, clips))[0])
+    _, own = grids.interpolate("twinkle", None, 1, "twinkle", None, 3, 5, faithful=False)
+    assert np.array_equal(own.cells[0, 0], decode_z(model, encode_mu(model, clips))[0])
     assert items[1][1] == "pitch t=0.00 · rhythm t=0.25" and items[5][1] == "pitch t=0.25 · rhythm t=0.00"
     assert imread(items[0][0]).shape[:2] == pianoroll.THUMB_SIZE[::-1] and Path(items[7][0]).name == "cell_1_2.png"
 
-    audio, midi, caption = tiny_app.play_cell(grid_state, gr.SelectData(None, {"index": 7, "value": None}))
+    audio, midi, caption = grids.play_cell(grid_state, gr.SelectData(None, {"index": 7, "value": None}))
     assert "pitch t=0.25 · rhythm t=0.50" in caption and midi_of(midi) == render.midi_bytes(grid[1, 2], 100.0)
-    audio, midi, _ = tiny_app.play_diagonal(own)  # μ: the untrained tiny model's fitted cells may be all holds
+    audio, midi, _ = grids.play_diagonal(own)  # μ: the untrained tiny model's fitted cells may be all holds
     assert load_melody(midi).tokens.size >= 4 * 32 and midi_of(audio).startswith(b"\xff\xf3")
 
 
@@ -362,15 +382,16 @@ def test_grid_corners_decode_the_source_and_target_clips(tiny_app):
     ({"target_clip": 99}, "choose a clip from 1 to 6"),
 ])
 def test_bad_grid_requests_are_refused_clearly(tiny_app, kwargs, message):
+    grids = Interpolate(tiny_app)
     with pytest.raises(gr.Error, match=message):
-        tiny_app.interpolate(**kwargs)
-    audio, midi, message = tiny_app.play_diagonal(None)  # a sentence, not an error: the page stays whole
+        grids.interpolate(**kwargs)
+    audio, midi, message = grids.play_diagonal(None)  # a sentence, not an error: the page stays whole
     assert audio is None and midi is None and message.startswith("Make a grid first")
 
 
 def test_inspect_reruns_the_analysis_on_the_song(tiny_app, twinkle):
     calls = []
-    rows, figure, song = tiny_app.inspect_song(state=twinkle, faithful=False,
+    rows, figure, song = Inspect(tiny_app).inspect_song(state=twinkle, faithful=False,
                                                progress=lambda f, desc=None: calls.append(f))
     table = dict(rows)
     assert len(table["pitch dims"].split(", ")) == 2 and len(table["rhythm dims"].split(", ")) == 5
@@ -404,12 +425,14 @@ def test_build_demo_shows_the_figures_report_and_card(tiny_app, tiny_model_dir, 
     (folder / "report.json").write_text(json.dumps({"twinkle": {"token_accuracy": 0.99, "n_clips": 6}}))
     figures = tmp_path / "figures"
     figures.mkdir()
-    pianoroll.save_png(pianoroll.piano_roll_thumbnail(np.full(32, 60)), figures / "pitch_dims.png")
-    monkeypatch.setattr(app, "FIGURES_DIR", figures)
+    pianoroll.save_png(pianoroll.piano_roll_thumbnail(np.full(32, 60)), figures / "fig3_pitch_dims.png")
+    monkeypatch.setattr(inspect_tab, "FIGURES_DIR", figures)
     demo = app.build_demo(load_bundle(str(folder)))
+    note, *shown, dims, report, _plot = Inspect(app.Handlers(load_bundle(str(folder)))).model_changed(None)
+    assert "regularised" in note and report.value["data"] == [["twinkle.token_accuracy", "0.99"], ["twinkle.n_clips", "6"]]
+    assert [f.visible for f in shown].count(True) == 1 and "fig3_pitch_dims" in str(shown[1].value)
     blocks = {getattr(b, "label", None): b for b in demo.blocks.values()}
-    assert blocks["report.json"].value["data"] == [["twinkle.token_accuracy", "0.99"], ["twinkle.n_clips", "6"]]
-    assert len(blocks["Figures"].value) == 1
+    assert blocks["Fig. 3: the dims a transposition moves (the pitch dims)"] is not None, "each figure has a title"
     apis = {d.api_name for d in demo.fns.values() if d.api_visibility == "public"}
     assert apis == {"modulate", "interpolate", "load_song", "inspect", "analogy", "sample", "variations"}
     assert all(d.api_name for d in demo.fns.values()), "every event has an explicit api_name"
@@ -428,14 +451,14 @@ def test_the_model_parameter_picks_a_bundle_and_the_song_is_encoded_by_it(tiny_b
 
 def test_what_the_knobs_did_is_measured_on_the_bars_that_moved(tiny_app, twinkle):
     offsets = [0.0] * n_offsets(tiny_app)
-    (*_, did, _, _, _), _ = tiny_app.modulate_sliders(twinkle, None, False, "", "twinkle", None, None, "", None,
+    (*_, did, _, _, _), _ = tiny_app.modulate_sliders(twinkle, None, False, "", "twinkle", None, None, "", None, "",
                                                     7.5, 0, 0, False, 3, 8, *offsets)
     turned = knobs.Knobs.from_controls(7.5, 0, 0, False, 3, 8, offsets, twinkle.n_bars)
     result = knobs.apply(tiny_app.bundle.model, tiny_app.bundle.dims, twinkle.tokens, turned, latents=twinkle.latents)
     moved = slice(2 * 16, 8 * 16)  # bars 3 to 8, 16 steps a bar
     assert did.endswith(f"in bars 3–8 (against the song at rest): "
                         f"{measures.what_it_did(twinkle.rest[moved], result[moved])}")
-    (*_, whole, _, _, _), _ = tiny_app.modulate_sliders(twinkle, None, False, "", "twinkle", None, None, "", None,
+    (*_, whole, _, _, _), _ = tiny_app.modulate_sliders(twinkle, None, False, "", "twinkle", None, None, "", None, "",
                                                       7.5, 0, 0, False, 1, 12, *offsets)
     everywhere = knobs.apply(tiny_app.bundle.model, tiny_app.bundle.dims, twinkle.tokens,
                              knobs.Knobs.from_controls(7.5, 0, 0, False, 1, 12, offsets, twinkle.n_bars),
@@ -448,7 +471,7 @@ def test_the_roll_title_names_the_advanced_offsets(tiny_app, twinkle, monkeypatc
     monkeypatch.setattr(render, "roll_png", lambda *a, **kw: titles.append(kw["title"]) or roll_png(*a, **kw))
     offsets = [0.0] * n_offsets(tiny_app)
     offsets[-1] = 2.5
-    list(tiny_app.modulate_sliders(twinkle, None, False, "", "twinkle", None, None, "", None, 3, 0, 0, False, 1, 12,
+    list(tiny_app.modulate_sliders(twinkle, None, False, "", "twinkle", None, None, "", None, "", 3, 0, 0, False, 1, 12,
                                    *offsets))
     last_dim = tiny_app.bundle.dims.offset_names[-1]
     assert titles == [f"{twinkle.label}: pitch +3, rhythm +0, residual +0, {last_dim} +2.5"], "the moved sliders are named"

@@ -66,7 +66,7 @@ def test_a_typed_melody_shows_at_once_and_goes_to_the_knobs_tab(page):
     page.get_by_role("tab", name="Type a melody").click()
     page.locator("#typed-to-source").click()
     page.get_by_role("tab", name="Interpolate").click()
-    page.get_by_text("typed_melody", exact=True).wait_for(timeout=30_000)  # the file name, its suffix apart
+    page.get_by_role("cell", name="typed_melody.mid").wait_for(timeout=30_000)  # the Source's file
     page.get_by_role("button", name="Interpolate", exact=True).click()
     page.wait_for_function("() => document.querySelectorAll('#grid img').length === 25", timeout=30_000)
 

@@ -261,17 +261,19 @@ def track_number(track) -> int | None:
 def load(model, example: str | None = None, upload: str | Path | None = None, code: str | None = None,
          bpm: float | None = None, track: int | str | None = None, examples: dict[str, Path] | None = None,
          cached: Song | None = None, model_name: str = "", faithful: bool = True,
-         progress: Progress | None = None) -> Song:
+         progress: Progress | None = None, title: str = "") -> Song:
     """The song that example / upload / code (and track) name: ``cached`` when it is that song, encoded by
     the model called ``model_name`` the same way (``faithful``: see :func:`prepare_song`), else read and
-    prepared."""
+    prepared. ``title``: what to call a song read from a code (a typed tune's or a shared song's title)."""
     track = track_number(track)
     key = song_key(example, upload, code, bpm)
-    if isinstance(cached, Song) and cached.matches(key, track, model_name, faithful):
+    if isinstance(cached, Song) and cached.matches(key, track, model_name, faithful) and (
+            not title or not code or cached.title == title.strip()):
         return cached
     examples = example_songs() if examples is None else examples
     melody, name, example = read_song(example, upload, code, bpm, track, examples)
-    title = example_title(examples[example]) if example else ""
+    title = example_title(examples[example]) if example else (title.strip() if code and not upload else "")
+    name = render.safe_stem(title) if title and not example else name
     s = prepare_song(model, melody, name, key, example, model_name, title, faithful, progress)
     s.upload = str(upload) if upload else None
     return s

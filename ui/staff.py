@@ -11,9 +11,9 @@ from urllib.parse import quote
 
 import gradio as gr
 
-from guards import private
+from ui.guards import private
 
-ASSETS = Path(__file__).resolve().parent / "assets"
+ASSETS = Path(__file__).resolve().parents[1] / "assets"
 ABCJS = ASSETS / "abcjs" / "abcjs-basic-min.js"  # abcjs 6.7.2, see assets/abcjs/README.md
 DRAW_JS = (ASSETS / "notation.js").read_text()  # draws the staff each time the text changes
 ABC_HELP = "The result in ABC notation: copy it into any ABC editor, or paste it on the \"Type a melody\" tab."

@@ -1,6 +1,6 @@
 """What the page lets through (Gradio UI only): library errors as one sentence, numbers checked, private events.
 
-Shared by ``app.py`` and ``tabs.py``; the logic itself lives in ``vae/``.
+Shared by the tab modules of ``ui/``; the logic itself lives in ``vae/``.
 """
 
 from __future__ import annotations

@@ -1,0 +1,105 @@
+"""The Interpolate tab: the pitch x rhythm grid between two 2-bar clips (``vae.knobs.grid``), a cell's audio."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from types import SimpleNamespace
+
+import gradio as gr
+import numpy as np
+
+from ui.common import DEFAULT, EXAMPLES, song_picker
+from ui.guards import as_faithful, private, user_errors
+from vae import knobs, render, song
+from vae.knobs import GRID_RANGE
+
+GRID_DEFAULT = 5
+NO_GRID = "Make a grid first: choose two clips and press **Interpolate**, then click a cell or play the diagonal."
+READY = "Click a cell to hear it, or play the diagonal."
+
+
+@dataclass(frozen=True)
+class Grid:
+    """A grid the user made: its cells' tokens, (n, n, 32), and the source song's tempo."""
+
+    cells: np.ndarray
+    bpm: float
+
+
+class Interpolate:
+    """The tab's handlers, on the app's knob handlers ``h`` (models by name)."""
+
+    def __init__(self, h):
+        self.h = h
+
+    @user_errors
+    def interpolate(self, source_example=DEFAULT, source_file=None, source_clip=1,
+                    target_example=DEFAULT, target_file=None, target_clip=3, grid_size=GRID_DEFAULT, model=None,
+                    faithful=True):
+        """The pitch x rhythm grid between two 2-bar clips as captioned roll thumbnails (faithful: corners play the
+        clips), and the grid for the page."""
+        source, bpm = song.read_clip(source_example, source_file, source_clip, EXAMPLES)
+        target, _ = song.read_clip(target_example, target_file, target_clip, EXAMPLES)
+        b = self.h.pick(model)
+        cells = knobs.grid(b.model, b.dims, source, target, grid_size, as_faithful(faithful))
+        return [(str(path), caption) for path, caption in knobs.grid_gallery(cells)], Grid(cells, bpm)
+
+    @user_errors
+    def play_cell(self, grid: Grid | None, evt: gr.SelectData):
+        """Audio (it plays at once) and MIDI of the grid cell the user selected."""
+        if not isinstance(grid, Grid):  # a sentence, not an error: nothing is broken
+            return None, None, NO_GRID
+        i, j = divmod(int(evt.index), len(grid.cells))
+        audio, midi = render.sound_files(grid.cells[i, j], grid.bpm, f"cell_{i}_{j}")
+        return str(audio), str(midi), f"Cell: {knobs.grid_caption(i, j, len(grid.cells))}"
+
+    @user_errors
+    def play_diagonal(self, grid: Grid | None):
+        """The cells (i, i) from source to target joined into one melody: audio and MIDI."""
+        if not isinstance(grid, Grid):
+            return None, None, NO_GRID
+        audio, midi = render.sound_files(knobs.diagonal(grid.cells), grid.bpm, "diagonal")
+        return str(audio), str(midi), "The diagonal, source to target"
+
+    @staticmethod
+    def named(midi_file, example):
+        """The menu names the file that plays while there is one; without, an example."""
+        return Path(midi_file).stem if midi_file else example if example in EXAMPLES else DEFAULT
+
+
+def layout(grid_default: int = GRID_DEFAULT) -> SimpleNamespace:
+    """The Interpolate tab: two clips, the grid between them, a cell's audio."""
+    ui = SimpleNamespace()
+    with gr.Tab("Interpolate", id="interpolate"):
+        gr.Markdown("Source at the top left, target at the bottom right; **pitch** moves down the rows, **rhythm** along "
+                    "the columns (SLERP), the rest follow the Manhattan distance. Click a cell to hear it.")
+        ui.model_note = gr.Markdown(elem_classes=["model-note"])
+        with gr.Row():
+            ui.src, ui.tgt = song_picker("Source ", clip=1), song_picker("Target ", clip=3)
+            with gr.Column():
+                ui.grid_size = gr.Slider(*GRID_RANGE, value=grid_default, step=1, label="Grid size")
+                ui.make_grid = gr.Button("Interpolate", variant="primary", elem_id="make-grid")
+                ui.diagonal = gr.Button("Play the diagonal (source → target)", elem_id="diagonal")
+        ui.gallery = gr.Gallery(show_label=False, columns=grid_default, allow_preview=False, object_fit="contain",
+                                format="png", elem_id="grid")
+        with gr.Row():
+            ui.cell_info = gr.Markdown(elem_id="cell-info")
+            ui.cell_audio = gr.Audio(label="Selected", interactive=False, autoplay=True, elem_id="cell-audio")
+            ui.cell_midi = gr.File(label="As MIDI", interactive=False, height=80)
+    return ui
+
+
+def wire(h, g: SimpleNamespace, page: SimpleNamespace) -> None:
+    """The tab's events: a grid, a cell or the diagonal played. ``page``: the model menu and the faithful box."""
+    x = Interpolate(h)
+    grid_state = gr.State()
+    cell_out = [g.cell_audio, g.cell_midi, g.cell_info]
+    g.make_grid.click(x.interpolate, [*g.src, *g.tgt, g.grid_size, page.model, page.faithful], [g.gallery, grid_state],
+                      api_name="interpolate"
+                      ).success(lambda grid: (gr.Gallery(columns=len(grid.cells)), None, None, READY), grid_state,
+                                [g.gallery, *cell_out], **private("grid_columns"))  # a gallery row per grid row
+    g.gallery.select(x.play_cell, grid_state, cell_out, **private("play_cell"))
+    g.diagonal.click(x.play_diagonal, grid_state, cell_out, **private("play_diagonal"))
+    for example, upload, _ in (g.src, g.tgt):  # an upload, a typed melody's file, or none
+        upload.change(x.named, [upload, example], example, **private("name_upload"))
