@@ -18,11 +18,11 @@ from midi_files import melody_midi, write_midi
 from PIL import Image
 
 import app
+import vae.melody
+import vae.song
 from ui import inspect_tab
 from ui.inspect_tab import Inspect
 from ui.interpolate_tab import Interpolate
-import vae.melody
-import vae.song
 from vae import knobs, measures, pianoroll, render
 from vae.bundle import Bundle, load_bundle
 from vae.inference import decode_z, encode_mu, encode_z
@@ -428,7 +428,7 @@ def test_build_demo_shows_the_figures_report_and_card(tiny_app, tiny_model_dir, 
     pianoroll.save_png(pianoroll.piano_roll_thumbnail(np.full(32, 60)), figures / "fig3_pitch_dims.png")
     monkeypatch.setattr(inspect_tab, "FIGURES_DIR", figures)
     demo = app.build_demo(load_bundle(str(folder)))
-    note, *shown, dims, report, _plot = Inspect(app.Handlers(load_bundle(str(folder)))).model_changed(None)
+    note, *shown, _dims, report, _plot = Inspect(app.Handlers(load_bundle(str(folder)))).model_changed(None)
     assert "regularised" in note and report.value["data"] == [["twinkle.token_accuracy", "0.99"], ["twinkle.n_clips", "6"]]
     assert [f.visible for f in shown].count(True) == 1 and "fig3_pitch_dims" in str(shown[1].value)
     blocks = {getattr(b, "label", None): b for b in demo.blocks.values()}

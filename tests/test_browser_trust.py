@@ -103,14 +103,16 @@ def test_a_second_upload_replaces_the_first_and_a_refused_one_names_the_song_tha
 
 def test_the_model_is_named_on_every_tab_and_travels_in_the_link(page, browser, two_models_url):
     _wait_text(page, "#song-info", "Model: regularised")
-    regular_names = page.locator(".offset label span, .offset [data-testid=block-info]").all_inner_texts()
+    page.get_by_text("Advanced: one slider per pitch and rhythm dim").click()
+    page.locator(".offset [data-testid=block-info]").first.wait_for(timeout=10_000)
+    regular_names = page.locator(".offset [data-testid=block-info]").all_inner_texts()
     _tab(page, "Model")
     page.locator("#model-menu input").click()
     page.locator("[data-testid=dropdown-option]").filter(has_text="paper").first.click()
     _tab(page, "Knobs")
     _wait_text(page, "#song-info", "Model: paper")
     assert "(default model)" not in page.content()
-    paper_names = page.locator(".offset label span, .offset [data-testid=block-info]").all_inner_texts()
+    paper_names = page.locator(".offset [data-testid=block-info]").all_inner_texts()
     assert paper_names != regular_names, "the Advanced sliders name the dims of the model in use"
     before = unquote(page.locator(ROLL).get_attribute("src"))
     number = page.locator("#pitch input[type=number]")
@@ -191,8 +193,9 @@ def test_a_shared_analogy_opens_on_the_analogy_tab_with_its_songs_named_and_its_
     from vae.notation import parse_notes
 
     code = encode_song(parse_notes("C4 D4 E4 F4 | G4*2 E4*2").tokens)
-    page = _open(browser, f"{two_models_url}?analogy=1&an_a_song={code}&an_b=twinkle&an_mix=0.5")
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
     try:
+        page.goto(f"{two_models_url}?analogy=1&an_a_song={code}&an_b=twinkle&an_mix=0.5")
         page.wait_for_function("() => document.querySelector('[role=tab][aria-selected=true]')?.innerText === "
                                "'Analogy'", timeout=30_000)
         page.wait_for_selector("#analogy-roll img", timeout=30_000)

@@ -86,7 +86,7 @@ def test_sample_link_round_trip_with_the_model(ideas):
 def test_analogy_link_round_trip(ideas):
     link = ideas.analogy.link("http://x/", None, "twinkle", None, None, None, "test_1", None, None, "C4 D4 | E4*2",
                               0.5, "a_rhythm", True)
-    a_example, a_code, b_menu, b_code, mix, direction, control, model, tab, go = ideas.analogy.restore(_request(link))
+    a_example, a_code, b_menu, b_code, mix, direction, control, _model, tab, go = ideas.analogy.restore(_request(link))
     assert (a_example, a_code, mix, direction, control, go) == ("twinkle", "", 0.5, "a_rhythm", True, True)
     assert b_menu == "shared song" and tab.selected == "analogy", "the menu names the link's song, not an example"
     assert (decode_song(b_code) == parse_melody("C4 D4 | E4*2").tokens).all()

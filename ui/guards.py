@@ -9,6 +9,7 @@ import functools
 import inspect
 import logging
 import math
+import time
 
 import gradio as gr
 
@@ -19,7 +20,11 @@ logger = logging.getLogger("melody_knobs")
 
 def user_errors(fn):
     """Show a library ValueError to the user as a gr.Error, logged as one line (a user's mistake, not a bug).
-    A generator (a handler that answers in steps) stays one, so that gradio sends each step as it comes."""
+    A generator (a handler that answers in steps) stays one, so that gradio sends each step as it comes. The
+    handler's time is recorded as ``handler:<name>`` (its first answer; ``:all`` to its last) when
+    ``$MELODY_KNOBS_TIMINGS`` is set (:mod:`vae.timing`)."""
+    stage = f"handler:{fn.__name__}"
+
     def refuse(err: ValueError) -> gr.Error:
         logger.info("refused (%s): %s", fn.__name__, err)
         return gr.Error(str(err), print_exception=False)
@@ -27,19 +32,29 @@ def user_errors(fn):
     if inspect.isgeneratorfunction(fn):
         @functools.wraps(fn)
         def steps(*args, **kwargs):
+            start, first = time.perf_counter(), True
             try:
-                yield from fn(*args, **kwargs)
+                for item in fn(*args, **kwargs):
+                    if first:
+                        timing.record(stage, time.perf_counter() - start)
+                        first = False
+                    yield item
             except ValueError as err:
                 raise refuse(err) from None
-        return timing.timed(f"handler:{fn.__name__}")(steps)
+            finally:
+                timing.record(f"{stage}:all", time.perf_counter() - start)
+        return steps
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
+        start = time.perf_counter()
         try:
             return fn(*args, **kwargs)
         except ValueError as err:
             raise refuse(err) from None
-    return timing.timed(f"handler:{fn.__name__}")(wrapper)  # off unless $MELODY_KNOBS_TIMINGS is set
+        finally:
+            timing.record(stage, time.perf_counter() - start)
+    return wrapper
 
 
 def private(name: str) -> dict:  # events of the page itself, not offered to API clients
