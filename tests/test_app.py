@@ -27,6 +27,7 @@ from vae import knobs, measures, pianoroll, render
 from vae.bundle import Bundle, load_bundle
 from vae.inference import decode_z, encode_mu, encode_z
 from vae.melody import join_clips, load_melody, split_clips
+from vae.notation import parse_melody
 from vae.song import Song
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -127,13 +128,15 @@ def test_a_knob_move_synthesises_once_and_writes_a_wav_only_when_asked(tiny_app,
     knobs = (3.5, 0.5, 0, False, 1, 12, *[0.0] * n_offsets(tiny_app))
     song_in = ("twinkle", None, None, "", None, "")  # example, upload, track, code, bpm, title
     first, then = tiny_app.modulate_sliders(twinkle, None, False, "http://host/", *song_in, *knobs)
-    roll, skipped, midi, wav, did, _, link = first  # the roll first, the audio once it is encoded
+    roll, skipped, midi, wav, did, _, link, abc = first  # the roll first, the audio once it is encoded
     assert midi_of(roll).startswith(PNG)
     assert isinstance(skipped, dict) and all(isinstance(x, dict) for x in then[:1] + then[2:]), "gr.skip(): unchanged"
     audio = then[1]
     assert len(calls) == 1, "one synthesis per move"
     assert wav is None and not list(render.OUT_DIR.rglob("*.wav")), "no WAV until one is asked for"
     assert midi_of(audio).startswith(b"\xff\xf3") and "pitch=3.5" in link and "What the knobs did" in did
+    assert f"\nT:{twinkle.label}: pitch +3.5, rhythm +0.5" in abc and "\nK:" in abc, "the result as ABC, titled"
+    assert len(parse_melody(abc).tokens) == len(twinkle.tokens)
     made = tiny_app.result_wav(twinkle, None, False, *song_in, *knobs)
     assert midi_of(made).startswith(b"RIFF") and Path(made).stem == Path(audio).stem == Path(midi).stem
     assert [p.name for p in render.OUT_DIR.rglob("*.wav")] == [Path(made).name]
@@ -448,14 +451,14 @@ def test_the_model_parameter_picks_a_bundle_and_the_song_is_encoded_by_it(tiny_b
 
 def test_what_the_knobs_did_is_measured_on_the_bars_that_moved(tiny_app, twinkle):
     offsets = [0.0] * n_offsets(tiny_app)
-    (*_, did, _, _), _ = tiny_app.modulate_sliders(twinkle, None, False, "", "twinkle", None, None, "", None, "",
+    (*_, did, _, _, _), _ = tiny_app.modulate_sliders(twinkle, None, False, "", "twinkle", None, None, "", None, "",
                                                     7.5, 0, 0, False, 3, 8, *offsets)
     turned = knobs.Knobs.from_controls(knobs.Controls(7.5, 0, 0, False, 3, 8, offsets), twinkle.n_bars)
     result = knobs.apply(tiny_app.bundle.model, tiny_app.bundle.space, twinkle.tokens, turned, latents=twinkle.latents)
     moved = slice(2 * 16, 8 * 16)  # bars 3 to 8, 16 steps a bar
     assert did.endswith(f"in bars 3–8 (against the song at rest): "
                         f"{measures.what_it_did(twinkle.unmoved[moved], result[moved])}")
-    (*_, whole, _, _), _ = tiny_app.modulate_sliders(twinkle, None, False, "", "twinkle", None, None, "", None, "",
+    (*_, whole, _, _, _), _ = tiny_app.modulate_sliders(twinkle, None, False, "", "twinkle", None, None, "", None, "",
                                                       7.5, 0, 0, False, 1, 12, *offsets)
     everywhere = knobs.apply(tiny_app.bundle.model, tiny_app.bundle.space, twinkle.tokens,
                              knobs.Knobs.from_controls(knobs.Controls(7.5, 0, 0, False, 1, 12, offsets), twinkle.n_bars),

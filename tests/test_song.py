@@ -35,6 +35,7 @@ def test_prepare_song_caches_latents_and_writes_the_original_once(twinkle, bundl
     assert "**twinkle**: 12 bars of 4/4 (written in 2/4), 6 two-bar clips, 100 bpm" in twinkle.summary()
     facts = twinkle.facts()
     assert (facts["bars"], facts["clips"], facts["song_code"]) == (12, 6, tokens_to_link_code(twinkle.tokens))
+    assert facts["key"] == "C major" and "Key: C major (estimated from its notes)." in twinkle.summary()
 
 
 def test_load_takes_the_cached_song_when_it_is_the_same(twinkle, bundle):

@@ -13,9 +13,10 @@ from types import SimpleNamespace
 
 import gradio as gr
 
+from ui import staff
 from ui.common import DEFAULT, EXAMPLES, MP3, song_picker
 from ui.guards import as_faithful, as_lossless, private, user_errors
-from vae import knobs, measures, render, share, song
+from vae import knobs, measures, render, score, share, song
 from vae.bundle import DEFAULT_MODEL, Bundle, pick_bundle
 from vae.knobs import GRID_RANGE, OFFSET_RANGE, PITCH_RANGE, RESIDUAL_RANGE, RHYTHM_RANGE, Knobs
 from vae.melody import MAX_BARS, STEPS_PER_BAR
@@ -142,8 +143,8 @@ class Handlers:
     @user_errors
     def modulate_sliders(self, state, model, faithful, base, *values):
         """modulate for the page (``values``: the SOURCE widgets, the 6 knobs, then the offsets), in two answers: the
-        result's roll and MIDI (no WAV yet: a button makes one), a line on what the knobs did, the song and the link
-        to it all; then, once encoded, its audio."""
+        result's roll and MIDI (no WAV yet: a button makes one), a line on what the knobs did, the song, its link and
+        its ABC text; then, once encoded, its audio."""
         s = self._page_song(state, model, faithful, values[:6])
         knob_values = values[6:]
         controls = knobs.Controls(*knob_values[:6], knob_values[6:])  # pitch, rhythm, residual, control, bars, offsets
@@ -153,8 +154,9 @@ class Handlers:
         bars = slice((first - 1) * STEPS_PER_BAR, last * STEPS_PER_BAR)
         where = "" if (first, last) == (1, s.n_bars) else f" in bars {first}–{last}"
         did = f"**What the knobs did**{where} (against the song at rest): {measures.what_it_did(s.unmoved[bars], result[bars])}"
-        yield str(roll), gr.skip(), str(midi), None, did, s, self.share_link(s, base, model, *knob_values)
-        yield gr.skip(), str(next(files).audio), *[gr.skip()] * 5
+        abc = score.abc_text(result, s.bpm, k.title(s.label, self.pick(model).space.offset_names))  # in its own key
+        yield str(roll), gr.skip(), str(midi), None, did, s, self.share_link(s, base, model, *knob_values), abc
+        yield gr.skip(), str(next(files).audio), *[gr.skip()] * 6
 
     @user_errors
     def result_wav(self, state, model, faithful, *values):
@@ -242,6 +244,7 @@ def layout(h: Handlers) -> SimpleNamespace:
                     ui.wav_out = gr.File(label="Result as WAV", interactive=False, height=80, elem_id="result-wav")
                 ui.link = gr.Textbox(label="Share this song, knobs and model", buttons=["copy"], interactive=False,
                                      elem_id="share-link")
+            ui.abc = staff.notation_block()  # the result as ABC text and as a staff
             with gr.Accordion("Original piano roll", open=False):
                 ui.roll_orig = gr.Image(label="Original piano roll", show_label=False, format="png", interactive=False)
     ui.source = [ui.example, ui.upload_path, ui.track, ui.song_code, ui.bpm, ui.song_title]  # SOURCE's order
@@ -259,7 +262,7 @@ def wire(demo: gr.Blocks, h: Handlers, k: SimpleNamespace, page: SimpleNamespace
     load_in = [*k.source[:5], state, k.bar_from, k.bar_to, model, k.faithful, k.song_title]  # load_song's inputs
     stay = [state, model, k.faithful, k.pitch, k.rhythm, k.residual, k.control, *k.offsets]  # those that stay are named
     refresh = {"fn": h.modulate_sliders, "inputs": [state, model, k.faithful, base, *k.source, *k.knobs, *k.offsets],
-               "outputs": [k.roll, k.audio_out, k.midi_out, k.wav_out, k.did, state, k.link], **private("knobs")}
+               "outputs": [k.roll, k.audio_out, k.midi_out, k.wav_out, k.did, state, k.link, k.abc], **private("knobs")}
     new_source = [k.upload_path, k.song_code, k.song_title]  # what a picked song replaces
     loads = (
         demo.load(h.restore, None, [*k.source, model, k.faithful, *k.knobs, *k.offsets, base], **private("restore")

@@ -36,6 +36,7 @@ from vae.melody import (
 from vae.notation import parse_melody
 from vae.pianoroll import piano_roll, png_bytes
 from vae.resources import asset
+from vae.score import estimate_key
 from vae.timing import timed
 
 EXAMPLES_DIR = asset("examples")  # the checkout's assets/examples, or the installed wheel's copy
@@ -119,6 +120,7 @@ class Song:
         """Markdown about the song: one line of facts, which track is the melody and why, and its warnings."""
         written = "" if self.meter == "4/4" else f" (written in {self.meter})"
         facts = f"**{self.label}**: {self.n_bars} bars of 4/4{written}, {self.n_clips} two-bar clips, {self.bpm:g} bpm. "
+        facts += f"Key: {estimate_key(self.tokens).name} (estimated from its notes). "
         if self.faithful:
             facts += (f"With every knob at 0 it plays back {100 * self.accuracy:.1f} % of its steps (faithful to the "
                       f"song); the model's own reading: {100 * self.model_accuracy:.1f} %.")
@@ -130,6 +132,7 @@ class Song:
     def facts(self) -> dict:
         """What the API's /load_song tells about the song (JSON types)."""
         return {"name": self.name, "title": self.label, "bars": self.n_bars, "clips": self.n_clips, "bpm": self.bpm, "meter": self.meter,
+                "key": estimate_key(self.tokens).name,  # e.g. "G major": see vae.score.estimate_key
                 "track": self.track, "tracks": [{"index": i, "label": label} for label, i in self.tracks],
                 "reconstruction_accuracy": self.accuracy, "model_reading_accuracy": self.model_accuracy,
                 "faithful": self.faithful, "warnings": self.warnings,
