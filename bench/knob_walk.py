@@ -76,7 +76,7 @@ def main() -> None:
     h = app.Handlers(load_bundle(args.model))
     offsets = [0.0] * h.bundle.space.n_offsets
     source = ("twinkle", None, None, "", None, "") if Path(ROOT / "ui").is_dir() else ("twinkle", None, None, "", None)
-    song = h.load_song("twinkle")[-1]
+    song = h.load_song()[-1]  # twinkle, the default example
     knobs = (3.0, 0.0, 0.0, False, 1, song.n_bars, *offsets)
     entries, climbs = trace_move(h.modulate_sliders, song, None, True, "", *source, *knobs)
     for depth, module in entries:

@@ -28,7 +28,7 @@ from vae.bundle import Bundle, load_bundle
 from vae.inference import decode_z, encode_mu, encode_z
 from vae.melody import join_clips, load_melody, split_clips
 from vae.notation import parse_melody
-from vae.song import Song
+from vae.song import Song, SongSource
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -77,18 +77,18 @@ def test_load_example_gives_roll_audio_summary_and_bar_range(tiny_app):
 def test_every_example_loads(tiny_app):
     assert next(iter(app.EXAMPLES)) == "twinkle"
     for name in app.EXAMPLES:
-        assert tiny_app.load_song(name)[-1].n_clips >= 1
+        assert tiny_app.load_song(SongSource(example=name))[-1].n_clips >= 1
 
 
 def test_upload_with_several_tracks_offers_a_track_picker(tiny_app, tmp_path):
     path = write_midi(tmp_path / "band.mid", [(0, False, [60, 62] * 4), (40, False, [72, 74, 76, 77] * 4),
                                               (0, True, [36] * 16)])
-    _, _, info, track, _, _, box, song = tiny_app.load_song(midi_file=str(path))
+    _, _, info, track, _, _, box, song = tiny_app.load_song(SongSource(upload=str(path)))
     assert track.visible and [index for _, index in track.choices] == [0, 1]
     assert song.track == 1 and song.name == "band" and song.example is None
     assert box == "band", "the song box names the uploaded song"
     assert "Melody: track 2" in info and "highest voice" in info, "the app says which track it chose and why"
-    other = tiny_app.load_song(midi_file=str(path), track=0, state=song)[-1]
+    other = tiny_app.load_song(SongSource(upload=str(path), track=0), state=song)[-1]
     assert other.track == 0 and not np.array_equal(other.tokens[:16], song.tokens[:16])
 
 
@@ -234,7 +234,7 @@ def test_bad_uploads_get_a_clear_message_and_the_app_keeps_serving(tiny_app, tmp
     path = tmp_path / "song.mid"
     make(path)
     with pytest.raises(gr.Error, match=message):
-        tiny_app.load_song(midi_file=str(path))
+        tiny_app.load_song(SongSource(upload=str(path)))
     with pytest.raises(gr.Error, match=message):
         tiny_app.modulate(midi_file=str(path), pitch=1)
     assert tiny_app.load_song()[-1].name == "twinkle"
@@ -273,7 +273,7 @@ def test_user_errors_are_logged_as_one_line(tiny_app, caplog):
 def test_a_chorale_plays_its_soprano_and_says_why(tiny_app, tmp_path):
     from midi_files import chorale_midi
 
-    _, _, info, track, *_, box, song = tiny_app.load_song(midi_file=str(chorale_midi(tmp_path / "bwv.mid")))
+    _, _, info, track, *_, box, song = tiny_app.load_song(SongSource(upload=str(chorale_midi(tmp_path / "bwv.mid"))))
     assert song.track == 0 and track.value == 0 and box == "bwv"
     assert "Melody: track 1, Soprano" in info and "highest voice" in info
 
@@ -281,7 +281,7 @@ def test_a_chorale_plays_its_soprano_and_says_why(tiny_app, tmp_path):
 def test_three_four_warns_visibly_and_still_works(tiny_app, tmp_path):
     path = melody_midi(tmp_path / "waltz.mid", meter=(3, 4))
     with pytest.warns(UserWarning, match="3/4"):
-        _, _, info, *_, song = tiny_app.load_song(midi_file=str(path))
+        _, _, info, *_, song = tiny_app.load_song(SongSource(upload=str(path)))
     assert "⚠️" in info and "3/4" in info
     roll, *_ = tiny_app.modulate(midi_file=str(path), pitch=2, state=song)
     assert midi_of(roll).startswith(PNG)
@@ -297,7 +297,7 @@ def _restore(h: app.Handlers, url: str):
 
 
 def test_share_link_round_trip_for_an_upload(tiny_app, tmp_path):
-    song = tiny_app.load_song(midi_file=str(melody_midi(tmp_path / "scale.mid", bpm=90)))[-1]
+    song = tiny_app.load_song(SongSource(upload=str(melody_midi(tmp_path / "scale.mid", bpm=90))))[-1]
     offsets = [0.5] + [0.0] * (n_offsets(tiny_app) - 1)
     url = tiny_app.share_link(song, "http://host:7860/", None, 3, 1, -0.5, True, 2, 3, *offsets)
     assert url.startswith("http://host:7860/?song=") and "example=" not in url and "title=scale" in url
@@ -305,7 +305,7 @@ def test_share_link_round_trip_for_an_upload(tiny_app, tmp_path):
     pitch, rhythm, residual, control, bar_from, bar_to, *rest = knobs_and_more
     assert (faithful, pitch, rhythm, residual, control, bar_from, bar_to) == (True, 3, 1, -0.5, True, 2, 3)
     assert list(rest[:-1]) == offsets and rest[-1] == "http://host:7860/" and model == "regularised"
-    *_, restored_from, restored_to, box, restored = tiny_app.load_restored(None, model, True, bar_from, bar_to,
+    *_, restored_from, restored_to, box, restored = tiny_app.load_page_song(None, model, True, bar_from, bar_to,
                                                                            example, upload, track, code, bpm, title)
     assert np.array_equal(restored.tokens, song.tokens) and restored.bpm == 90
     assert box == "scale" and restored.label == "scale", "an upload comes back under its own name"
@@ -324,7 +324,7 @@ def test_share_link_names_an_example_and_a_bad_link_falls_back(tiny_app, twinkle
     assert "pitch='loud'" in text and "residual='x'" in text and "bars='3'" in text, "every fault is named"
     assert _restore(tiny_app, "http://host/?example=twinkle&pitch=99")[8] == 12, "a link's knob is clamped to its range"
     with pytest.raises(gr.Error, match="damaged"):
-        tiny_app.load_song(song_code="!!!not-a-song", bpm=120)
+        tiny_app.load_song(SongSource(code="!!!not-a-song", bpm=120))
 
 
 def test_a_damaged_shared_song_falls_back_to_the_default_song_with_one_notice(tiny_app, twinkle):
@@ -338,7 +338,7 @@ def test_a_damaged_shared_song_falls_back_to_the_default_song_with_one_notice(ti
     text = str(notices[0].message)
     assert "showing the default song" in text and "cut short" in text and "outside their ranges" in text
     assert not re.search(r"Error -3|zlib|[A-Z][a-z]+Error", text), text
-    *_, box, song = tiny_app.load_restored(None, model, faithful, 1, 12, example, upload, track, code, bpm, title)
+    *_, box, song = tiny_app.load_page_song(None, model, faithful, 1, 12, example, upload, track, code, bpm, title)
     assert song.name == "twinkle" and box == "twinkle"
 
 

@@ -111,6 +111,6 @@ def test_a_typed_melody_as_a_midi_file_for_the_interpolate_tab(ideas, tiny_model
 def test_variations_of_the_knobs_tabs_song(ideas):
     with pytest.raises(gr.Error, match="load a song in the Knobs tab first"):
         ideas.sampling.vary_loaded(None)
-    loaded = ideas.h.load_song("twinkle")[-1]
-    gallery, *_, many = ideas.sampling.vary_loaded(loaded, n=2, spread=1.0, seed=3)
+    loaded = ideas.h.load_song()[-1]  # twinkle
+    gallery, *_, many = ideas.sampling.vary_loaded(loaded, None, True, 2, 1.0, 3)
     assert len(gallery) == 2 and many.bpm == loaded.bpm and all(len(v) == len(loaded.tokens) for v in many.songs)

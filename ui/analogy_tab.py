@@ -24,7 +24,7 @@ class Analogy:
         self.h = h
 
     @user_errors
-    def analogy(self, a_example=DEFAULT, a_file=None, a_code=None, a_text=None, b_example=B_DEFAULT, b_file=None,
+    def analogy(self, a_example=DEFAULT, a_file=None, a_code=None, a_text=None, b_example=B_DEFAULT, b_file=None,  # noqa: PLR0913 (an API endpoint: its parameters are the API's names)
                 b_code=None, b_text=None, mix=1.0, direction="a_pitch", control=False, model=None, faithful=True,
                 audio_format=MP3):
         """The pitch of one song with the rhythm of the other: roll (over the pitch song), audio (MP3, or "wav"),

@@ -58,10 +58,10 @@ class Inspect:
                 gr.Dataframe(value=report, visible=bool(report)), gr.Plot(value=plot, visible=plot is not None))
 
     @user_errors
-    def inspect_song(self, example=None, midi_file=None, track=None, song_code=None, bpm=None,
+    def inspect_song(self, example=None, midi_file=None, track=None, song_code=None, bpm=None,  # noqa: PLR0913 (an API endpoint: its parameters are the API's names)
                      state=None, model=None, faithful=True, progress=gr.Progress()):  # noqa: B008
         """Re-run the pitch/rhythm analysis (disentanglement by augmentation) on the current song's clips, on μ."""
-        s = self.h._song(state, example, midi_file, track, song_code, bpm, model, faithful)
+        s = self.h._song(state, self.h.source(example, midi_file, track, song_code, bpm), model, faithful)
         space = song_dims(self.h.pick(model).model, s.tokens, s.label, progress=lambda f, msg: progress(f, desc=msg))
         return measures.dims_rows(space), measures.dim_scores_figure(space, f"{s.label}: {s.n_clips} clips"), s
 

@@ -24,7 +24,7 @@ class Interpolate:
         self.h = h
 
     @user_errors
-    def interpolate(self, source_example=DEFAULT, source_file=None, source_clip=1,
+    def interpolate(self, source_example=DEFAULT, source_file=None, source_clip=1,  # noqa: PLR0913 (an API endpoint: its parameters are the API's names)
                     target_example=DEFAULT, target_file=None, target_clip=3, grid_size=GRID_DEFAULT, model=None,
                     faithful=True):
         """The pitch x rhythm grid between two 2-bar clips as captioned roll thumbnails (faithful: corners play the

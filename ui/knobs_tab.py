@@ -47,12 +47,14 @@ class Handlers:
         """The name of the model ``model`` picks (None or "": the default)."""
         return model if model in self.bundles else next(iter(self.bundles))
 
-    def _song(self, state, example, midi_file, track, song_code, bpm, model=None, faithful=True,
-              title="") -> song.Song:  # the six SOURCE widgets, then the model
+    @staticmethod
+    def source(example=DEFAULT, midi_file=None, track=None, code=None, bpm=None, title="") -> song.SongSource:
+        """The song the SOURCE widgets' values (or an API call's) name."""
+        return song.SongSource(example=example, upload=midi_file, code=code, bpm=bpm, track=track, title=title or "")
+
+    def _song(self, state, source: song.SongSource, model=None, faithful=True) -> song.Song:
         default = model in (None, "", next(iter(self.bundles)))  # songs of the default model carry no model name
         bar = gr.Progress()  # a bar on the page while a new song's latents are fitted; nothing outside an event
-        source = song.SongSource(example=example, upload=midi_file, code=song_code, bpm=bpm, track=track,
-                                 title=title or "")
         return song.load(self.pick(model).model, source, EXAMPLES, cached=state,
                          reading=song.Reading(model_name="" if default else model, faithful=as_faithful(faithful),
                                               progress=lambda f, msg: bar(f, desc=msg)))
@@ -62,14 +64,13 @@ class Handlers:
         return f"{s.summary()}\n\n{model_note(self.model_name(model))}"
 
     @user_errors
-    def load_song(self, example=DEFAULT, midi_file=None, track=None, song_code=None, bpm=None,
-                  state=None, bar_from=None, bar_to=None, model=None, faithful=True, title=""):
+    def load_song(self, source: song.SongSource | None = None, state=None, model=None, faithful=True, bars=None):
         """Load a song (upload > song code > example): original roll, audio, summary, track list, bar range (the
         one given, e.g. a share link's, moved into the song; else all of it), the name in the song box."""
-        s = self._song(state, example, midi_file, track, song_code, bpm, model, faithful, title)
+        s = self._song(state, source or song.SongSource(), model, faithful)
         for message in s.warnings:
             gr.Warning(message, duration=NOTICE_SECONDS)
-        first, last = s.bar_range((bar_from, bar_to) if bar_from and bar_to else None)
+        first, last = s.bar_range(bars if bars and all(bars) else None)
         roll, page_audio = s.files()
         return (str(roll), str(page_audio), self.summary(s, model),
                 gr.Dropdown(choices=s.tracks, value=s.track if s.tracks else None, visible=len(s.tracks) > 1,
@@ -78,16 +79,15 @@ class Handlers:
                 s.example or s.label, s)  # the song box names the song that plays
 
     @user_errors
-    def describe_song(self, example=DEFAULT, midi_file=None, track=None, song_code=None, bpm=None,
+    def describe_song(self, example=DEFAULT, midi_file=None, track=None, song_code=None, bpm=None,  # noqa: PLR0913 (an API endpoint: its parameters are the API's names)
                       state=None, model=None, faithful=True, audio_format=MP3):
         """Load a song (upload > song code > example): its piano roll, its audio (MP3, or "wav"), facts about it."""
-        s = self._song(state, example, midi_file, track, song_code, bpm, model, faithful)
+        s = self._song(state, self.source(example, midi_file, track, song_code, bpm), model, faithful)
         return *map(str, s.files(as_lossless(audio_format))), s.facts(), s
 
-    def load_restored(self, state, model, faithful, bar_from, bar_to, *source):
-        """A share link's song (the SOURCE widgets' values), with its bar range."""
-        example, midi_file, track, code, bpm, title = source
-        return self.load_song(example, midi_file, track, code, bpm, state, bar_from, bar_to, model, faithful, title)
+    def load_page_song(self, state, model, faithful, bar_from, bar_to, *source):
+        """The song the SOURCE widgets' values name, keeping the bar range where it fits (a share link's)."""
+        return self.load_song(self.source(*source), state, model, faithful, (bar_from, bar_to))
 
     @staticmethod
     def _turn(s: song.Song, b: Bundle, controls, lossless: bool = False):
@@ -101,11 +101,11 @@ class Handlers:
         return k, result, render.result_files_as_ready(result, s.tokens, s.bpm, label, k.bars, lossless)
 
     @user_errors
-    def modulate(self, example=DEFAULT, midi_file=None, track=None, song_code=None, bpm=None,
+    def modulate(self, example=DEFAULT, midi_file=None, track=None, song_code=None, bpm=None,  # noqa: PLR0913 (an API endpoint: its parameters are the API's names)
                  pitch=0.0, rhythm=0.0, residual=0.0, control=False, bar_from=1, bar_to=MAX_BARS, dim_offsets=None,
                  state=None, model=None, faithful=True, audio_format=MP3):
         """Turn the knobs on a song: result piano roll (over the original), audio (MP3, or "wav"), MIDI file."""
-        s = self._song(state, example, midi_file, track, song_code, bpm, model, faithful)
+        s = self._song(state, self.source(example, midi_file, track, song_code, bpm), model, faithful)
         controls = knobs.Controls(pitch, rhythm, residual, control, bar_from, bar_to, dim_offsets)
         *_, files = self._turn(s, self.pick(model), controls, as_lossless(audio_format))[2]
         return (*map(str, files), s)
@@ -121,14 +121,14 @@ class Handlers:
 
     def pick_example(self, example, state, model=None, faithful=True, *knob_values):
         """An example from the menu: it replaces an upload or a shared song (their file, code and title go)."""
-        loaded = self.load_song(example, state=state, model=model, faithful=faithful)
+        loaded = self.load_song(self.source(example), state, model, faithful)
         return self._new_song(knob_values, None, "", "", *loaded)
 
     def pick_upload(self, midi_file, state, model=None, faithful=True, *knob_values):
         """An uploaded file replaces the song; the box is emptied, ready for another. A file that is refused
         leaves the box too, and the song before it stays, whichever it was."""
         try:
-            loaded = self.load_song(midi_file=midi_file, state=state, model=model, faithful=faithful)
+            loaded = self.load_song(self.source(midi_file=midi_file), state, model, faithful)
         except gr.Error as err:
             playing = state.label if isinstance(state, song.Song) else "The song you had"
             gr.Warning(f"{err.message[:1].upper()}{err.message[1:]}. {playing} stays loaded.",
@@ -137,8 +137,7 @@ class Handlers:
         return self._new_song(knob_values, None, midi_file, "", "", *loaded)
 
     def _page_song(self, state, model, faithful, source) -> song.Song:
-        example, midi_file, track, code, bpm, title = source
-        return self._song(state, example, midi_file, track, code, bpm, model, faithful, title)
+        return self._song(state, self.source(*source), model, faithful)
 
     @user_errors
     def modulate_sliders(self, state, model, faithful, base, *values):
@@ -259,18 +258,18 @@ def wire(demo: gr.Blocks, h: Handlers, k: SimpleNamespace, page: SimpleNamespace
     chains the result and the link after another event that loads a song."""
     state, model, base = page.state, page.model, page.base
     load_out = [*k.load_out, state]
-    load_in = [*k.source[:5], state, k.bar_from, k.bar_to, model, k.faithful, k.song_title]  # load_song's inputs
+    load_in = [state, model, k.faithful, k.bar_from, k.bar_to, *k.source]  # load_page_song's inputs
     stay = [state, model, k.faithful, k.pitch, k.rhythm, k.residual, k.control, *k.offsets]  # those that stay are named
     refresh = {"fn": h.modulate_sliders, "inputs": [state, model, k.faithful, base, *k.source, *k.knobs, *k.offsets],
                "outputs": [k.roll, k.audio_out, k.midi_out, k.wav_out, k.did, state, k.link, k.abc], **private("knobs")}
     new_source = [k.upload_path, k.song_code, k.song_title]  # what a picked song replaces
     loads = (
         demo.load(h.restore, None, [*k.source, model, k.faithful, *k.knobs, *k.offsets, base], **private("restore")
-                  ).then(h.load_restored, [state, model, k.faithful, k.bar_from, k.bar_to, *k.source], load_out,
-                         **private("load_restored")),
+                  ).then(h.load_page_song, load_in, load_out, **private("load_restored")),
         k.example.input(h.pick_example, [k.example, *stay], [*new_source, *load_out], **private("pick_example")),
         k.upload.upload(h.pick_upload, [k.upload, *stay], [k.upload, *new_source, *load_out], **private("pick_upload")),
-        gr.on([k.track.input, model.input, k.faithful.input], h.load_song, load_in, load_out, **private("pick_track")),
+        gr.on([k.track.input, model.input, k.faithful.input], h.load_page_song, load_in, load_out,
+              **private("pick_track")),
     )
     show = lambda event: event.success(**refresh)
     for event in loads:  # a new song: show it through the knobs as they stand

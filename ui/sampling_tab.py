@@ -42,7 +42,7 @@ class Sampling:
                           [f"{i + 1} (seed {int(seed)})" for i in range(len(clips))], audio_format)
 
     @user_errors
-    def variations(self, example=DEFAULT, midi_file=None, song_code=None, text=None, n=N_VARIATIONS, spread=1.0,
+    def variations(self, example=DEFAULT, midi_file=None, song_code=None, text=None, n=N_VARIATIONS, spread=1.0,  # noqa: PLR0913 (an API endpoint: its parameters are the API's names)
                    seed=0, temperature=0.0, model=None, faithful=True, audio_format=MP3):
         """``n`` versions of a song, each clip's z drawn around its latent: gallery, roll, audio and MIDI."""
         melody, name = read(example, midi_file, song_code, text)
@@ -53,8 +53,10 @@ class Sampling:
                           [f"variation {i + 1}" for i in range(len(versions))], audio_format)
 
     @user_errors
-    def vary_loaded(self, state, n=N_VARIATIONS, spread=1.0, seed=0, temperature=0.0, model=None, faithful=True):
-        """:meth:`variations` of the song loaded in the Knobs tab (its upload, example, code or typed melody)."""
+    def vary_loaded(self, state, model=None, faithful=True, *settings):
+        """:meth:`variations` of the song loaded in the Knobs tab (its upload, example, code or typed melody);
+        ``settings``: n, spread, seed and temperature, as the page's widgets give them (default 4, 1, 0, 0)."""
+        n, spread, seed, temperature = (*settings, *(N_VARIATIONS, 1.0, 0, 0.0)[len(settings):])
         if not isinstance(state, song.Song):
             raise ValueError("load a song in the Knobs tab first")  # noqa: TRY004 (a message for the user)
         versions = ideas.variations(self.h.pick(model).model, state.tokens,
@@ -145,7 +147,8 @@ def wire(demo: gr.Blocks, h, s: SimpleNamespace, page: SimpleNamespace) -> None:
                ).success(**forget).success(x.link, [page.base, page.model, *sample_in], s.link, **private("sample_link"))
     vary_in = [s.n_var, s.spread, s.seed, s.temperature, page.model, page.faithful]
     s.vary.click(x.variations, [*s.song, *vary_in, page.fmt], many_out, api_name="variations").success(**forget)
-    s.vary_loaded.click(x.vary_loaded, [page.state, *vary_in], many_out, **private("vary_loaded")).success(**forget)
+    s.vary_loaded.click(x.vary_loaded, [page.state, page.model, page.faithful, *vary_in[:4]], many_out,
+                        **private("vary_loaded")).success(**forget)
     s.gallery.select(x.play, many_state, [s.audio, s.midi, s.info], **private("play_sample"))
     chosen, upload, code, _text = s.song  # a song picked here replaces a link's song code
     gr.on([chosen.input, upload.upload], lambda: "", None, code, **private("clear_code"))

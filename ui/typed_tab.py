@@ -39,7 +39,7 @@ class Typed:
         if not code:
             raise gr.Error("Type a melody that reads first: the message under the box says what is wrong.",
                            print_exception=False)
-        loaded = self.h.load_song(song_code=code, bpm=bpm, state=state, model=model, faithful=faithful, title=title)
+        loaded = self.h.load_song(self.h.source(code=code, bpm=bpm, title=title), state, model, faithful)
         gr.Info(f"“{title}” is in the Knobs tab.", duration=4)
         return gr.Tabs(selected="knobs"), None, code, bpm, title, *loaded
 
