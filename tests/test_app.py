@@ -20,7 +20,7 @@ from PIL import Image
 import app
 import vae.melody
 import vae.song
-from ui import inspect_tab
+from ui import inspect_tab, model_tab
 from ui.inspect_tab import Inspect
 from ui.interpolate_tab import Interpolate
 from vae import knobs, measures, pianoroll, render
@@ -401,7 +401,7 @@ def test_inspect_reruns_the_analysis_on_the_song(tiny_app, twinkle):
 
 def test_model_tab_says_where_the_weights_came_from(tiny_app, tiny_model_dir):
     b = tiny_app.bundle
-    text = b.source_markdown()
+    text = model_tab.source_markdown(b)
     assert "local" in text and str(tiny_model_dir) in text and "dims.json" in text
     assert b.card.startswith("# Tiny test model")
     banner = app._banner(b)

@@ -3,6 +3,7 @@ import json
 import pytest
 from tiny_model import make_tiny_model_folder
 
+from ui.model_tab import card_markdown
 from vae.bundle import load_bundle, strip_front_matter
 
 
@@ -39,9 +40,9 @@ def test_card_image_links_become_urls_of_the_files_they_name(tiny_model_dir, tmp
     card = ("![curves](../figures/curves.png) ![gone](../figures/gone.png) ![web](https://x.org/a.png)\n"
             '![titled](../figures/curves.png "the curves") [a link](../figures/curves.png)')
     bundle = dataclasses.replace(load_bundle(str(tiny_model_dir)), card=card, card_dir=tmp_path / "model")
-    served = bundle.card_markdown(lambda path: f"/file={path}")
+    served = card_markdown(bundle, lambda path: f"/file={path}")
     assert served == (f"![curves](/file={tmp_path}/figures/curves.png) ![gone](../figures/gone.png) "
                       f'![web](https://x.org/a.png)\n![titled](/file={tmp_path}/figures/curves.png "the curves") '
                       "[a link](../figures/curves.png)")
-    assert bundle.card_markdown(lambda path: None) == card, "a file the page does not serve keeps its link"
+    assert card_markdown(bundle, lambda path: None) == card, "a file the page does not serve keeps its link"
     assert load_bundle(str(tiny_model_dir)).card_dir == tiny_model_dir

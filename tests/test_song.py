@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from midi_files import melody_midi
 
+from ui.knobs_tab import song_summary
 from vae import render, song
 from vae.bundle import load_bundle
 from vae.melody import HOLD, tokens_to_link_code
@@ -32,10 +33,10 @@ def test_prepare_song_caches_latents_and_writes_the_original_once(twinkle, bundl
     assert twinkle.matches(key, None) and not twinkle.matches(key, 3)
     assert not twinkle.matches(key, None, song.Reading(faithful=False))
     assert not twinkle.matches(key, None, song.Reading(model_name="paper"))
-    assert "**twinkle**: 12 bars of 4/4 (written in 2/4), 6 two-bar clips, 100 bpm" in twinkle.summary()
+    assert "**twinkle**: 12 bars of 4/4 (written in 2/4), 6 two-bar clips, 100 bpm" in song_summary(twinkle)
     facts = twinkle.facts()
     assert (facts["bars"], facts["clips"], facts["song_code"]) == (12, 6, tokens_to_link_code(twinkle.tokens))
-    assert facts["key"] == "C major" and "Key: C major (estimated from its notes)." in twinkle.summary()
+    assert facts["key"] == "C major" and "Key: C major (estimated from its notes)." in song_summary(twinkle)
 
 
 def test_load_takes_the_cached_song_when_it_is_the_same(twinkle, bundle):

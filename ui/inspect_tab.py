@@ -31,6 +31,10 @@ FIGURES = {
     "fig11_faithful": "The song at rest: both models, read (μ) and faithful",
     "runs": "Every training run",
 }
+HELP = ("**Reading the numbers.** *C_pitch* / *C_rhythm*: the share of the latent move under a transposition / a "
+        "note split that falls on the pitch / rhythm dims (1 = all of it). *Stability*: the share of transpositions "
+        "whose own top dims are the pitch dims. *Overlap*: dims that are both. *Token accuracy*: the share of steps "
+        "decoded back exactly. *Linearity* (R²) and *gain* (slope): how closely a knob moves by what its label says.")
 SHARED = ("fig11_faithful", "runs")
 
 
@@ -71,7 +75,7 @@ def layout(h) -> SimpleNamespace:
     ui = SimpleNamespace()
     with gr.Tab("Inspect", id="inspect"):
         gr.Markdown("Disentanglement by augmentation (paper §3): transpose clips by 1–12 semitones and split two whole "
-                    f"notes into 2–16; the latent dims that move most are the pitch and rhythm dims.\n\n{measures.HELP}")
+                    f"notes into 2–16; the latent dims that move most are the pitch and rhythm dims.\n\n{HELP}")
         ui.model_note = gr.Markdown(elem_classes=["model-note"])
         ui.figures = []
         with gr.Row(elem_id="figures"):

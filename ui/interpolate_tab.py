@@ -6,15 +6,24 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import gradio as gr
+import numpy as np
 
 from ui.common import DEFAULT, EXAMPLES, song_picker
 from ui.guards import as_faithful, private, user_errors
 from vae import knobs, render, song
 from vae.knobs import GRID_RANGE, GridState
+from vae.pianoroll import thumbnails
 
 GRID_DEFAULT = 5
 NO_GRID = "Make a grid first: choose two clips and press **Interpolate**, then click a cell or play the diagonal."
 READY = "Click a cell to hear it, or play the diagonal."
+
+
+def grid_gallery(cells: np.ndarray) -> list[tuple[Path, str]]:
+    """The grid's cells (N, N, 32) as (thumbnail PNG file, caption), row by row."""
+    n = len(cells)
+    return [(render.image_file(image, f"cell_{k // n}_{k % n}"), knobs.grid_caption(k // n, k % n, n))
+            for k, image in enumerate(thumbnails(cells))]
 
 
 class Interpolate:
@@ -33,7 +42,7 @@ class Interpolate:
         target, _ = song.read_clip(target_example, target_file, target_clip, EXAMPLES)
         b = self.h.pick(model)
         cells = knobs.grid(b.model, b.space, source, target, grid_size, as_faithful(faithful))
-        return [(str(path), caption) for path, caption in knobs.grid_gallery(cells)], GridState(cells, bpm)
+        return [(str(path), caption) for path, caption in grid_gallery(cells)], GridState(cells, bpm)
 
     @user_errors
     def play_cell(self, grid: GridState | None, evt: gr.SelectData):

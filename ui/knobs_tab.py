@@ -13,18 +13,33 @@ from types import SimpleNamespace
 
 import gradio as gr
 
-from ui import staff
+from ui import links, staff
 from ui.common import DEFAULT, EXAMPLES, MP3, song_picker
 from ui.guards import as_faithful, as_lossless, private, user_errors
-from vae import knobs, measures, render, score, share, song
+from vae import knobs, measures, render, score, song
 from vae.bundle import DEFAULT_MODEL, Bundle, pick_bundle
 from vae.knobs import GRID_RANGE, OFFSET_RANGE, PITCH_RANGE, RESIDUAL_RANGE, RHYTHM_RANGE, Knobs
 from vae.melody import MAX_BARS, STEPS_PER_BAR
 from vae.pianoroll import LEGEND_HTML
+from vae.score import estimate_key
 
 FAITHFUL_HELP = "On: the song's latents are fitted to it, so the knobs at 0 play it as it is. Off: the model's reading."
 NOTICE_SECONDS = 8  # a pop-up goes after this long, so that an old message never sits beside a new song
 SOURCE = ("example", "upload", "track", "code", "bpm", "title")  # a song's widgets, in the order handlers take them
+
+
+def song_summary(s: song.Song) -> str:
+    """Markdown about the song: one line of facts, which track is the melody and why, and its warnings."""
+    written = "" if s.meter == "4/4" else f" (written in {s.meter})"
+    facts = f"**{s.label}**: {s.n_bars} bars of 4/4{written}, {s.n_clips} two-bar clips, {s.bpm:g} bpm. "
+    facts += f"Key: {estimate_key(s.tokens).name} (estimated from its notes). "
+    if s.faithful:
+        facts += (f"With every knob at 0 it plays back {100 * s.accuracy:.1f} % of its steps (faithful to the "
+                  f"song); the model's own reading: {100 * s.model_accuracy:.1f} %.")
+    else:
+        facts += (f"With every knob at 0 the model's own reading plays back {100 * s.accuracy:.1f} % of its "
+                  "steps (faithful to the song: off).")
+    return "\n\n".join([facts] + [s.choice] * bool(s.choice) + [f"⚠️ {m}" for m in s.warnings])
 
 
 def model_note(name: str) -> str:
@@ -61,7 +76,7 @@ class Handlers:
 
     def summary(self, s: song.Song, model=None) -> str:
         """The song's facts on the page, and the model that reads it."""
-        return f"{s.summary()}\n\n{model_note(self.model_name(model))}"
+        return f"{song_summary(s)}\n\n{model_note(self.model_name(model))}"
 
     @user_errors
     def load_song(self, source: song.SongSource | None = None, state=None, model=None, faithful=True, bars=None):
@@ -176,18 +191,18 @@ class Handlers:
         k = Knobs.from_controls(knobs.Controls(pitch, rhythm, residual, control, bar_from, bar_to, offsets),
                                 state.n_bars)
         name = "" if self.model_name(model) == next(iter(self.bundles)) else self.model_name(model)
-        return share.share_url(base, state, k.checked(state.n_bars, len(offsets)), name)
+        return links.share_url(base, state, k.checked(state.n_bars, len(offsets)), name)
 
     def restore(self, request: gr.Request):
         """On page load: the song (SOURCE), model and knobs of a share link, and the page's own URL."""
-        shared, problems = share.restore(dict(request.query_params) if request else {}, EXAMPLES,
+        shared, problems = links.restore(dict(request.query_params) if request else {}, EXAMPLES,
                                          self.n_sliders, list(self.bundles))
         if problems:  # one notice, naming every fault
             gr.Warning(" ".join(problems), duration=NOTICE_SECONDS * 2)
         k, bars = shared.knobs, shared.knobs.bars or (1, MAX_BARS)
         source = (shared.example or DEFAULT, None, shared.track, shared.code or "", shared.bpm, shared.title)
         return (*source, self.model_name(shared.model), shared.faithful, k.pitch, k.rhythm, k.residual, k.control,
-                *bars, *k.offsets, share.page_url(request.headers) if request else "")
+                *bars, *k.offsets, links.page_url(request.headers) if request else "")
 
     def offset_sliders(self, model=None) -> list:
         """The Advanced sliders, named after the dims of the model ``model`` picks (hidden past its dims)."""

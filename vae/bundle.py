@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,7 +26,6 @@ from vae.song import example_songs
 logger = logging.getLogger(__name__)
 
 DIMS_FILE, REPORT_FILE, CARD_FILE = "dims.json", "report.json", "README.md"
-IMAGE_LINK = re.compile(r"(?P<alt>!\[[^\]]*\])\((?P<target>[^)\s]+)(?P<rest>[^)]*)\)")  # ![alt](target "title")
 MODELS_HELP = ("regularised: pitch and onset count tied to latent dims 0 and 1 (the knobs keep their labels); "
                "paper: the paper's recipe, no regularisation")
 
@@ -45,21 +43,6 @@ class Bundle:
     source_info: hub.SourceInfo
     card_dir: Path | None = None  # the folder the card's relative links start from
 
-    def card_markdown(self, url: Callable[[Path], str | None]) -> str | None:
-        """The card with each relative image link to a file that exists (e.g. ``../figures/training_curves.png``)
-        replaced by ``url(absolute path)``: a page serves files at URLs, not at paths relative to a folder.
-        Links ``url`` gives None for, missing files and absolute URLs stay as they are."""
-        if self.card is None or self.card_dir is None:
-            return self.card
-
-        def link(match: re.Match) -> str:
-            target = match["target"]
-            path = (self.card_dir / target).resolve() if not re.match(r"[a-z][a-z0-9+.-]*:|/|#", target) else None
-            served = url(path) if path is not None and path.is_file() else None
-            return f"{match['alt']}({served or target}{match['rest']})"
-
-        return IMAGE_LINK.sub(link, self.card)
-
     def notices(self) -> list[str]:
         """What the user should know about this model and the audio it plays, one Markdown sentence each."""
         out = []
@@ -71,17 +54,6 @@ class Bundle:
             out.append(f"**{self.source_info.requested} could not be loaded** ({self.source_info.fallback_reason}); "
                        "using the bundled weights.")
         return out + [self.dims_note] * self.dims_computed
-
-    def source_markdown(self) -> str:
-        """Where the weights came from, as Markdown for the Model tab (the card follows it)."""
-        info = self.source_info
-        rows = [("source", info.source), ("requested", info.requested or "default (bundled)"),
-                ("Hub repo", info.repo_id), ("revision", info.revision), ("folder", info.path),
-                ("from local cache", info.from_cache if info.source == "hub" else None),
-                ("fallback reason", info.fallback_reason), ("latent size", self.model.config.latent_dim)]
-        table = "\n".join(f"| {k} | {v} |" for k, v in rows if v is not None)
-        return (f"### Where the weights came from\n{info.describe()}.\n\n| field | value |\n|---|---|\n{table}\n\n"
-                f"{self.dims_note}\n\n### Model card")
 
 
 def _read_json(path: Path | None) -> dict | None:

@@ -11,18 +11,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from vae import curves, latent, render
+from vae import curves, latent
 from vae.dims import KNOBS, KnobSpace
 from vae.inference import decode_z, encode_z
 from vae.melody import CLIP_STEPS, STEPS_PER_BAR, check_tokens, join_clips, split_clips
-from vae.pianoroll import thumbnails
 
 PITCH_RANGE = (-12.0, 12.0)  # semitones (+1 ≈ one semitone)
 RHYTHM_RANGE = (-2.0, 3.0)  # splits (+1 ≈ each note split in two)
@@ -282,11 +280,6 @@ class GridState:
         return divmod(int(index), self.n)
 
 
-def grid_gallery(cells: np.ndarray) -> list[tuple[Path, str]]:
-    """The grid's cells (N, N, 32) as (thumbnail PNG file, caption), row by row."""
-    n = len(cells)
-    return [(render.image_file(image, f"cell_{k // n}_{k % n}"), grid_caption(k // n, k % n, n))
-            for k, image in enumerate(thumbnails(cells))]
 
 
 def grid_caption(i: int, j: int, n: int) -> str:

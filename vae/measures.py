@@ -232,10 +232,6 @@ def what_it_did(before: np.ndarray, after: np.ndarray) -> str:
 # ----------------------------------------------------------------------------- tables and figures
 
 
-HELP = ("**Reading the numbers.** *C_pitch* / *C_rhythm*: the share of the latent move under a transposition / a "
-        "note split that falls on the pitch / rhythm dims (1 = all of it). *Stability*: the share of transpositions "
-        "whose own top dims are the pitch dims. *Overlap*: dims that are both. *Token accuracy*: the share of steps "
-        "decoded back exactly. *Linearity* (R²) and *gain* (slope): how closely a knob moves by what its label says.")
 
 
 def dims_rows(space: KnobSpace) -> list[list[str]]:

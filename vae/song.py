@@ -116,19 +116,6 @@ class Song:
         first, last = min(max(int(first), 1), self.n_bars), min(max(int(last), 1), self.n_bars)
         return min(first, last), last
 
-    def summary(self) -> str:
-        """Markdown about the song: one line of facts, which track is the melody and why, and its warnings."""
-        written = "" if self.meter == "4/4" else f" (written in {self.meter})"
-        facts = f"**{self.label}**: {self.n_bars} bars of 4/4{written}, {self.n_clips} two-bar clips, {self.bpm:g} bpm. "
-        facts += f"Key: {estimate_key(self.tokens).name} (estimated from its notes). "
-        if self.faithful:
-            facts += (f"With every knob at 0 it plays back {100 * self.accuracy:.1f} % of its steps (faithful to the "
-                      f"song); the model's own reading: {100 * self.model_accuracy:.1f} %.")
-        else:
-            facts += (f"With every knob at 0 the model's own reading plays back {100 * self.accuracy:.1f} % of its "
-                      "steps (faithful to the song: off).")
-        return "\n\n".join([facts] + [self.choice] * bool(self.choice) + [f"⚠️ {m}" for m in self.warnings])
-
     def facts(self) -> dict:
         """What the API's /load_song tells about the song (JSON types)."""
         return {"name": self.name, "title": self.label, "bars": self.n_bars, "clips": self.n_clips, "bpm": self.bpm, "meter": self.meter,

@@ -1,4 +1,4 @@
-"""Share links: a song and its knob settings as URL query parameters, and back.
+"""Share links: a song, its knobs, the model and the title as URL query parameters, and back (the page only).
 
 A song that is one of the examples is named (``example=twinkle``); any other song travels in the
 URL itself (``song=<code>&bpm=100``, the code of :func:`vae.melody.tokens_to_link_code`). A song read the model's

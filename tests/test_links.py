@@ -3,7 +3,7 @@ from urllib.parse import parse_qsl
 import numpy as np
 import pytest
 
-from vae import share
+from ui import links as share
 from vae.knobs import Knobs
 from vae.melody import HOLD, MAX_BARS, MAX_CODE_CHARS, REST, link_code_to_tokens, tokens_to_link_code
 from vae.song import Song
