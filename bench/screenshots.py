@@ -3,8 +3,9 @@
     python bench/screenshots.py --model assets/model [--out assets/screenshots]
 
 Starts ``app.py`` on a free port and takes each tab in headless Chromium (Debian's /usr/bin/chromium) at
-1400x1000 and 390x844: the Knobs tab after a pitch move (the phone's first screen: the knob and the roll
-together), the Interpolate tab with a 5x5 grid and a cell selected, the Inspect tab at its figures and tables.
+1400x1000 and 390x844: the Knobs tab after a pitch move, at its first screen (on a phone: the song menu, the
+pitch knob and the roll), its Notation block (desktop), the Interpolate tab with a 5x5 grid and a cell selected,
+the Inspect tab at its figures.
 """
 
 from __future__ import annotations
@@ -40,8 +41,12 @@ def shoot(browser, url: str, kind: str, out: Path) -> None:
     number.press("Enter")
     page.wait_for_function("(b) => document.querySelector('#result-roll img')?.src !== b", arg=before, timeout=60_000)
     page.wait_for_timeout(800)
-    page.locator("#pitch").scroll_into_view_if_needed()
-    page.screenshot(path=str(out / f"knobs_{kind}.png"))
+    page.screenshot(path=str(out / f"knobs_{kind}.png"))  # the first screen: song menu, knobs, roll
+    if kind == "desktop":
+        page.wait_for_function("() => document.querySelector('#result-staff svg')", timeout=60_000)
+        page.locator("#result-staff").scroll_into_view_if_needed()
+        page.wait_for_timeout(500)
+        page.screenshot(path=str(out / "notation_desktop.png"))
 
     open_tab(page, "Interpolate")
     page.locator("#make-grid").click()

@@ -6,16 +6,15 @@ the browser, served from the app's own files, so the page needs no network (a Sp
 
 from __future__ import annotations
 
-from pathlib import Path
 from urllib.parse import quote
 
 import gradio as gr
 
 from ui.guards import private
+from vae.resources import asset
 
-ASSETS = Path(__file__).resolve().parents[1] / "assets"
-ABCJS = ASSETS / "abcjs" / "abcjs-basic-min.js"  # abcjs 6.7.2, see assets/abcjs/README.md
-DRAW_JS = (ASSETS / "notation.js").read_text()  # draws the staff each time the text changes
+ABCJS = asset("abcjs/abcjs-basic-min.js")  # abcjs 6.7.2, see assets/abcjs/README.md (in the wheel too)
+DRAW_JS = asset("notation.js").read_text()  # draws the staff each time the text changes
 ABC_HELP = "The result in ABC notation: copy it into any ABC editor, or paste it on the \"Type a melody\" tab."
 
 
