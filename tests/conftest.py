@@ -99,3 +99,15 @@ def fake_space():
 
     clips = np.stack([regular_clip(p, n) for p in range(55, 80) for n in (1, 2, 4, 8)])
     return discover_dims(FakeVAE(), clips, Discovery(n_rhythm_clips=50, seed=0))
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium (Playwright, Debian's /usr/bin/chromium), one per test module."""
+    from test_browser import CHROMIUM, CHROMIUM_ARGS
+
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()

@@ -29,6 +29,16 @@ def opened(url: str, viewport: dict | None = None):
             browser.close()
 
 
+def open_page(browser, url: str, width: int = 1400, height: int = 1000):
+    """A new page of ``browser`` at ``url``, once the Knobs tab shows its song: the result's roll and the song's
+    facts."""
+    page = browser.new_page(viewport={"width": width, "height": height})
+    page.goto(url)
+    page.wait_for_selector("#result-roll img", timeout=60_000)
+    page.wait_for_function("() => document.querySelector('#song-info')?.innerText.includes('bars')", timeout=30_000)
+    return page
+
+
 @pytest.fixture(scope="module")
 def page(app_url):
     with opened(app_url) as page:

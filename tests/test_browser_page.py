@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from midi_files import chorale_midi
 from PIL import Image
-from test_browser import CHROMIUM, CHROMIUM_ARGS
+from test_browser import CHROMIUM, open_page
 
 from vae import pianoroll
 
@@ -21,26 +21,9 @@ pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason=f"no Chromium at {
 ROLL = "#result-roll img"
 
 
-@pytest.fixture(scope="module")
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        yield browser
-        browser.close()
-
-
-def _open(browser, url, width=1400, height=1000):
-    page = browser.new_page(viewport={"width": width, "height": height})
-    page.goto(url)
-    page.wait_for_selector(ROLL, timeout=30_000)
-    page.wait_for_function("() => document.querySelector('#song-info')?.innerText.includes('bars')", timeout=30_000)
-    return page
-
-
 @pytest.fixture
 def page(browser, app_url):
-    page = _open(browser, app_url)
+    page = open_page(browser, app_url)
     yield page
     page.close()
 
@@ -92,13 +75,13 @@ def test_a_bad_upload_is_removed_and_the_song_and_knobs_keep_working(page, tmp_p
 def test_faithful_is_on_by_default_and_a_link_turns_it_off(browser, app_url):
     """The switch starts on, and the song box says how much plays back both ways; a link with faithful=0 opens with
     it off (the model's own reading), and its share link keeps it."""
-    page = _open(browser, app_url)
+    page = open_page(browser, app_url)
     try:
         assert page.locator("#faithful input").is_checked()
         assert "model's own reading" in page.locator("#song-info").inner_text()
     finally:
         page.close()
-    page = _open(browser, f"{app_url}?example=twinkle&faithful=0")
+    page = open_page(browser, f"{app_url}?example=twinkle&faithful=0")
     try:
         assert not page.locator("#faithful input").is_checked()
         page.wait_for_function("() => document.querySelector('#song-info')?.innerText.includes('faithful to the song: off')",
@@ -109,7 +92,7 @@ def test_faithful_is_on_by_default_and_a_link_turns_it_off(browser, app_url):
 
 def test_the_legend_is_on_the_page_and_at_rest_the_original_shows(browser, app_url):
     # the model's own reading: fitted to Twinkle, the untrained tiny model plays all holds
-    page = _open(browser, f"{app_url}?example=twinkle&faithful=0")
+    page = open_page(browser, f"{app_url}?example=twinkle&faithful=0")
     legend = page.locator("#roll-legend")
     assert legend.is_visible() and "grey" in legend.inner_text() and "orange" in legend.inner_text()
     lb, rb = legend.bounding_box(), page.locator(ROLL).bounding_box()
@@ -181,7 +164,7 @@ def test_interpolate_captions_clicks_and_the_diagonal_before_a_grid(page):
 
 
 def test_on_a_phone_the_knob_and_the_roll_are_on_one_screen(browser, app_url):
-    page = _open(browser, app_url, 390, 844)
+    page = open_page(browser, app_url, 390, 844)
     try:
         knob = page.locator("#pitch")
         knob.scroll_into_view_if_needed()
@@ -195,7 +178,7 @@ def test_on_a_phone_the_knob_and_the_roll_are_on_one_screen(browser, app_url):
 
 
 def test_on_a_phone_the_whole_grid_fits_the_screen_width(browser, app_url):
-    page = _open(browser, app_url, 390, 844)
+    page = open_page(browser, app_url, 390, 844)
     try:
         page.get_by_role("tab", name="Interpolate").click()
         page.locator("#make-grid").click()

@@ -10,7 +10,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 import pytest
 from midi_files import melody_midi
-from test_browser import CHROMIUM, CHROMIUM_ARGS
+from test_browser import CHROMIUM, open_page
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason=f"no Chromium at {CHROMIUM} (apt install chromium)")
 ROLL = "#result-roll img"
@@ -30,26 +30,9 @@ def two_models_url(tmp_path_factory):
         yield url
 
 
-@pytest.fixture(scope="module")
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        yield browser
-        browser.close()
-
-
-def _open(browser, url, width=1400, height=1000):
-    page = browser.new_page(viewport={"width": width, "height": height})
-    page.goto(url)
-    page.wait_for_selector(ROLL, timeout=60_000)
-    page.wait_for_function("() => document.querySelector('#song-info')?.innerText.includes('bars')", timeout=30_000)
-    return page
-
-
 @pytest.fixture
 def page(browser, two_models_url):
-    page = _open(browser, two_models_url)
+    page = open_page(browser, two_models_url)
     yield page
     page.close()
 
@@ -233,7 +216,7 @@ def test_a_shared_upload_keeps_its_name_and_a_cut_link_keeps_its_knobs(page, bro
 
 
 def test_on_a_phone_the_first_screen_has_the_song_menu_a_knob_the_roll_and_every_tab(browser, two_models_url):
-    page = _open(browser, two_models_url, 390, 844)
+    page = open_page(browser, two_models_url, 390, 844)
     try:
         page.wait_for_function("() => { const i = document.querySelector('#result-roll img');"
                                " return i && i.complete && i.naturalWidth > 0; }", timeout=30_000)

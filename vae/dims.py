@@ -194,13 +194,11 @@ def _pitch_deltas(model, kept: np.ndarray, shifts: Sequence[int], batch_size: in
     return torch.stack([(mu - mu0).mean(0) for mu in moved]), mu0, moved
 
 
-# pitch_deltas and rhythm_deltas: each of the paper's two measures alone, for one's own analysis (README API);
-# nothing in the project calls them but their tests, since discover_dims measures both in one pass.
 def pitch_deltas(model, clips: np.ndarray, shifts: Iterable[int] = PITCH_SHIFTS, batch_size: int = BATCH_SIZE,
                  progress: Progress | None = None) -> tuple[Tensor, int]:
-    """Δ_p = mean(μ(F_p x) − μ(x)) for each transposition p (DESIGN "Pitch concentration").
-
-    Only clips that stay within MIDI 0-127 under every shift (and have at least one note) are used.
+    """Δ_p = mean(μ(F_p x) − μ(x)) for each transposition p (DESIGN "Pitch concentration"), for one's own analysis
+    (README API; discover_dims measures it in its own pass). Only clips that stay within MIDI 0-127 under every shift
+    (and have at least one note) are used.
 
     Args:
         model: the VAE.
