@@ -79,6 +79,13 @@ def test_a_second_upload_replaces_the_first_and_a_refused_one_names_the_song_tha
     page.locator("#song-upload input[type=file]").set_input_files(str(bad))
     _toasts(page, "second_air stays loaded").wait_for(timeout=30_000)
     assert "second_air" in _text_of(page, "#song-info") and "Twinkle" not in _text_of(page, "#song-info")
+    before = unquote(page.locator(ROLL).get_attribute("src"))
+    number = page.locator("#pitch input[type=number]")
+    number.fill("3")
+    number.press("Enter")
+    page.wait_for_function("(b) => decodeURIComponent(document.querySelector('#result-roll img').src) !== b",
+                           arg=before, timeout=30_000)
+    assert "second_air_pitch+3" in unquote(page.locator(ROLL).get_attribute("src")), "a knob moves the song kept"
 
 
 # ----------------------------------------------------------------------------- 2: the model, named and carried
