@@ -50,16 +50,21 @@ class Inspect:
 
     def __init__(self, h):
         self.h = h
+        self._shown: dict[str, tuple] = {}  # model name -> the tab's values: made once, read by every page load
 
     def model_changed(self, model=None):
         """The tab for the model ``model`` picks: its name, figures, dims table, report and scores plot."""
-        name, b = self.h.model_name(model), self.h.pick(model)
-        figures = [gr.Image(value=str(p) if p else None, visible=p is not None)
-                   for p in figure_paths(name, next(iter(self.h.bundles)))]
-        report = measures.report_rows(b.report) if b.report else []
-        plot = measures.dim_scores_figure(b.space, name) if "pitch_scores" in b.space.meta else None
-        return (f"### The model **{name}**", *figures, measures.dims_rows(b.space),
-                gr.Dataframe(value=report, visible=bool(report)), gr.Plot(value=plot, visible=plot is not None))
+        name = self.h.model_name(model)
+        if name not in self._shown:
+            b = self.h.pick(model)
+            figures = [gr.Image(value=str(p) if p else None, visible=p is not None)
+                       for p in figure_paths(name, next(iter(self.h.bundles)))]
+            report = measures.report_rows(b.report) if b.report else []
+            plot = measures.dim_scores_figure(b.space, name) if "pitch_scores" in b.space.meta else None
+            self._shown[name] = (f"### The model **{name}**", *figures, measures.dims_rows(b.space),
+                                 gr.Dataframe(value=report, visible=bool(report)),
+                                 gr.Plot(value=plot, visible=plot is not None))
+        return self._shown[name]
 
     @user_errors
     def inspect_song(self, example=None, midi_file=None, track=None, song_code=None, bpm=None,  # noqa: PLR0913 (an API endpoint: its parameters are the API's names)
