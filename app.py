@@ -16,12 +16,12 @@ from types import SimpleNamespace
 import gradio as gr
 import torch
 
-from ui import analogy_tab, api, inspect_tab, interpolate_tab, knobs_tab, model_tab, sampling_tab, typed_tab
+from ui import analogy_tab, api, inspect_tab, interpolate_tab, knobs_tab, model_tab, sampling_tab, store, typed_tab
 from ui.common import EXAMPLES, MP3
 from ui.guards import refuse_non_numbers
 from ui.inspect_tab import FIGURES_DIR
 from ui.knobs_tab import Handlers, model_note
-from vae import hub, render, song
+from vae import hub, song
 from vae.bundle import Bundle, load_bundles
 from vae.resources import asset
 
@@ -77,7 +77,7 @@ def serve(demo: gr.Blocks, host: str = HOST, port: int = PORT, share: bool = Fal
     """Queue and launch ``demo`` with the app's limits; ``kwargs`` go to ``launch`` (e.g. prevent_thread_lock)."""
     torch.set_num_threads(TORCH_THREADS)
     demo.queue(default_concurrency_limit=DEFAULT_CONCURRENCY, max_size=QUEUE_SIZE)
-    gr.set_static_paths([render.OUT_DIR])  # served where they are (bounded there), not copied into gradio's cache
+    gr.set_static_paths([store.OUT_DIR])  # served where they are (bounded there), not copied into gradio's cache
     return demo.launch(server_name=host, server_port=port, share=share, max_file_size=song.MAX_UPLOAD_BYTES,
                        allowed_paths=[str(FIGURES_DIR)], css=CSS, **kwargs)
 

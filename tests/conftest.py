@@ -55,11 +55,11 @@ def served(source: str | dict | None, out_dir: Path) -> Iterator[str]:
     """The app on ``source`` (a model folder, or loaded bundles by name; None: the bundled models, as ``app.py``
     serves them) on a free localhost port; yields its URL."""
     import app
-    from vae import render
+    from ui import store
     from vae.bundle import load_bundle, load_bundles
 
     patch = pytest.MonkeyPatch()
-    patch.setattr(render, "OUT_DIR", out_dir)
+    patch.setattr(store, "OUT_DIR", out_dir)
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]

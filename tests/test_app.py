@@ -20,7 +20,7 @@ from PIL import Image
 import app
 import vae.melody
 import vae.song
-from ui import inspect_tab, model_tab
+from ui import inspect_tab, model_tab, store
 from ui.inspect_tab import Inspect
 from ui.interpolate_tab import Interpolate
 from vae import knobs, measures, pianoroll, render
@@ -40,7 +40,7 @@ def tiny_bundle(tiny_model_dir) -> Bundle:
 
 @pytest.fixture
 def tiny_app(tiny_bundle, monkeypatch, tmp_path) -> app.Handlers:
-    monkeypatch.setattr(render, "OUT_DIR", tmp_path / "out")
+    monkeypatch.setattr(store, "OUT_DIR", tmp_path / "out")
     return app.Handlers(tiny_bundle)
 
 
@@ -124,7 +124,7 @@ def test_pitch_knob_changes_the_song_and_zero_gives_the_reconstruction(tiny_app,
 def test_a_knob_move_synthesises_once_and_writes_a_wav_only_when_asked(tiny_app, twinkle, monkeypatch):
     calls = []
     synthesize = render.synthesize
-    monkeypatch.setattr(render, "synthesize", lambda *a, **kw: calls.append(1) or synthesize(*a, **kw))
+    monkeypatch.setattr(store, "synthesize", lambda *a, **kw: calls.append(1) or synthesize(*a, **kw))
     knobs = (3.5, 0.5, 0, False, 1, 12, *[0.0] * n_offsets(tiny_app))
     song_in = ("twinkle", None, None, "", None, "")  # example, upload, track, code, bpm, title
     first, then = tiny_app.modulate_sliders(twinkle, None, False, "http://host/", *song_in, *knobs)
@@ -133,13 +133,13 @@ def test_a_knob_move_synthesises_once_and_writes_a_wav_only_when_asked(tiny_app,
     assert isinstance(skipped, dict) and all(isinstance(x, dict) for x in then[:1] + then[2:]), "gr.skip(): unchanged"
     audio = then[1]
     assert len(calls) == 1, "one synthesis per move"
-    assert wav is None and not list(render.OUT_DIR.rglob("*.wav")), "no WAV until one is asked for"
+    assert wav is None and not list(store.OUT_DIR.rglob("*.wav")), "no WAV until one is asked for"
     assert midi_of(audio).startswith(b"\xff\xf3") and "pitch=3.5" in link and "What the knobs did" in did
     assert f"\nT:{twinkle.label}: pitch +3.5, rhythm +0.5" in abc and "\nK:" in abc, "the result as ABC, titled"
     assert len(parse_melody(abc).tokens) == len(twinkle.tokens)
     made = tiny_app.result_wav(twinkle, None, False, *song_in, *knobs)
     assert midi_of(made).startswith(b"RIFF") and Path(made).stem == Path(audio).stem == Path(midi).stem
-    assert [p.name for p in render.OUT_DIR.rglob("*.wav")] == [Path(made).name]
+    assert [p.name for p in store.OUT_DIR.rglob("*.wav")] == [Path(made).name]
 
 
 def test_random_control_moves_other_dims(tiny_app, twinkle):
@@ -343,7 +343,7 @@ def test_a_damaged_shared_song_falls_back_to_the_default_song_with_one_notice(ti
 
 
 def test_the_model_travels_in_the_link_and_a_missing_one_is_said(tiny_bundle, twinkle, monkeypatch, tmp_path):
-    monkeypatch.setattr(render, "OUT_DIR", tmp_path / "out")
+    monkeypatch.setattr(store, "OUT_DIR", tmp_path / "out")
     h = app.Handlers({"regularised": tiny_bundle, "paper": tiny_bundle})
     url = h.share_link(twinkle, "http://host/", "paper", 2, 0, 0, False, 1, 12, *[0.0] * h.n_sliders)
     assert "model=paper" in url and "model=" not in h.share_link(twinkle, "", "regularised", 2, 0, 0, False, 1, 12,
@@ -439,7 +439,7 @@ def test_build_demo_shows_the_figures_report_and_card(tiny_app, tiny_model_dir, 
 
 
 def test_the_model_parameter_picks_a_bundle_and_the_song_is_encoded_by_it(tiny_bundle, monkeypatch, tmp_path):
-    monkeypatch.setattr(render, "OUT_DIR", tmp_path / "out")
+    monkeypatch.setattr(store, "OUT_DIR", tmp_path / "out")
     h = app.Handlers({"regularised": tiny_bundle, "paper": tiny_bundle})
     *_, default_state = h.modulate(example="twinkle", pitch=2)
     *_, paper_state = h.modulate(example="twinkle", pitch=2, state=default_state, model="paper")
@@ -467,8 +467,8 @@ def test_what_the_knobs_did_is_measured_on_the_bars_that_moved(tiny_app, twinkle
 
 
 def test_the_roll_title_names_the_advanced_offsets(tiny_app, twinkle, monkeypatch):
-    titles, roll_png = [], render.roll_png
-    monkeypatch.setattr(render, "roll_png", lambda *a, **kw: titles.append(kw["title"]) or roll_png(*a, **kw))
+    titles, roll_png = [], store.roll_png
+    monkeypatch.setattr(store, "roll_png", lambda *a, **kw: titles.append(kw["title"]) or roll_png(*a, **kw))
     offsets = [0.0] * n_offsets(tiny_app)
     offsets[-1] = 2.5
     list(tiny_app.modulate_sliders(twinkle, None, False, "", "twinkle", None, None, "", None, "", 3, 0, 0, False, 1, 12,

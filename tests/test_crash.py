@@ -176,7 +176,7 @@ def test_kill_9_mid_request_then_restart(tiny_model_dir, tmp_path):
                     assert data == expected[answer.pitch], f"client {number}: a stale or foreign MIDI for {answer.pitch}"
                 else:
                     assert data[:2] == b"\xff\xf3" or data[:4] == b"\x89PNG", path  # MP3 or PNG
-    for path in (tmp_path / "melody-knobs").rglob("*"):  # the app's own output folder (render.OUT_DIR)
+    for path in (tmp_path / "melody-knobs").rglob("*"):  # the app's own output folder (store.OUT_DIR)
         if path.is_file() and not path.name.startswith("."):  # ".name.xxxx": a write cut by the kill, never served
             assert render.digest(path.read_bytes()) == path.parent.name, f"{path} does not hash to its folder"
     print(f"start {first_start:.1f} s, restart {second_start:.1f} s, every client answered again "

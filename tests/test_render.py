@@ -15,6 +15,7 @@ import pretty_midi
 import pytest
 from test_pianoroll import random_song
 
+from ui import store
 from vae import render
 from vae import synth as synthesis
 from vae.melody import HOLD, REST, midi_to_tokens, tokens_to_notes
@@ -191,12 +192,12 @@ def test_midi_bytes_round_trip(rng, bpm):
 
 
 def test_output_files_are_written_once_per_content_under_out_dir(song, tmp_path, monkeypatch):
-    monkeypatch.setattr(render, "OUT_DIR", tmp_path)
-    roll, audio, midi = render.result_files(song, song, 100.0, render.Label("a title", "my song: +3"))
+    monkeypatch.setattr(store, "OUT_DIR", tmp_path)
+    roll, audio, midi = store.result_files(song, song, 100.0, render.Label("a title", "my song: +3"))
     assert [p.name for p in (roll, audio, midi)] == ["my_song_+3.png", "my_song_+3.mp3", "my_song_+3.mid"]
-    assert render.result_files(song, song, 100.0, render.Label("a title", "my song: +3"), lossless=True).audio.suffix == ".wav"
+    assert store.result_files(song, song, 100.0, render.Label("a title", "my song: +3"), lossless=True).audio.suffix == ".wav"
     assert all(p.is_relative_to(tmp_path) for p in (roll, audio, midi)) and np.array_equal(midi_to_tokens(midi), song)
-    assert render.midi_file(song, 100.0, "my song: +3") == midi, "the same content is the same file"
+    assert store.midi_file(song, 100.0, "my song: +3") == midi, "the same content is the same file"
     assert render.safe_stem("../..") == "song"
 
 
@@ -234,37 +235,37 @@ def test_page_audio_is_small_and_sounds_like_the_wav(encoder):
 
 
 def test_the_output_cache_stays_bounded_over_300_moves(monkeypatch, tmp_path):
-    monkeypatch.setattr(render, "OUT_DIR", tmp_path / "out")
-    monkeypatch.setattr(render, "CACHE_BYTES", 2_000_000)
-    monkeypatch.setattr(render, "CACHE_GRACE_SECONDS", 0.0)
+    monkeypatch.setattr(store, "OUT_DIR", tmp_path / "out")
+    monkeypatch.setattr(store, "CACHE_BYTES", 2_000_000)
+    monkeypatch.setattr(store, "CACHE_GRACE_SECONDS", 0.0)
     rng = np.random.default_rng(0)
     sizes = []
     for move in range(300):  # roll + audio + MIDI of ~140 kB a move, as the page's knob move writes them
         for name, size in (("roll.png", 15_000), ("song.ogg", 120_000), ("song.mid", 300)):
-            render.write_output(rng.bytes(size), f"move{move}_{name}")
-        sizes.append(render.disk_cache.folder_bytes(render.OUT_DIR))
+            store.write_output(rng.bytes(size), f"move{move}_{name}")
+        sizes.append(store.disk_cache.folder_bytes(store.OUT_DIR))
     assert max(sizes) <= 2_000_000 + 140_000, "the bound holds, give or take the move being written"
     assert sizes[-1] > 1_000_000, "recent files are kept"
-    last = render.write_output(b"the newest file", "new.txt")
+    last = store.write_output(b"the newest file", "new.txt")
     assert last.is_file() and last.read_bytes() == b"the newest file"
 
 
 def test_recently_used_files_are_kept_and_a_dropped_one_is_written_again(monkeypatch, tmp_path):
-    monkeypatch.setattr(render, "OUT_DIR", tmp_path / "out")
-    monkeypatch.setattr(render, "CACHE_BYTES", 100_000)
-    old = render.write_output(b"x" * 40_000, "old.bin")
-    other = render.write_output(b"y" * 40_000, "other.bin")
+    monkeypatch.setattr(store, "OUT_DIR", tmp_path / "out")
+    monkeypatch.setattr(store, "CACHE_BYTES", 100_000)
+    old = store.write_output(b"x" * 40_000, "old.bin")
+    other = store.write_output(b"y" * 40_000, "other.bin")
     now = time.time()
     os.utime(old.parent, (now - 20, now - 20))  # written first ...
     os.utime(other.parent, (now - 10, now - 10))
-    assert render.write_output(b"x" * 40_000, "old.bin") == old  # ... and used again: the most recently used
-    monkeypatch.setattr(render, "CACHE_GRACE_SECONDS", 0.0)
-    render.disk_cache.prune(render.OUT_DIR, 50_000, grace=0.0)
+    assert store.write_output(b"x" * 40_000, "old.bin") == old  # ... and used again: the most recently used
+    monkeypatch.setattr(store, "CACHE_GRACE_SECONDS", 0.0)
+    store.disk_cache.prune(store.OUT_DIR, 50_000, grace=0.0)
     assert old.is_file(), "the least recently used folder went first, not the oldest written"
-    render.disk_cache.prune(render.OUT_DIR, 0, grace=3600)
+    store.disk_cache.prune(store.OUT_DIR, 0, grace=3600)
     assert old.is_file(), "nothing handed out within the grace period is dropped"
-    render.disk_cache.prune(render.OUT_DIR, 0, grace=0.0)
-    assert not old.exists() and render.write_output(b"x" * 40_000, "old.bin").is_file()
+    store.disk_cache.prune(store.OUT_DIR, 0, grace=0.0)
+    assert not old.exists() and store.write_output(b"x" * 40_000, "old.bin").is_file()
 
 
 def test_without_lameenc_the_page_gets_ogg_and_without_soundfile_too_the_wav(monkeypatch):
@@ -296,11 +297,11 @@ def test_long_page_audio_is_encoded_without_crashing_the_process():
 
 
 def test_a_song_played_again_is_not_synthesised_again(song, tmp_path, monkeypatch):
-    monkeypatch.setattr(render, "OUT_DIR", tmp_path)
+    monkeypatch.setattr(store, "OUT_DIR", tmp_path)
     calls, synthesize = [], render.synthesize
-    monkeypatch.setattr(render, "synthesize", lambda *a, **kw: calls.append(1) or synthesize(*a, **kw))
-    first = render.audio_file(song, 100.0, "again")
-    assert render.audio_file(song, 100.0, "again") == first and len(calls) == 1, "the knob came back: same file"
-    assert render.audio_file(song, 100.0, "again", lossless=True).suffix == ".wav" and len(calls) == 2
+    monkeypatch.setattr(store, "synthesize", lambda *a, **kw: calls.append(1) or synthesize(*a, **kw))
+    first = store.audio_file(song, 100.0, "again")
+    assert store.audio_file(song, 100.0, "again") == first and len(calls) == 1, "the knob came back: same file"
+    assert store.audio_file(song, 100.0, "again", lossless=True).suffix == ".wav" and len(calls) == 2
     first.unlink()  # dropped by the bounded cache: written again
-    assert render.audio_file(song, 100.0, "again").read_bytes()[:2] == b"\xff\xf3" and len(calls) == 3
+    assert store.audio_file(song, 100.0, "again").read_bytes()[:2] == b"\xff\xf3" and len(calls) == 3

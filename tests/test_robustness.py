@@ -25,7 +25,8 @@ from midi_files import chords_midi, melody_midi, tempo_change_midi, write_midi
 
 import app
 import vae.song
-from vae import hub, knobs, pianoroll, render, song
+from ui import store
+from vae import hub, knobs, pianoroll, song
 from vae.bundle import Bundle, load_bundle
 from vae.melody import (
     BPM_RANGE,
@@ -194,14 +195,14 @@ def tiny_bundle(tiny_model_dir) -> Bundle:
 def test_knobs_on_a_song_at_the_edge_of_the_midi_range_give_valid_tokens(tiny_bundle, tmp_path, monkeypatch,
                                                                          pitch, turned):
     """The knobs move z, never the tokens: whatever the decoder says is a token, and it renders and plays."""
-    monkeypatch.setattr(render, "OUT_DIR", tmp_path)
+    monkeypatch.setattr(store, "OUT_DIR", tmp_path)
     tokens = notes_to_tokens([(4 * i, 4 * i + 4, pitch) for i in range(16)], n_steps=64)
     s = song.prepare_song(tiny_bundle.model, Melody(tokens=tokens, bpm=120.0), f"at{pitch}")
     result = knobs.apply(tiny_bundle.model, tiny_bundle.space, s.tokens, turned, latents=s.latents)
     assert check_tokens(result).shape == tokens.shape
     assert pianoroll.piano_roll(result, compare=tokens).shape == (pianoroll.ROLL_HEIGHT, pianoroll.ROLL_WIDTH, 3)
-    assert render.audio_file(result, s.bpm, "edge", lossless=True).read_bytes().startswith(b"RIFF")
-    written = pretty_midi.PrettyMIDI(str(render.midi_file(result, s.bpm, "edge")))
+    assert store.audio_file(result, s.bpm, "edge", lossless=True).read_bytes().startswith(b"RIFF")
+    written = pretty_midi.PrettyMIDI(str(store.midi_file(result, s.bpm, "edge")))
     assert all(0 <= n.pitch <= 127 for track in written.instruments for n in track.notes)  # fitted: maybe none
 
 
@@ -223,13 +224,13 @@ def test_a_song_code_with_a_tempo_outside_the_range_is_refused(bpm):
 
 
 def test_concurrent_writers_of_one_output_never_expose_half_a_file(tmp_path, monkeypatch):
-    monkeypatch.setattr(render, "OUT_DIR", tmp_path)
+    monkeypatch.setattr(store, "OUT_DIR", tmp_path)
     data = np.random.default_rng(0).bytes(8 * MB)
     barrier, seen = threading.Barrier(8), []
 
     def work() -> None:
         barrier.wait()
-        seen.append(render.write_output(data, "same.wav").read_bytes() == data)
+        seen.append(store.write_output(data, "same.wav").read_bytes() == data)
 
     threads = [threading.Thread(target=work) for _ in range(8)]
     for t in threads:
@@ -354,7 +355,7 @@ def test_an_unreachable_hub_falls_back_within_seconds_and_the_model_tab_says_why
     for name in ("HF_HUB_CACHE", "HF_HUB_OFFLINE", hub.ENV_MODEL, hub.ENV_REVISION):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(hub, "BUNDLED_DIR", Path(tiny_model_dir))
-    monkeypatch.setattr(render, "OUT_DIR", tmp_path / "out")
+    monkeypatch.setattr(store, "OUT_DIR", tmp_path / "out")
 
     start = time.monotonic()
     bundle = load_bundle("someone/unreachable-knobs")

@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 from midi_files import melody_midi
 
+from ui import store
 from ui.knobs_tab import song_summary
-from vae import render, song
+from vae import song
 from vae.bundle import load_bundle
 from vae.melody import HOLD, tokens_to_link_code
 
@@ -17,18 +18,20 @@ def bundle(tiny_model_dir):
 
 @pytest.fixture
 def twinkle(bundle, tmp_path, monkeypatch):
-    monkeypatch.setattr(render, "OUT_DIR", tmp_path)
+    monkeypatch.setattr(store, "OUT_DIR", tmp_path)
     source = song.SongSource(example="twinkle")
     melody, name = source.read()
     return song.prepare_song(bundle.model, melody, name, source)
 
 
-def test_prepare_song_caches_latents_and_writes_the_original_once(twinkle, bundle):
+def test_prepare_song_caches_latents_and_the_store_writes_the_original(twinkle, bundle, tmp_path):
     assert twinkle.latents.shape == (6, bundle.model.config.latent_dim) and twinkle.n_bars == 12
-    assert twinkle.roll_path.read_bytes()[:4] == b"\x89PNG" and twinkle.page_audio_path.read_bytes()[:2] == b"\xff\xf3"
-    assert twinkle.files() == (twinkle.roll_path, twinkle.page_audio_path)
-    assert twinkle.files(lossless=True).audio.read_bytes()[:4] == b"RIFF", "a WAV is written when asked for"
-    assert twinkle.roll_path.name == "twinkle-original.png"
+    assert not list(tmp_path.rglob("*.*")), "the library writes no file: the page's store does"
+    roll, audio = store.original_files(twinkle)
+    assert roll.read_bytes()[:4] == b"\x89PNG" and audio.read_bytes()[:2] == b"\xff\xf3"
+    assert store.original_files(twinkle) == (roll, audio), "written once per content"
+    assert store.original_files(twinkle, lossless=True).audio.read_bytes()[:4] == b"RIFF", "a WAV when asked for"
+    assert roll.name == "twinkle-original.png"
     key = song.SongSource(example="twinkle").key()
     assert twinkle.matches(key, None) and not twinkle.matches(key, 3)
     assert not twinkle.matches(key, None, song.Reading(faithful=False))

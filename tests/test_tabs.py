@@ -10,11 +10,11 @@ import gradio as gr
 import pytest
 
 import app
+from ui import store
 from ui.analogy_tab import Analogy
 from ui.interpolate_tab import Interpolate
 from ui.sampling_tab import Sampling
 from ui.typed_tab import TYPED_EXAMPLE, Typed
-from vae import render
 from vae.bundle import load_bundle
 from vae.melody import link_code_to_tokens, load_melody
 from vae.notation import parse_melody
@@ -23,7 +23,7 @@ from vae.notation import parse_melody
 @pytest.fixture(scope="module")
 def ideas(tiny_model_dir, tmp_path_factory):
     patch = pytest.MonkeyPatch()
-    patch.setattr(render, "OUT_DIR", tmp_path_factory.mktemp("tabs_out"))
+    patch.setattr(store, "OUT_DIR", tmp_path_factory.mktemp("tabs_out"))
     h = app.Handlers(load_bundle(str(tiny_model_dir)))
     yield SimpleNamespace(h=h, analogy=Analogy(h), sampling=Sampling(h), typed=Typed(h))
     patch.undo()

@@ -16,7 +16,7 @@ import torch
 from tiny_model import make_tiny_model_folder
 
 import app
-from vae import render
+from ui import store
 from vae.bundle import load_bundle
 from vae.checkpoint import CONFIG_FILE, MAX_WEIGHT, WEIGHTS_FILE, load_folder, weights_sha256
 from vae.hub import PAPER_DIR, load_model
@@ -159,7 +159,7 @@ def test_a_dims_json_of_another_model_is_refused_and_the_dims_are_computed_with_
             in bundle.dims_note), bundle.dims_note
     assert "computed at start-up" in bundle.dims_note
 
-    monkeypatch.setattr(render, "OUT_DIR", tmp_path / "out")
+    monkeypatch.setattr(store, "OUT_DIR", tmp_path / "out")
     demo = app.build_demo(bundle)
     texts = [b.value for b in demo.blocks.values() if type(b).__name__ == "Markdown" and isinstance(b.value, str)]
     assert any("it was measured on other weights" in t and t.startswith("# Melody Knobs") for t in texts), "banner"
@@ -170,7 +170,7 @@ def test_the_app_falls_back_from_a_truncated_folder_and_says_why(folders, user_f
     weights = user_folder / WEIGHTS_FILE
     weights.write_bytes(weights.read_bytes()[:1000])
     monkeypatch.setattr("vae.hub.BUNDLED_DIR", folders["bundled"])
-    monkeypatch.setattr(render, "OUT_DIR", tmp_path / "out")
+    monkeypatch.setattr(store, "OUT_DIR", tmp_path / "out")
     bundle = load_bundle(str(user_folder))
     assert bundle.source_info.source == "bundled" and not bundle.dims_computed
     demo = app.build_demo(bundle)

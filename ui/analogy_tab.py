@@ -7,6 +7,7 @@ from urllib.parse import urlencode
 
 import gradio as gr
 
+from ui import store
 from ui.common import DEFAULT, EXAMPLES, MP3, picker, read
 from ui.guards import as_faithful, as_lossless, private, user_errors
 from vae import ideas, render
@@ -37,7 +38,7 @@ class Analogy:
         (pitch, p_name), r_name = ((a, name_a), name_b) if direction == "a_pitch" else ((b, name_b), name_a)
         title = f"pitch of {p_name}, rhythm of {r_name} (mix {float(mix):g})" + " (random control)" * bool(control)
         stem = f"{p_name}_with_rhythm_of_{r_name}_mix{float(mix):g}" + "_control" * bool(control)
-        files = render.result_files(result, pitch.tokens, pitch.bpm, render.Label(title, stem),
+        files = store.result_files(result, pitch.tokens, pitch.bpm, render.Label(title, stem),
                                     lossless=as_lossless(audio_format))
         return tuple(map(str, files))
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import gradio as gr
 import numpy as np
 
-from vae import render, song
+from ui import store
+from vae import song
 from vae.melody import Melody
 from vae.pianoroll import piano_roll_thumbnail
 
@@ -25,7 +26,7 @@ def thumbnail_gallery(songs, stem: str, captions) -> list[tuple[str, str]]:
     """(thumbnail PNG path, caption) of each song (T,), all on one pitch scale."""
     notes = np.concatenate([s[s < 128] for s in songs])
     window = (max(0, int(notes.min()) - 1), min(127, int(notes.max()) + 1)) if notes.size else None
-    return [(str(render.image_file(piano_roll_thumbnail(s, pitch_range=window), f"{stem}_{i + 1}")), caption)
+    return [(str(store.image_file(piano_roll_thumbnail(s, pitch_range=window), f"{stem}_{i + 1}")), caption)
             for i, (s, caption) in enumerate(zip(songs, captions, strict=True))]
 
 

@@ -8,9 +8,10 @@ from types import SimpleNamespace
 import gradio as gr
 import numpy as np
 
+from ui import store
 from ui.common import DEFAULT, EXAMPLES, song_picker
 from ui.guards import as_faithful, private, user_errors
-from vae import knobs, render, song
+from vae import knobs, song
 from vae.knobs import GRID_RANGE, GridState
 from vae.pianoroll import thumbnails
 
@@ -22,7 +23,7 @@ READY = "Click a cell to hear it, or play the diagonal."
 def grid_gallery(cells: np.ndarray) -> list[tuple[Path, str]]:
     """The grid's cells (N, N, 32) as (thumbnail PNG file, caption), row by row."""
     n = len(cells)
-    return [(render.image_file(image, f"cell_{k // n}_{k % n}"), knobs.grid_caption(k // n, k % n, n))
+    return [(store.image_file(image, f"cell_{k // n}_{k % n}"), knobs.grid_caption(k // n, k % n, n))
             for k, image in enumerate(thumbnails(cells))]
 
 
@@ -50,7 +51,7 @@ class Interpolate:
         if not isinstance(grid, GridState):  # a sentence, not an error: nothing is broken
             return None, None, NO_GRID
         i, j = grid.position(evt.index)
-        audio, midi = render.sound_files(grid.cells[i, j], grid.bpm, f"cell_{i}_{j}")
+        audio, midi = store.sound_files(grid.cells[i, j], grid.bpm, f"cell_{i}_{j}")
         return str(audio), str(midi), f"Cell: {knobs.grid_caption(i, j, grid.n)}"
 
     @user_errors
@@ -58,7 +59,7 @@ class Interpolate:
         """The cells (i, i) from source to target joined into one melody: audio and MIDI."""
         if not isinstance(grid, GridState):
             return None, None, NO_GRID
-        audio, midi = render.sound_files(knobs.diagonal(grid.cells), grid.bpm, "diagonal")
+        audio, midi = store.sound_files(knobs.diagonal(grid.cells), grid.bpm, "diagonal")
         return str(audio), str(midi), "The diagonal, source to target"
 
     @staticmethod

@@ -13,7 +13,7 @@ from types import SimpleNamespace
 
 import gradio as gr
 
-from ui import links, staff
+from ui import links, staff, store
 from ui.common import DEFAULT, EXAMPLES, MP3, song_picker
 from ui.guards import as_faithful, as_lossless, private, user_errors
 from vae import knobs, measures, render, score, song
@@ -86,7 +86,7 @@ class Handlers:
         for message in s.warnings:
             gr.Warning(message, duration=NOTICE_SECONDS)
         first, last = s.bar_range(bars if bars and all(bars) else None)
-        roll, page_audio = s.files()
+        roll, page_audio = store.original_files(s)
         return (str(roll), str(page_audio), self.summary(s, model),
                 gr.Dropdown(choices=s.tracks, value=s.track if s.tracks else None, visible=len(s.tracks) > 1,
                             allow_custom_value=True),
@@ -98,7 +98,7 @@ class Handlers:
                       state=None, model=None, faithful=True, audio_format=MP3):
         """Load a song (upload > song code > example): its piano roll, its audio (MP3, or "wav"), facts about it."""
         s = self._song(state, self.source(example, midi_file, track, song_code, bpm), model, faithful)
-        return *map(str, s.files(as_lossless(audio_format))), s.facts(), s
+        return *map(str, store.original_files(s, as_lossless(audio_format))), s.facts(), s
 
     def load_page_song(self, state, model, faithful, bar_from, bar_to, *source):
         """The song the SOURCE widgets' values name, keeping the bar range where it fits (a share link's)."""
@@ -107,13 +107,13 @@ class Handlers:
     @staticmethod
     def _turn(s: song.Song, b: Bundle, controls, lossless: bool = False):
         """The knobs (as :meth:`Knobs.from_controls` takes them) on a loaded song: the knobs, the result, and its
-        files as they are ready (:func:`render.result_files_as_ready`: roll and MIDI, then the audio: MP3, or with
+        files as they are ready (:func:`store.result_files_as_ready`: roll and MIDI, then the audio: MP3, or with
         ``lossless`` WAV)."""
         k = Knobs.from_controls(controls, n_bars=s.n_bars)
         title, stem = k.title(s.label, b.space.offset_names), k.stem(s.name)  # named before the walk goes down
         result = knobs.apply(b.model, b.space, s.tokens, k, latents=s.latents)
         label = render.Label(title, stem)
-        return k, result, render.result_files_as_ready(result, s.tokens, s.bpm, label, k.bars, lossless)
+        return k, result, store.result_files_as_ready(result, s.tokens, s.bpm, label, k.bars, lossless)
 
     @user_errors
     def modulate(self, example=DEFAULT, midi_file=None, track=None, song_code=None, bpm=None,  # noqa: PLR0913 (an API endpoint: its parameters are the API's names)

@@ -7,6 +7,7 @@ from urllib.parse import urlencode
 
 import gradio as gr
 
+from ui import store
 from ui.common import DEFAULT, MP3, picker, read, thumbnail_gallery
 from ui.guards import as_faithful, as_lossless, private, user_errors
 from vae import ideas, render, song
@@ -28,10 +29,10 @@ class Sampling:
         """Gallery, and roll / audio (MP3, or "wav") / MIDI of all the songs one after another, and the per-user
         state."""
         joined = ideas.join_with_rests(songs)
-        roll = render.write_output(roll_png(joined, title=f"{stem}: {len(songs)}, a bar of rest between"),
+        roll = store.write_output(roll_png(joined, title=f"{stem}: {len(songs)}, a bar of rest between"),
                                    f"{stem}.png")
         return (thumbnail_gallery(songs, stem, captions), str(roll),
-                *map(str, render.sound_files(joined, bpm, stem, as_lossless(audio_format))),
+                *map(str, store.sound_files(joined, bpm, stem, as_lossless(audio_format))),
                 ideas.SongSet(list(songs), bpm, stem))
 
     @user_errors
@@ -71,7 +72,7 @@ class Sampling:
         if not many:
             raise ValueError("make some melodies first")
         i = int(evt.index)
-        return *map(str, render.sound_files(many.songs[i], many.bpm, f"{many.stem}_{i + 1}")), \
+        return *map(str, store.sound_files(many.songs[i], many.bpm, f"{many.stem}_{i + 1}")), \
             f"Playing {many.stem} {i + 1}"
 
     def link(self, base, model, n, temperature, seed) -> str:

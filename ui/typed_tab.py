@@ -9,6 +9,7 @@ from types import SimpleNamespace
 
 import gradio as gr
 
+from ui import store
 from ui.guards import private, user_errors
 from vae import render
 from vae.melody import tokens_to_link_code
@@ -48,7 +49,7 @@ class Typed:
     def as_midi(text) -> str:
         """A typed melody as a MIDI file, for the Interpolate tab's file inputs."""
         melody = parse_melody(text)
-        return str(render.midi_file(melody.tokens, melody.bpm, render.safe_stem(tune_title(text))))
+        return str(store.midi_file(melody.tokens, melody.bpm, render.safe_stem(tune_title(text))))
 
     @staticmethod
     def preview(text):
@@ -61,7 +62,7 @@ class Typed:
         except ValueError as err:
             return None, "", 120.0, "", f"⚠️ **This melody does not read**: {err}. {TYPED_HELP}"
         title = tune_title(text)
-        roll = render.write_output(roll_png(melody.tokens, title=title), "typed.png")
+        roll = store.write_output(roll_png(melody.tokens, title=title), "typed.png")
         warn = "".join(f" ⚠️ {w}." for w in melody.warnings)
         return (str(roll), tokens_to_link_code(melody.tokens), melody.bpm, title,
                 (f"**{title}**: {len(melody.tokens) // 16} bars at {melody.bpm:g} bpm: "

@@ -1,7 +1,7 @@
 """A folder of content-addressed output folders on disk, bounded in bytes: the least recently used go first.
 
 ``vae.render`` writes each output file to ``<folder>/<digest>/<name>`` and reports the bytes here; a
-folder's modification time is when it was last handed out (``render.write_output`` touches it).
+folder's modification time is when it was last handed out (``ui.store.write_output`` touches it).
 """
 
 from __future__ import annotations

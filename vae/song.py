@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -34,7 +33,6 @@ from vae.melody import (
     tokens_to_link_code,
 )
 from vae.notation import parse_melody
-from vae.pianoroll import piano_roll, png_bytes
 from vae.resources import asset
 from vae.score import estimate_key
 from vae.timing import timed
@@ -46,13 +44,6 @@ MAX_UPLOAD_BYTES = 2 * 1024 * 1024  # a MIDI melody is a few kB
 MAX_SONG_SECONDS = 30 * 60  # longest audio rendered (MAX_BARS at >= 69 bpm); its peak memory grows with length
 LIMITS = (f"Limits: MIDI files up to {MAX_UPLOAD_BYTES // 2**20} MB, {MAX_BARS} bars and {MAX_SONG_SECONDS // 60} "
           f"minutes, played at {BPM_RANGE[0]:g} to {BPM_RANGE[1]:g} bpm.")
-
-
-class OriginalFiles(NamedTuple):
-    """A song's own files as the page shows them: its piano roll (PNG) and its audio (the page's MP3, or a WAV)."""
-
-    roll: Path
-    audio: Path
 
 
 @dataclass
@@ -74,8 +65,6 @@ class Song:
     faithful: bool = True  # whether the latents were fitted to the song (else μ)
     unmoved: np.ndarray | None = None  # int64 (T,): the song decoded with the knobs at 0 (what the knobs move from)
     model_name: str = ""  # the model the latents are of
-    roll_path: Path | None = None  # the original's piano roll (PNG)
-    page_audio_path: Path | None = None  # the original's audio (Ogg, see render.page_audio_bytes); a WAV on request
     upload: str | None = None  # the uploaded file the song was read from, if it was
     choice: str = ""  # which track is the melody and why, when the file has several
     title: str = ""  # what the page calls it, e.g. an example's tune title (default: the name)
@@ -99,16 +88,6 @@ class Song:
     @property
     def n_clips(self) -> int:
         return len(self.latents)
-
-    def files(self, lossless: bool = False) -> OriginalFiles:
-        """The original's (roll PNG, audio): the page's Ogg, written again where the bounded output cache dropped
-        them, or with ``lossless`` a WAV (written when asked for)."""
-        if not all(p is not None and p.is_file() for p in (self.roll_path, self.page_audio_path)):
-            self.roll_path, self.page_audio_path = original_files(self.tokens, self.bpm, self.name, self.label)
-        if lossless:
-            return OriginalFiles(self.roll_path, render.audio_file(self.tokens, self.bpm, f"{self.name}-original",
-                                                                   lossless=True))
-        return OriginalFiles(self.roll_path, self.page_audio_path)
 
     def bar_range(self, keep: tuple[int, int] | None = None) -> tuple[int, int]:
         """(first, last) bar, counted from 1: ``keep`` moved into this song (a share link's range), else all."""
@@ -245,8 +224,7 @@ class Reading:
 
 def prepare_song(model, melody: Melody, name: str, source: SongSource | None = None, title: str = "",
                  reading: Reading | None = None) -> Song:
-    """Encode a melody's clips once and render its original roll and audio to files (``title``: what the
-    page calls it, default ``name``; ``source``: where it was read, None for tokens made here). The latents are
+    """Encode a melody's clips once (``title``: what the page calls it, default ``name``; ``source``: where it was read, None for tokens made here). The latents are
     found as ``reading`` says (default: fitted to the clips, :func:`vae.inference.encode_z`), else μ.
 
     Raises:
@@ -262,26 +240,17 @@ def prepare_song(model, melody: Melody, name: str, source: SongSource | None = N
     accuracy, model_accuracy = float((played == clips).mean()), float((own == clips).mean())
     tracks = [(f"{t.index + 1}. {t.name} ({t.notes} notes)", t.index) for t in melody.instruments if t.melodic]
     chosen = melody.instruments[melody.instrument] if melody.instruments else None
-    choice = (f"**Melody: track {chosen.index + 1}, {chosen.name}** (median pitch "
+    choice = (f"Melody: track {chosen.index + 1}, {chosen.name} (median pitch "
               f"{note_number_to_name(round(chosen.pitch))}). Unless you pick another track, the melody is the "
               f"highest voice, as in a chorale's soprano, of the tracks that play at least {MELODY_MIN_SHARE:.0%} as "
               "many notes as the busiest." if chosen and len(tracks) > 1 else "")
-    roll, page_audio = original_files(melody.tokens, melody.bpm, name, title)
     key = source.key() if source else f"tokens:{render.digest(melody.tokens.tobytes())}:{melody.bpm}"
     return Song(key=key, name=name, tokens=melody.tokens, bpm=melody.bpm, latents=latents,
                 example=source.example_name if source else None, meter=melody.meter, warnings=melody.messages,
                 tracks=tracks, track=melody.instrument, accuracy=accuracy, model_accuracy=model_accuracy,
                 faithful=bool(reading.faithful), unmoved=join_clips(played)[: len(melody.tokens)],
-                model_name=reading.model_name, roll_path=roll, page_audio_path=page_audio,
+                model_name=reading.model_name,
                 upload=str(source.upload) if source and source.upload else None, choice=choice, title=title)
-
-
-def original_files(tokens: np.ndarray, bpm: float, name: str, label: str | None = None) -> OriginalFiles:
-    """A song's own piano roll (PNG, captioned ``label``, default ``name``) and page audio (Ogg), written under
-    ``render.OUT_DIR`` with ``name`` in their file names."""
-    roll = piano_roll(tokens, title=f"{label or name}: original, {len(tokens) // STEPS_PER_BAR} bars")
-    stem = f"{render.safe_stem(name)}-original"
-    return OriginalFiles(render.write_output(png_bytes(roll), f"{stem}.png"), render.audio_file(tokens, bpm, stem))
 
 
 def track_number(track) -> int | None:
