@@ -34,8 +34,8 @@ def open_page(browser, url: str, width: int = 1400, height: int = 1000):
     facts."""
     page = browser.new_page(viewport={"width": width, "height": height})
     page.goto(url)
-    page.wait_for_selector("#result-roll img", timeout=60_000)
-    page.wait_for_function("() => document.querySelector('#song-info')?.innerText.includes('bars')", timeout=30_000)
+    page.wait_for_selector("#result-roll img", timeout=120_000)  # a first load fits the song (slow on a busy machine)
+    page.wait_for_function("() => document.querySelector('#song-info')?.innerText.includes('bars')", timeout=60_000)
     return page
 
 
