@@ -25,7 +25,7 @@ from vae.score import estimate_key
 
 FAITHFUL_HELP = "On: the song's latents are fitted to it, so the knobs at 0 play it as it is. Off: the model's reading."
 NOTICE_SECONDS = 8  # a pop-up goes after this long, so that an old message never sits beside a new song
-SOURCE = ("example", "upload", "track", "code", "bpm", "title")  # a song's widgets, in the order handlers take them
+SOURCE = ("example", "upload", "track", "code", "bpm", "title")  # a song's widgets in handler order: SongSource fields
 
 
 def song_summary(s: song.Song) -> str:
@@ -63,9 +63,10 @@ class Handlers:
         return model if model in self.bundles else next(iter(self.bundles))
 
     @staticmethod
-    def source(example=DEFAULT, midi_file=None, track=None, code=None, bpm=None, title="") -> song.SongSource:
-        """The song the SOURCE widgets' values (or an API call's) name."""
-        return song.SongSource(example=example, upload=midi_file, code=code, bpm=bpm, track=track, title=title or "")
+    def source(*values) -> song.SongSource:
+        """The song the SOURCE widgets' values (or an API call's, in the same order) name."""
+        named = dict(zip(SOURCE, values, strict=False))
+        return song.SongSource(**named | {"title": named.get("title") or ""})
 
     def _song(self, state, source: song.SongSource, model=None, faithful=True) -> song.Song:
         default = model in (None, "", next(iter(self.bundles)))  # songs of the default model carry no model name
@@ -143,7 +144,7 @@ class Handlers:
         """An uploaded file replaces the song; the box is emptied, ready for another. A file that is refused
         leaves the box too, and the song before it stays, whichever it was."""
         try:
-            loaded = self.load_song(self.source(midi_file=midi_file), state, model, faithful)
+            loaded = self.load_song(song.SongSource(upload=midi_file), state, model, faithful)
         except gr.Error as err:
             playing = state.label if isinstance(state, song.Song) else "The song you had"
             gr.Warning(f"{err.message[:1].upper()}{err.message[1:]}. {playing} stays loaded.",

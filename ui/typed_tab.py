@@ -11,7 +11,7 @@ import gradio as gr
 
 from ui import store
 from ui.guards import private, user_errors
-from vae import render
+from vae import render, song
 from vae.melody import tokens_to_link_code
 from vae.notation import parse_melody, tokens_to_text
 from vae.pianoroll import roll_png
@@ -40,7 +40,7 @@ class Typed:
         if not code:
             raise gr.Error("Type a melody that reads first: the message under the box says what is wrong.",
                            print_exception=False)
-        loaded = self.h.load_song(self.h.source(code=code, bpm=bpm, title=title), state, model, faithful)
+        loaded = self.h.load_song(song.SongSource(code=code, bpm=bpm, title=title), state, model, faithful)
         gr.Info(f"“{title}” is in the Knobs tab.", duration=4)
         return gr.Tabs(selected="knobs"), None, code, bpm, title, *loaded
 
