@@ -9,6 +9,7 @@ import contextlib
 import os
 import tempfile
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -17,7 +18,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from vae import disk_cache
+from vae import disk_cache, timing
 from vae.melody import STEPS_PER_BAR, as_song
 from vae.pianoroll import piano_roll, png_bytes, roll_png
 from vae.render import (
@@ -32,7 +33,6 @@ from vae.render import (
     wav_bytes,
 )
 from vae.song import Song
-from vae.timing import timed
 
 OUT_DIR = Path(tempfile.gettempdir()) / "melody-knobs"  # rolls, audio and MIDI files handed to the UI
 CACHE_BYTES = int(float(os.environ.get("MELODY_KNOBS_CACHE_MB", "256")) * 2**20)  # bound of OUT_DIR on disk
@@ -47,11 +47,18 @@ _written_lock = threading.Lock()
 # answer, so a user downloading it while another user gets the same answer would receive half a file.
 
 
-@timed("write")
 def write_output(data: bytes, filename: str) -> Path:
-    """Write ``data`` to ``OUT_DIR/<digest>/filename`` (once per content) and return the path.
+    """Write ``data`` to ``OUT_DIR/<digest>/filename`` (once per content) and return the path; timed as "write"
+    (:mod:`vae.timing`). A file written before is marked as used (its folder's time), so the bounded cache keeps
+    it longest."""
+    start = time.perf_counter()
+    try:
+        return _write(data, filename)
+    finally:
+        timing.record("write", time.perf_counter() - start)
 
-    A file written before is marked as used (its folder's time), so the bounded cache keeps it longest."""
+
+def _write(data: bytes, filename: str) -> Path:
     path = OUT_DIR / digest(data) / filename
     if path.is_file():
         try:
