@@ -56,6 +56,17 @@ def _link(page, elem_id: str) -> str:
     return page.locator(f"#{elem_id} textarea, #{elem_id} input").first.input_value()
 
 
+def _turn(page, knob: str, value: str) -> str:
+    """Type ``value`` into a knob's number box and wait for the new roll; returns its decoded URL."""
+    before = unquote(page.locator(ROLL).get_attribute("src"))
+    number = page.locator(f"#{knob} input[type=number]")
+    number.fill(value)
+    number.press("Enter")
+    page.wait_for_function("(b) => decodeURIComponent(document.querySelector('#result-roll img').src) !== b",
+                           arg=before, timeout=30_000)
+    return unquote(page.locator(ROLL).get_attribute("src"))
+
+
 def _toasts(page, text: str):
     return page.locator(".toast-body").filter(has_text=text)
 
@@ -79,13 +90,7 @@ def test_a_second_upload_replaces_the_first_and_a_refused_one_names_the_song_tha
     page.locator("#song-upload input[type=file]").set_input_files(str(bad))
     _toasts(page, "second_air stays loaded").wait_for(timeout=30_000)
     assert "second_air" in _text_of(page, "#song-info") and "Twinkle" not in _text_of(page, "#song-info")
-    before = unquote(page.locator(ROLL).get_attribute("src"))
-    number = page.locator("#pitch input[type=number]")
-    number.fill("3")
-    number.press("Enter")
-    page.wait_for_function("(b) => decodeURIComponent(document.querySelector('#result-roll img').src) !== b",
-                           arg=before, timeout=30_000)
-    assert "second_air_pitch+3" in unquote(page.locator(ROLL).get_attribute("src")), "a knob moves the song kept"
+    assert "second_air_pitch+3" in _turn(page, "pitch", "3"), "a knob moves the song kept"
 
 
 # ----------------------------------------------------------------------------- 2: the model, named and carried
@@ -104,12 +109,7 @@ def test_the_model_is_named_on_every_tab_and_travels_in_the_link(page, browser, 
     assert "(default model)" not in page.content()
     paper_names = page.locator(".offset [data-testid=block-info]").all_inner_texts()
     assert paper_names != regular_names, "the Advanced sliders name the dims of the model in use"
-    before = unquote(page.locator(ROLL).get_attribute("src"))
-    number = page.locator("#pitch input[type=number]")
-    number.fill("2")
-    number.press("Enter")
-    page.wait_for_function("(b) => decodeURIComponent(document.querySelector('#result-roll img').src) !== b",
-                           arg=before, timeout=30_000)
+    _turn(page, "pitch", "2")
     page.wait_for_function("() => document.querySelector('#share-link textarea, #share-link input')"
                            "?.value.includes('pitch=2')", timeout=30_000)
     link = _link(page, "share-link")
@@ -198,9 +198,7 @@ def test_a_shared_analogy_opens_on_the_analogy_tab_with_its_songs_named_and_its_
 def test_a_shared_upload_keeps_its_name_and_a_cut_link_keeps_its_knobs(page, browser, two_models_url, tmp_path):
     page.locator("#song-upload input[type=file]").set_input_files(str(melody_midi(tmp_path / "harbour_song.mid")))
     _wait_text(page, "#song-info", "harbour_song")
-    number = page.locator("#rhythm input[type=number]")
-    number.fill("1")
-    number.press("Enter")
+    _turn(page, "rhythm", "1")
     page.wait_for_function("() => document.querySelector('#share-link textarea, #share-link input')"
                            "?.value.includes('rhythm=1')", timeout=30_000)
     link = _link(page, "share-link")
