@@ -24,12 +24,16 @@ def twinkle(bundle, tmp_path, monkeypatch):
     return song.prepare_song(bundle.model, melody, name, source)
 
 
-def test_prepare_song_caches_latents_and_the_store_writes_the_original(twinkle, bundle, tmp_path):
+def test_prepare_song_caches_latents_and_the_store_writes_the_original(twinkle, bundle, tmp_path, monkeypatch):
     assert twinkle.latents.shape == (6, bundle.model.config.latent_dim) and twinkle.n_bars == 12
     assert not list(tmp_path.rglob("*.*")), "the library writes no file: the page's store does"
     roll, audio = store.original_files(twinkle)
     assert roll.read_bytes()[:4] == b"\x89PNG" and audio.read_bytes()[:2] == b"\xff\xf3"
+    drawn = []
+    piano_roll = store.piano_roll
+    monkeypatch.setattr(store, "piano_roll", lambda *a, **kw: drawn.append(1) or piano_roll(*a, **kw))
     assert store.original_files(twinkle) == (roll, audio), "written once per content"
+    assert drawn == [], "a song loaded again is not drawn again"
     assert store.original_files(twinkle, lossless=True).audio.read_bytes()[:4] == b"RIFF", "a WAV when asked for"
     assert roll.name == "twinkle-original.png"
     key = song.SongSource(example="twinkle").key()

@@ -38,8 +38,8 @@ OUT_DIR = Path(tempfile.gettempdir()) / "melody-knobs"  # rolls, audio and MIDI 
 CACHE_BYTES = int(float(os.environ.get("MELODY_KNOBS_CACHE_MB", "256")) * 2**20)  # bound of OUT_DIR on disk
 # A file handed out this recently is never dropped: the page may still fetch it (a slow link, a paused tab).
 CACHE_GRACE_SECONDS = float(os.environ.get("MELODY_KNOBS_CACHE_GRACE_S", "120"))
-WRITTEN_AUDIO = 256  # the audio files of this many recent songs are found again without synthesising them
-_written: OrderedDict[tuple, Path] = OrderedDict()  # (tokens, bpm, stem, lossless) -> audio file, see audio_file
+WRITTEN_AUDIO = 256  # the files of this many recent songs (audio, original rolls) are found again, not made again
+_written: OrderedDict[tuple, Path] = OrderedDict()  # what was written -> its file: see _remembered
 _written_lock = threading.Lock()
 
 
@@ -75,25 +75,33 @@ def _write(data: bytes, filename: str) -> Path:
     return path
 
 
-def audio_file(tokens, bpm: float, stem: str, lossless: bool = False) -> Path:
-    """The song synthesised once and written under ``OUT_DIR``: ``<stem>.mp3`` as the page plays it (see
-    :func:`page_audio_bytes`), or with ``lossless`` ``<stem>.wav``. A song played again (a knob that returns to
-    where it was) is not synthesised again while its file is kept."""
-    key = (str(OUT_DIR), as_song(tokens).tobytes(), float(bpm), safe_stem(stem), bool(lossless))
+def _remembered(key: tuple, make) -> Path:
+    """The file written for ``key`` before, while the bounded folder keeps it (marked as used, as write_output does),
+    else ``make()``'s, remembered for the next time (the last WRITTEN_AUDIO keys)."""
     with _written_lock:
         path = _written.get(key)
     if path is not None and path.is_file():
         with contextlib.suppress(OSError):  # dropped meanwhile: written again below
-            os.utime(path.parent)  # marked as used, as write_output does
+            os.utime(path.parent)
             return path
-    audio, _ = synthesize(tokens, bpm)
-    data, suffix = (wav_bytes(audio), "wav") if lossless else page_audio_bytes(audio)
-    path = write_output(data, f"{key[3]}.{suffix}")
+    path = make()
     with _written_lock:
         _written[key] = path
         while len(_written) > WRITTEN_AUDIO:
             _written.popitem(last=False)
     return path
+
+
+def audio_file(tokens, bpm: float, stem: str, lossless: bool = False) -> Path:
+    """The song synthesised once and written under ``OUT_DIR``: ``<stem>.mp3`` as the page plays it (see
+    :func:`page_audio_bytes`), or with ``lossless`` ``<stem>.wav``. A song played again (a knob that returns to
+    where it was) is not synthesised again while its file is kept."""
+    def make() -> Path:
+        audio, _ = synthesize(tokens, bpm)
+        data, suffix = (wav_bytes(audio), "wav") if lossless else page_audio_bytes(audio)
+        return write_output(data, f"{safe_stem(stem)}.{suffix}")
+
+    return _remembered((str(OUT_DIR), as_song(tokens).tobytes(), float(bpm), safe_stem(stem), bool(lossless)), make)
 
 
 def image_file(image: np.ndarray, stem: str) -> Path:
@@ -146,6 +154,7 @@ class OriginalFiles(NamedTuple):
 def original_files(s: Song, lossless: bool = False) -> OriginalFiles:
     """A song's own piano roll (captioned with its label) and audio (the page's MP3, or with ``lossless`` a WAV),
     written under ``OUT_DIR`` with its name in their file names (again where the bounded folder dropped them)."""
-    roll = piano_roll(s.tokens, title=f"{s.label}: original, {len(s.tokens) // STEPS_PER_BAR} bars")
-    stem = f"{safe_stem(s.name)}-original"
-    return OriginalFiles(write_output(png_bytes(roll), f"{stem}.png"), audio_file(s.tokens, s.bpm, stem, lossless))
+    stem, title = f"{safe_stem(s.name)}-original", f"{s.label}: original, {len(s.tokens) // STEPS_PER_BAR} bars"
+    roll = _remembered((str(OUT_DIR), as_song(s.tokens).tobytes(), title, stem), lambda: write_output(
+        png_bytes(piano_roll(s.tokens, title=title)), f"{stem}.png"))  # a song loaded again is not drawn again
+    return OriginalFiles(roll, audio_file(s.tokens, s.bpm, stem, lossless))
