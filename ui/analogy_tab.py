@@ -12,9 +12,9 @@ from ui.common import DEFAULT, EXAMPLES, MP3, picker, read
 from ui.guards import as_faithful, as_lossless, private, user_errors
 from vae import ideas, render
 from vae.melody import tokens_to_link_code
+from vae.song import SHARED_SONG
 
 DIRECTIONS = {"A's pitch with B's rhythm": "a_pitch", "A's rhythm with B's pitch": "a_rhythm"}
-SHARED = "shared song"  # a link's song in a menu
 B_DEFAULT = next((name for name in EXAMPLES if name != DEFAULT), DEFAULT)  # song B: another song than A
 
 
@@ -47,8 +47,7 @@ class Analogy:
         """The URL that makes the same analogy again (``values``: song A's and B's pickers, mix, direction, control;
         an upload or a typed melody travels as a song code), with the model when not the default."""
         a_example, a_file, a_code, a_text, b_example, b_file, b_code, b_text, mix, direction, control = values
-        name = self.h.model_name(model)
-        params = {"analogy": "1"} | ({"model": name} if name != next(iter(self.h.bundles)) else {})
+        params = {"analogy": "1"} | self.h.model_param(model)
         for side, (example, midi_file, code, text) in (("a", (a_example, a_file, a_code, a_text)),
                                                        ("b", (b_example, b_file, b_code, b_text))):
             if midi_file or (text or "").strip() or code:
@@ -71,7 +70,7 @@ class Analogy:
         except ValueError:
             mix = 1.0
         direction = q.get("an_direction") if q.get("an_direction") in DIRECTIONS.values() else "a_pitch"
-        menu = lambda side, default: SHARED if q.get(f"an_{side}_song") else example(side, default)
+        menu = lambda side, default: SHARED_SONG if q.get(f"an_{side}_song") else example(side, default)
         return (menu("a", DEFAULT), q.get("an_a_song", ""), menu("b", B_DEFAULT), q.get("an_b_song", ""), mix,
                 direction, q.get("an_control") == "1", self.h.model_name(q.get("model")), gr.Tabs(selected="analogy"),
                 True)

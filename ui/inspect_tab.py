@@ -58,7 +58,7 @@ class Inspect:
         if name not in self._shown:
             b = self.h.pick(model)
             figures = [gr.Image(value=str(p) if p else None, visible=p is not None)
-                       for p in figure_paths(name, next(iter(self.h.bundles)))]
+                       for p in figure_paths(name, self.h.default)]
             report = measures.report_rows(b.report) if b.report else []
             plot = measures.dim_scores_figure(b.space, name) if "pitch_scores" in b.space.meta else None
             self._shown[name] = (f"### The model **{name}**", *figures, measures.dims_rows(b.space),

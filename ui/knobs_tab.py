@@ -55,12 +55,18 @@ class Handlers:
     def __init__(self, bundles: dict[str, Bundle] | Bundle):
         self.bundles = bundles if isinstance(bundles, dict) else {DEFAULT_MODEL: bundles}
         self.bundle = next(iter(self.bundles.values()))  # the default model
+        self.default = next(iter(self.bundles))  # its name
         self.pick = functools.partial(pick_bundle, self.bundles)  # model name (None: the default) -> Bundle
         self.n_sliders = max(b.space.n_offsets for b in self.bundles.values())  # Advanced sliders on the page
 
     def model_name(self, model=None) -> str:
         """The name of the model ``model`` picks (None or "": the default)."""
-        return model if model in self.bundles else next(iter(self.bundles))
+        return model if model in self.bundles else self.default
+
+    def model_param(self, model=None) -> dict[str, str]:
+        """A link's query parameter naming the model ``model`` picks: none for the default model."""
+        name = self.model_name(model)
+        return {} if name == self.default else {"model": name}
 
     @staticmethod
     def source(*values) -> song.SongSource:
@@ -69,7 +75,7 @@ class Handlers:
         return song.SongSource(**named | {"title": named.get("title") or ""})
 
     def _song(self, state, source: song.SongSource, model=None, faithful=True) -> song.Song:
-        default = model in (None, "", next(iter(self.bundles)))  # songs of the default model carry no model name
+        default = self.model_name(model) == self.default  # songs of the default model carry no model name
         bar = gr.Progress()  # a bar on the page while a new song's latents are fitted; nothing outside an event
         return song.load(self.pick(model).model, source, EXAMPLES, cached=state,
                          reading=song.Reading(model_name="" if default else model, faithful=as_faithful(faithful),
@@ -191,7 +197,7 @@ class Handlers:
         pitch, rhythm, residual, control, bar_from, bar_to, *offsets = knob_values
         k = Knobs.from_controls(knobs.Controls(pitch, rhythm, residual, control, bar_from, bar_to, offsets),
                                 state.n_bars)
-        name = "" if self.model_name(model) == next(iter(self.bundles)) else self.model_name(model)
+        name = self.model_param(model).get("model", "")
         return links.share_url(base, state, k.checked(state.n_bars, len(offsets)), name)
 
     def restore(self, request: gr.Request):

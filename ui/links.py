@@ -17,7 +17,7 @@ import numpy as np
 
 from vae.knobs import Knobs
 from vae.melody import BPM_RANGE, link_code_to_tokens, tokens_to_link_code
-from vae.song import Song
+from vae.song import SHARED_SONG, Song
 
 
 @dataclass
@@ -48,7 +48,7 @@ def share_query(song: Song, knobs: Knobs, model: str = "") -> str:
     else:
         params["song"] = tokens_to_link_code(song.tokens)
         params["bpm"] = f"{song.bpm:g}"
-        if song.label != "shared song":
+        if song.label != SHARED_SONG:
             params["title"] = song.label[:MAX_TITLE_CHARS]
     for name in ("pitch", "rhythm", "residual"):
         value = getattr(knobs, name)

@@ -77,9 +77,8 @@ class Sampling:
 
     def link(self, base, model, n, temperature, seed) -> str:
         """The URL that samples the same melodies again, with the model when not the default."""
-        name = self.h.model_name(model)
         query = urlencode({"sample_seed": int(seed), "n": int(n), "temperature": f"{float(temperature):g}"}
-                          | ({"model": name} if name != next(iter(self.h.bundles)) else {}))
+                          | self.h.model_param(model))
         return f"{base or '/'}?{query}"
 
     def restore(self, request: gr.Request):

@@ -39,6 +39,7 @@ from vae.timing import timed
 
 EXAMPLES_DIR = asset("examples")  # the checkout's assets/examples, or the installed wheel's copy
 EXAMPLES_INDEX = "examples.json"  # beside the example files: each one's source tune and title
+SHARED_SONG = "shared song"  # the name of a song read from a link code that carries no title
 DEFAULT_EXAMPLE = "twinkle"  # Mozart's theme, "Ah vous dirai-je, Maman" (DESIGN "Example song")
 MAX_UPLOAD_BYTES = 2 * 1024 * 1024  # a MIDI melody is a few kB
 MAX_SONG_SECONDS = 30 * 60  # longest audio rendered (MAX_BARS at >= 69 bpm); its peak memory grows with length
@@ -205,7 +206,7 @@ class SongSource:
             bpm = float(self.bpm or DEFAULT_BPM)
             if not BPM_RANGE[0] <= bpm <= BPM_RANGE[1]:
                 raise ValueError(f"the shared song's tempo must be {BPM_RANGE[0]:g} to {BPM_RANGE[1]:g} bpm, got {bpm:g}")
-            return Melody(tokens=link_code_to_tokens(self.code), bpm=bpm), "shared song"
+            return Melody(tokens=link_code_to_tokens(self.code), bpm=bpm), SHARED_SONG
         examples = example_songs() if examples is None else examples
         name = self.example_name
         if name not in examples:
