@@ -18,7 +18,7 @@ import torch
 
 from ui import analogy_tab, api, inspect_tab, interpolate_tab, knobs_tab, model_tab, sampling_tab, store, typed_tab
 from ui.common import EXAMPLES, MP3
-from ui.guards import refuse_non_numbers
+from ui.guards import private, refuse_non_numbers
 from ui.inspect_tab import FIGURES_DIR
 from ui.knobs_tab import Handlers, model_note
 from vae import hub, song
@@ -37,11 +37,18 @@ QUEUE_SIZE = 64  # waiting events beyond this are refused with "queue full"
 # events and the server spin against each other (2 busy cores: a Twinkle knob move took 470 ms with 2 threads, 99 with 1).
 TORCH_THREADS = int(os.environ.get("MELODY_KNOBS_TORCH_THREADS", "1"))
 CSS = asset("app.css").read_text()  # grid captions, phone order, report (assets/, or the installed wheel's copy)
+# Every answer reaches the page: a watch on its event stream, and the no-op event it sends (see the script).
+HEAD = f"<script>\n{asset('stream_watch.js').read_text()}</script>"
 logger = logging.getLogger("melody_knobs")
 
 
 def _banner(b: Bundle) -> str:
     return "\n\n".join([INTRO, *(f"⚠️ {notice}" for notice in b.notices())])
+
+
+def stream_kick() -> None:
+    """Nothing: the page's watch (assets/stream_watch.js) sends this event so that gradio's client opens the event
+    stream again, which brings the answers waiting for it on the server."""
 
 
 def build_demo(bundles: dict[str, Bundle] | Bundle) -> gr.Blocks:
@@ -69,6 +76,9 @@ def build_demo(bundles: dict[str, Bundle] | Bundle) -> gr.Blocks:
         demo.load(**named, api_visibility="private")
         model.change(**named, api_visibility="private")
         api.wire(h, state)
+        kick = gr.Button("reconnect", elem_id="stream-kick", size="sm")  # hidden (app.css); assets/stream_watch.js
+        kick.click(stream_kick, show_progress="hidden", trigger_mode="multiple",  # each click joins, answered or not
+                   **private("stream_kick"))
     refuse_non_numbers(demo)
     return demo
 
@@ -79,7 +89,7 @@ def serve(demo: gr.Blocks, host: str = HOST, port: int = PORT, share: bool = Fal
     demo.queue(default_concurrency_limit=DEFAULT_CONCURRENCY, max_size=QUEUE_SIZE)
     gr.set_static_paths([store.OUT_DIR])  # served where they are (bounded there), not copied into gradio's cache
     return demo.launch(server_name=host, server_port=port, share=share, max_file_size=song.MAX_UPLOAD_BYTES,
-                       allowed_paths=[str(FIGURES_DIR)], css=CSS, **kwargs)
+                       allowed_paths=[str(FIGURES_DIR)], css=CSS, head=HEAD, **kwargs)
 
 
 def main() -> None:

@@ -58,7 +58,7 @@ def installed(tmp_path_factory) -> Path:
     names = set(zipfile.ZipFile(wheel).namelist())
     assert {f"vae/assets/{m}/{f}" for m in ("model", "model-paper") for f in MODEL_FILES} <= names
     assert {"vae/assets/examples/twinkle.mid", "vae/assets/app.css", "vae/assets/notation.js", "app.py",
-            "vae/assets/abcjs/abcjs-basic-min.js", "vae/assets/abcjs/LICENSE.md", "ui/__init__.py", "ui/guards.py",
+            "vae/assets/stream_watch.js", "vae/assets/abcjs/abcjs-basic-min.js", "vae/assets/abcjs/LICENSE.md", "ui/__init__.py", "ui/guards.py",
             "ui/staff.py"} <= names
     assert not any(n.startswith(("vae/assets/screenshots", "tests/", "training/")) for n in names)
     venv = tmp / "venv"

@@ -283,10 +283,7 @@ def wire(demo: gr.Blocks, h: Handlers, k: SimpleNamespace, page: SimpleNamespace
     load_in = [state, model, k.faithful, k.bar_from, k.bar_to, *k.source]  # load_page_song's inputs
     stay = [state, model, k.faithful, k.pitch, k.rhythm, k.residual, k.control, *k.offsets]  # those that stay are named
     refresh = {"fn": h.modulate_sliders, "inputs": [state, model, k.faithful, base, *k.source, *k.knobs, *k.offsets],
-               "outputs": [k.roll, k.audio_out, k.midi_out, k.wav_out, k.did, state, k.link, k.abc], **private("knobs"),
-               # No limit: a page closed between a move's two answers leaves gradio holding that generator's slot;
-               # with a limit of 2, two such pages stalled every later page's first roll (tests/test_browser_trust).
-               "concurrency_limit": None}
+               "outputs": [k.roll, k.audio_out, k.midi_out, k.wav_out, k.did, state, k.link, k.abc], **private("knobs")}
     new_source = [k.upload_path, k.song_code, k.song_title]  # what a picked song replaces
     loads = (
         demo.load(h.restore, None, [*k.source, model, k.faithful, *k.knobs, *k.offsets, base], **private("restore")
