@@ -67,13 +67,16 @@
     return response;
   };
 
+  // For the browser tests: how many times it had to act, and how many answers are due now.
+  window.streamWatch = {kicks: 0, due: () => waiting.size};
+
   setInterval(() => {
     const now = performance.now();
     if (!waiting.size || streams > 0 || now - quietSince < QUIET_MS || now - lastKick < KICK_EVERY_MS) return;
     const kick = document.querySelector("#stream-kick button, button#stream-kick");
     if (!kick) return;
     lastKick = now;
-    window.streamKicks = (window.streamKicks || 0) + 1;  // how many times it had to (read by the browser tests)
+    window.streamWatch.kicks += 1;
     kick.click();
   }, 250);
 })();
