@@ -123,7 +123,8 @@ def test_the_model_is_named_on_every_tab_and_travels_in_the_link(page, browser, 
     try:
         shared.goto(link)
         _wait_text(shared, "#song-info", "Model: paper")
-        assert shared.locator("#pitch input[type=number]").input_value() == "2"
+        shared.wait_for_function("() => document.querySelector('#pitch input[type=number]')?.value === '2'",
+                                 timeout=30_000)  # the knobs come back too (they may show a moment after the facts)
     finally:
         shared.close()
 
