@@ -1,10 +1,10 @@
-"""Every answer reaches the page (assets/stream_watch.js), in a real browser (headless Chromium, Playwright).
+"""Every answer reaches the page and is shown (assets/stream_watch.js), in a real browser (headless Chromium, Playwright).
 
-gradio's page client reads a session's answers from one event stream that the server ends when nothing of the session
-is left; an event submitted just as it ends can be left with no stream to bring its answer (a first roll that never
-came, on a busy machine). The race itself is a matter of timing, so these tests make its outcome happen every time: the
-page's streams are ended before they reach the server, with the message the server ends them with, while events are
-due. Nothing brings their answers but the page's watch."""
+gradio's page client submits an event with /queue/join and reads every answer of the session from one stream,
+/queue/data, that the server ends when nothing of the session is left. On a busy machine two races lost a first roll:
+an answer read before its join's answer was not shown, and an event submitted just as the stream ended had no stream
+to bring its answer. Races are a matter of timing, so these tests make their outcome happen every time, with a script
+that runs before the page's own: every join's answer comes late, or every stream ends at once, as the server ends it."""
 
 from __future__ import annotations
 
@@ -29,6 +29,36 @@ window.fetch = (input, init) => {
   return serverFetch(input, init);
 };
 """
+
+
+# Runs before the page's own scripts: every /queue/join answer reaches the page 1.5 s late, after the event's answers
+# have come on the stream (a browser too busy to read it sooner).
+LATE_JOINS = """
+const serverFetch = window.fetch.bind(window);
+window.fetch = async (input, init) => {
+  const url = typeof input === "string" ? input : input instanceof Request ? input.url : String(input);
+  const response = await serverFetch(input, init);
+  if (url.includes("/queue/join")) await new Promise((resolve) => setTimeout(resolve, 1500));
+  return response;
+};
+"""
+
+
+def test_answers_that_come_before_their_join_is_read_are_shown(browser, app_url):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.add_init_script(LATE_JOINS)
+    try:
+        page.goto(app_url)
+        page.wait_for_selector("#result-roll img", timeout=60_000)  # the first roll: a generator's two answers
+        number = page.locator("#pitch input[type=number]")
+        number.fill("3")
+        number.press("Enter")
+        page.wait_for_function("() => decodeURIComponent(document.querySelector('#result-roll img').src)"
+                               ".includes('pitch+3')", timeout=60_000)
+        page.wait_for_function("() => document.querySelector('#result-audio a[download]')?.href.includes('pitch')",
+                               timeout=60_000)  # its second answer, the audio, too
+    finally:
+        page.close()
 
 
 def test_answers_left_on_the_server_with_no_stream_reach_the_page(browser, app_url):
