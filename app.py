@@ -65,18 +65,18 @@ def build_demo(bundles: dict[str, Bundle] | Bundle) -> gr.Blocks:
         fmt = gr.Radio([MP3, "wav"], value=MP3, visible=False)  # API clients may ask for lossless audio
         page = SimpleNamespace(state=state, base=base, model=model, faithful=k.faithful, fmt=fmt, tabs=tabs,
                                k=k, g=g, a=a, s=s)
-        show_song = knobs_tab.wire(demo, h, k, page)
+        knobs_tab.wire(demo, h, k, page)
         interpolate_tab.wire(h, g, page)
         analogy_tab.wire(demo, h, a, page)
         sampling_tab.wire(demo, h, s, page)
-        typed_tab.wire(demo, h, t, page, show_song)
+        typed_tab.wire(demo, h, t, page)
         inspect_tab.wire(demo, h, i, page)
         notes = [g.model_note, a.model_note, s.model_note]  # the model is named on every tab that uses it
         named = {"fn": lambda m: [model_note(h.model_name(m))] * len(notes), "inputs": model, "outputs": notes}
         demo.load(**named, api_visibility="private")
         model.change(**named, api_visibility="private")
         api.wire(h, state)
-        kick = gr.Button("reconnect", elem_id="stream-kick", size="sm")  # hidden (app.css); assets/stream_watch.js
+        kick = gr.Button("reconnect", elem_id="stream-kick", visible="hidden")  # clicked by assets/stream_watch.js
         kick.click(stream_kick, show_progress="hidden", trigger_mode="multiple",  # each click joins, answered or not
                    **private("stream_kick"))
     refuse_non_numbers(demo)

@@ -96,3 +96,56 @@ def test_the_watch_counts_every_answer_of_a_working_page(browser, app_url):
         assert page.evaluate("() => window.streamWatch.due()") == 0
     finally:
         page.close()
+
+
+# ----------------------------------------------------------------------------- results in the order of the knobs
+
+
+@pytest.fixture(scope="module")
+def slow_rest_url(tiny_model_dir, tmp_path_factory):
+    """The app, whose result with every knob at rest takes 1.5 s longer (the result a new song is shown with)."""
+    import time
+
+    from conftest import served
+
+    from ui.knobs_tab import Handlers
+
+    original = Handlers.modulate_sliders
+    n_source = 6  # the SOURCE widgets' values come first, then the knobs: pitch, rhythm, residual, ...
+
+    def slow_at_rest(self, state, model, faithful, base, *values):
+        if not any(values[n_source:n_source + 3]):
+            time.sleep(1.5)
+        yield from original(self, state, model, faithful, base, *values)
+
+    patch = pytest.MonkeyPatch()
+    patch.setattr(Handlers, "modulate_sliders", slow_at_rest)
+    try:
+        with served(str(tiny_model_dir), tmp_path_factory.mktemp("slow_rest_out")) as url:
+            yield url
+    finally:
+        patch.undo()
+
+
+def test_a_knob_moved_while_a_new_song_is_shown_wins(browser, slow_rest_url):
+    """A new song is shown through the knobs as they stand; a knob moved meanwhile must give the last result. With the
+    new song's result and the knob's as two events, the slower one (the song's, at rest) landed last."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    try:
+        page.goto(slow_rest_url)
+        page.wait_for_selector("#result-roll img", timeout=120_000)
+        page.locator("#song-box input").click()
+        page.locator("[data-testid=dropdown-option]").nth(1).click()  # another example: a new song, at rest
+        page.wait_for_function("() => !document.querySelector('#song-info')?.innerText.includes('Twinkle')",
+                               timeout=30_000)
+        number = page.locator("#pitch input[type=number]")
+        number.fill("3")  # while the new song's result (1.5 s) is computed
+        number.press("Enter")
+        page.wait_for_function("() => decodeURIComponent(document.querySelector('#result-roll img').src)"
+                               ".includes('pitch+3')", timeout=30_000)
+        page.wait_for_timeout(3_000)  # anything still to come has come
+        roll = page.evaluate("() => decodeURIComponent(document.querySelector('#result-roll img').src)")
+        link = page.locator("#share-link textarea, #share-link input").first.input_value()
+        assert "pitch+3" in roll and "pitch=3" in link, (roll, link)
+    finally:
+        page.close()

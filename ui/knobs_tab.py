@@ -9,6 +9,7 @@ title. The API's endpoints take the same song as keyword arguments (``ui.api``).
 from __future__ import annotations
 
 import functools
+import uuid
 from types import SimpleNamespace
 
 import gradio as gr
@@ -218,6 +219,16 @@ class Handlers:
                 for i in range(self.n_sliders)]
 
 
+def stamped(fn):
+    """``fn``, a handler whose outputs end with the song ``state``, with one more output: a new token (the Knobs
+    tab's ``loaded``) when it loaded a song, else none (a refused file). A token's change shows the song."""
+    @functools.wraps(fn)
+    def run(*args):
+        outputs = fn(*args)
+        return *outputs, uuid.uuid4().hex if isinstance(outputs[-1], song.Song) else gr.skip()
+    return run
+
+
 # ----------------------------------------------------------------------------- layout
 
 
@@ -232,6 +243,8 @@ def layout(h: Handlers) -> SimpleNamespace:
             ui.track = gr.Dropdown([], label="Track (melody)", visible=False, allow_custom_value=True)
             ui.song_code, ui.bpm = gr.Textbox(visible=False), gr.Number(visible=False)
             ui.song_title = gr.Textbox(visible=False)
+            # A new token each time a song is loaded: its .change shows the song through the knobs (see wire)
+            ui.loaded = gr.Textbox(visible="hidden", elem_id="song-loaded")
             ui.info = gr.Markdown(label="Song", elem_id="song-info")
             ui.faithful = gr.Checkbox(True, label="Faithful to the song", elem_id="faithful", info=FAITHFUL_HELP)
             gr.Markdown(f"{song.LIMITS} A grid has {GRID_RANGE[0]} to {GRID_RANGE[1]} cells per side.",
@@ -274,32 +287,31 @@ def layout(h: Handlers) -> SimpleNamespace:
     return ui
 
 
-def wire(demo: gr.Blocks, h: Handlers, k: SimpleNamespace, page: SimpleNamespace):
-    """Loading a song (page load, example, upload, track, model) and moving a knob: the result, then the share link.
-    ``page``: the song ``state``, the ``model`` menu and the page URL (``base``). Returns ``show(event)``, which
-    chains the result and the link after another event that loads a song."""
+def wire(demo: gr.Blocks, h: Handlers, k: SimpleNamespace, page: SimpleNamespace) -> None:
+    """Loading a song (page load, example, upload, track, model) and moving a knob: the result and its link.
+
+    ``page``: the song ``state``, the ``model`` menu and the page URL (``base``). Every event that loads a song
+    (here, and the Typed tab's) ends with a new token in ``k.loaded``; the token's change and every knob are the
+    triggers of one event, the result, which gradio runs one at a time per page with the latest values. So the result
+    of a new song never lands after the result of a knob moved meanwhile (two events would race)."""
     state, model, base = page.state, page.model, page.base
-    load_out = [*k.load_out, state]
+    load_out = [*k.load_out, state, k.loaded]
     load_in = [state, model, k.faithful, k.bar_from, k.bar_to, *k.source]  # load_page_song's inputs
     stay = [state, model, k.faithful, k.pitch, k.rhythm, k.residual, k.control, *k.offsets]  # those that stay are named
-    refresh = {"fn": h.modulate_sliders, "inputs": [state, model, k.faithful, base, *k.source, *k.knobs, *k.offsets],
-               "outputs": [k.roll, k.audio_out, k.midi_out, k.wav_out, k.did, state, k.link, k.abc], **private("knobs")}
     new_source = [k.upload_path, k.song_code, k.song_title]  # what a picked song replaces
-    loads = (
-        demo.load(h.restore, None, [*k.source, model, k.faithful, *k.knobs, *k.offsets, base], **private("restore")
-                  ).then(h.load_page_song, load_in, load_out, **private("load_restored")),
-        k.example.input(h.pick_example, [k.example, *stay], [*new_source, *load_out], **private("pick_example")),
-        k.upload.upload(h.pick_upload, [k.upload, *stay], [k.upload, *new_source, *load_out], **private("pick_upload")),
-        gr.on([k.track.input, model.input, k.faithful.input], h.load_page_song, load_in, load_out,
-              **private("pick_track")),
-    )
-    show = lambda event: event.success(**refresh)
-    for event in loads:  # a new song: show it through the knobs as they stand
-        show(event)
+    demo.load(h.restore, None, [*k.source, model, k.faithful, *k.knobs, *k.offsets, base], **private("restore")
+              ).then(stamped(h.load_page_song), load_in, load_out, **private("load_restored"))
+    k.example.input(stamped(h.pick_example), [k.example, *stay], [*new_source, *load_out], **private("pick_example"))
+    k.upload.upload(stamped(h.pick_upload), [k.upload, *stay], [k.upload, *new_source, *load_out],
+                    **private("pick_upload"))
+    gr.on([k.track.input, model.input, k.faithful.input], stamped(h.load_page_song), load_in, load_out,
+          **private("pick_track"))
     # .input: a drag, a typed value or an arrow key; always_last computes the latest value once the one running ends
-    gr.on([s.input for s in (k.pitch, k.rhythm, k.residual, k.control, k.bar_from, k.bar_to, *k.offsets)],
-          trigger_mode="always_last", **refresh)
+    gr.on([k.loaded.change, *(s.input for s in (k.pitch, k.rhythm, k.residual, k.control, k.bar_from, k.bar_to,
+                                                *k.offsets))],
+          h.modulate_sliders, [state, model, k.faithful, base, *k.source, *k.knobs, *k.offsets],
+          [k.roll, k.audio_out, k.midi_out, k.wav_out, k.did, state, k.link, k.abc], trigger_mode="always_last",
+          **private("knobs"))
     k.make_wav.click(h.result_wav, [state, model, k.faithful, *k.source, *k.knobs, *k.offsets], k.wav_out,
                      **private("result_wav"))
     model.change(h.offset_sliders, model, k.offsets, **private("offset_names"))
-    return show

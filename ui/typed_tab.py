@@ -11,6 +11,7 @@ import gradio as gr
 
 from ui import store
 from ui.guards import private, user_errors
+from ui.knobs_tab import stamped
 from vae import render, song
 from vae.melody import tokens_to_link_code
 from vae.notation import parse_melody, tokens_to_text
@@ -90,18 +91,18 @@ def layout() -> SimpleNamespace:
     return ui
 
 
-def wire(demo: gr.Blocks, h, t: SimpleNamespace, page: SimpleNamespace, show_song) -> None:
+def wire(demo: gr.Blocks, h, t: SimpleNamespace, page: SimpleNamespace) -> None:
     """The tab's events: the preview as one types, and the buttons that send the melody to the Knobs tab (``page.k``,
-    where ``show_song(event)`` chains the knobs' result), the Analogy tab (``page.a``), the Sampling tab's variations
+    whose result follows its ``loaded`` token), the Analogy tab (``page.a``), the Sampling tab's variations
     (``page.s``) and the Interpolate tab (``page.g``) as a MIDI file in place of an upload."""
     x, k = Typed(h), page.k
     preview = {"fn": x.preview, "inputs": t.text, "outputs": [t.roll, t.code, t.bpm, t.title, t.info],
                **private("typed")}
     demo.load(**preview)
     t.text.change(trigger_mode="always_last", **preview)
-    show_song(t.to_knobs.click(x.to_knobs, [t.code, t.bpm, t.title, page.state, page.model, page.faithful],
-                               [page.tabs, k.upload_path, k.song_code, k.bpm, k.song_title, *k.load_out, page.state],
-                               **private("typed_knobs")))
+    t.to_knobs.click(stamped(x.to_knobs), [t.code, t.bpm, t.title, page.state, page.model, page.faithful],
+                     [page.tabs, k.upload_path, k.song_code, k.bpm, k.song_title, *k.load_out, page.state, k.loaded],
+                     **private("typed_knobs"))  # a new token in k.loaded: the Knobs tab shows the song
     for button, picker in ((t.to_src, page.g.src), (t.to_tgt, page.g.tgt)):
         button.click(x.as_midi, t.text, picker[1], **private("typed_to_grid"))
     for button, picker in ((t.to_a, page.a.a), (t.to_b, page.a.b), (t.to_vary, page.s.song)):
