@@ -21,7 +21,7 @@
   const HOLD_MS = 5000;  // a message waits at most this long for its join (then goes, as without this watch)
   const QUIET_MS = 1000;  // no stream for this long while an answer is due: the client will not open one itself
   const KICK_EVERY_MS = 3000;
-  const waiting = new Map();  // event id -> when the client read its join; deleted when its answer is complete
+  const waiting = new Set();  // ids of events whose join the client has read and whose answer is not complete
   const early = new Set();  // ids completed before their join was read (a message held past HOLD_MS)
   const wakers = new Set();  // each open stream's flush: run when the client has read a join
   let streams = 0, quietSince = performance.now(), lastKick = 0;
@@ -36,7 +36,7 @@
       if (id && !early.delete(id)) {
         // The client registers the event in the promise reactions that follow this read, before any timer runs.
         setTimeout(() => {
-          waiting.set(id, performance.now());
+          waiting.add(id);
           wakers.forEach((wake) => wake());
         }, 0);
       }

@@ -31,6 +31,15 @@ window.fetch = (input, init) => {
 """
 
 
+def _pitch(page, value: str) -> None:
+    """Type ``value`` into the pitch knob's box and wait for its result's roll."""
+    number = page.locator("#pitch input[type=number]")
+    number.fill(value)
+    number.press("Enter")
+    page.wait_for_function("(v) => decodeURIComponent(document.querySelector('#result-roll img').src)"
+                           ".includes(`pitch+${v}`)", arg=value, timeout=60_000)
+
+
 # Runs before the page's own scripts: every /queue/join answer reaches the page 1.5 s late, after the event's answers
 # have come on the stream (a browser too busy to read it sooner).
 LATE_JOINS = """
@@ -50,11 +59,7 @@ def test_answers_that_come_before_their_join_is_read_are_shown(browser, app_url)
     try:
         page.goto(app_url)
         page.wait_for_selector("#result-roll img", timeout=60_000)  # the first roll: a generator's two answers
-        number = page.locator("#pitch input[type=number]")
-        number.fill("3")
-        number.press("Enter")
-        page.wait_for_function("() => decodeURIComponent(document.querySelector('#result-roll img').src)"
-                               ".includes('pitch+3')", timeout=60_000)
+        _pitch(page, "3")
         page.wait_for_function("() => document.querySelector('#result-audio a[download]')?.href.includes('pitch')",
                                timeout=60_000)  # its second answer, the audio, too
     finally:
@@ -84,11 +89,7 @@ def test_the_watch_counts_every_answer_of_a_working_page(browser, app_url):
     try:
         page.goto(app_url)
         page.wait_for_selector("#result-roll img", timeout=120_000)
-        page.locator("#pitch input[type=number]").fill("3")
-        page.locator("#pitch input[type=number]").press("Enter")
-        page.wait_for_function("() => document.querySelector('#result-roll img')?.src.includes('pitch%2B3')"
-                               " || decodeURIComponent(document.querySelector('#result-roll img')?.src).includes("
-                               "'pitch+3')", timeout=60_000)
+        _pitch(page, "3")
         # Every event it saw submitted, it saw answered: none stays due, so it has nothing to act on (an id it missed
         # would make it send its event every few seconds for as long as the page is open).
         page.wait_for_function("() => window.streamWatch.due() === 0", timeout=30_000)
@@ -138,11 +139,7 @@ def test_a_knob_moved_while_a_new_song_is_shown_wins(browser, slow_rest_url):
         page.locator("[data-testid=dropdown-option]").nth(1).click()  # another example: a new song, at rest
         page.wait_for_function("() => !document.querySelector('#song-info')?.innerText.includes('Twinkle')",
                                timeout=30_000)
-        number = page.locator("#pitch input[type=number]")
-        number.fill("3")  # while the new song's result (1.5 s) is computed
-        number.press("Enter")
-        page.wait_for_function("() => decodeURIComponent(document.querySelector('#result-roll img').src)"
-                               ".includes('pitch+3')", timeout=30_000)
+        _pitch(page, "3")  # typed while the new song's result (1.5 s) is computed
         page.wait_for_timeout(3_000)  # anything still to come has come
         roll = page.evaluate("() => decodeURIComponent(document.querySelector('#result-roll img').src)")
         link = page.locator("#share-link textarea, #share-link input").first.input_value()
